@@ -1,0 +1,1 @@
+"""Kindred: the couples program's domain, testable without a browser."""

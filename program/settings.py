@@ -1,0 +1,145 @@
+"""Kindred's settings: one typed object, read from KINDRED_* variables and the secrets files."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STREAMLIT_SECRETS = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+GENERATED_SECRETS_NAME = "secrets.toml"
+MIN_KEY_BYTES = 32
+# Values people paste from examples; a key containing one of these is refused whatever its length.
+PLACEHOLDER_MARKERS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "placeholder",
+    "example",
+    "some_key",
+    "secret-key",
+)
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot be used; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure, each as KINDRED_<NAME> or under [kindred] in secrets.toml."""
+
+    model_config = SettingsConfigDict(env_prefix="KINDRED_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = PROJECT_ROOT / "data"
+    database_url: str = ""
+    cookie_key: SecretStr | None = None
+    cookie_name: str = "kindred_session"
+    cookie_expiry_days: float = Field(default=14.0, gt=0, le=90)
+    # 12 is bcrypt's usual cost; tests lower it to keep the suite fast.
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first, then Streamlit's secrets file, then the keys generated on a first local start.
+        data_dir = Path(os.environ.get("KINDRED_DATA_DIR", PROJECT_ROOT / "data"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, STREAMLIT_SECRETS, toml_table_header=("kindred",)),
+            TomlConfigSettingsSource(
+                settings_cls, data_dir / GENERATED_SECRETS_NAME, toml_table_header=("kindred",)
+            ),
+        )
+
+    @field_validator("cookie_key")
+    @classmethod
+    def _refuse_weak_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is None:
+            return None
+        value = key.get_secret_value()
+        if len(value.encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"the cookie key must be at least {MIN_KEY_BYTES} bytes long")
+        if any(marker in value.lower() for marker in PLACEHOLDER_MARKERS):
+            raise ValueError("the cookie key looks like a placeholder; generate a random one")
+        return key
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'kindred.db'}"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    def secret_cookie_key(self) -> str:
+        """The cookie signing key; load_settings guarantees it is set."""
+        if self.cookie_key is None:
+            raise SettingsError("no cookie key configured")
+        return self.cookie_key.get_secret_value()
+
+
+def _write_generated_secrets(data_dir: Path) -> None:
+    """Create owner-only strong secrets in the data folder for a local first start."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    path = data_dir / GENERATED_SECRETS_NAME
+    if path.exists():
+        return
+    body = f'[kindred]\ncookie_key = "{secrets.token_urlsafe(48)}"\n'
+    # O_EXCL: two processes starting at once must not both write (and then disagree on) the key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as handle:
+        handle.write(body)
+
+
+def load_settings() -> Settings:
+    """Read the settings, generating local secrets on a first development start."""
+    try:
+        settings = Settings()
+        if settings.cookie_key is None:
+            if settings.environment == "production":
+                raise SettingsError(
+                    "KINDRED_COOKIE_KEY is not set. In production set it (at least 32 random bytes) "
+                    "in the environment or under [kindred] in .streamlit/secrets.toml."
+                )
+            _write_generated_secrets(settings.data_dir)
+            settings = Settings()
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
+        raise SettingsError(f"Kindred's configuration is not usable: {error}") from error
+    if settings.cookie_key is None:
+        generated = settings.data_dir / GENERATED_SECRETS_NAME
+        raise SettingsError(f"could not read the generated secrets in {generated}")
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()
