@@ -1,0 +1,321 @@
+"""Every table of Kindred, in one place.
+
+Times are stored in UTC. Each person's inputs carry that person's id, so one partner's rows can never
+overwrite the other's; what a viewer may read is decided in program.access, not here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back aware (SQLite returns naive values, PostgreSQL not)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(*, nullable: bool = False, default_now: bool = False) -> Any:
+    """A UTC timestamp column."""
+    if default_now:
+        return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=nullable)
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable)
+
+
+OnDelete = Literal["CASCADE", "SET NULL"]
+
+
+def _person_fk(*, nullable: bool = False, ondelete: OnDelete = "CASCADE", index: bool = True) -> Any:
+    return Field(default=None, foreign_key="person.id", ondelete=ondelete, nullable=nullable, index=index)
+
+
+def _couple_fk(*, nullable: bool = False, ondelete: OnDelete = "CASCADE", index: bool = True) -> Any:
+    return Field(default=None, foreign_key="couple.id", ondelete=ondelete, nullable=nullable, index=index)
+
+
+class Role(StrEnum):
+    """What a person is to Kindred."""
+
+    PARTNER = "partner"
+    THERAPIST = "therapist"
+
+
+class Visibility(StrEnum):
+    """Who may read a piece of free text besides its writer."""
+
+    PRIVATE = "private"
+    PARTNER = "partner"
+    THERAPIST = "therapist"
+
+
+class SubmissionStatus(StrEnum):
+    """Whether a questionnaire is still being filled in."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class Person(SQLModel, table=True):
+    """Someone with a login: a partner or a therapist. (`user` is reserved in PostgreSQL.)"""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_type=sa.String(64), unique=True, index=True)
+    display_name: str = Field(sa_type=sa.String(80))
+    role: Role = Field(sa_type=sa.String(16))
+    password_hash: str = Field(sa_type=sa.String(128))
+    created_at: datetime = _when(default_now=True)
+    disabled_at: datetime | None = _when(nullable=True)
+    # Any login cookie issued before this moment is refused (logout everywhere, password change).
+    sessions_valid_after: datetime = _when(default_now=True)
+    failed_login_count: int = Field(default=0)
+    last_failed_login_at: datetime | None = _when(nullable=True)
+
+
+class Couple(SQLModel, table=True):
+    """Two partners doing the program together."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _when(default_now=True)
+    created_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+
+
+class CoupleMembership(SQLModel, table=True):
+    """A partner's place in a couple; a couple has at most two current memberships."""
+
+    __table_args__ = (sa.Index("ix_couplemembership_couple_current", "couple_id", "left_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    couple_id: int = _couple_fk(index=False)
+    person_id: int = _person_fk()
+    joined_at: datetime = _when(default_now=True)
+    left_at: datetime | None = _when(nullable=True)
+
+
+class InviteCode(SQLModel, table=True):
+    """A single-use, expiring code that lets the second partner join a couple. Only its hash is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    couple_id: int = _couple_fk()
+    code_hash: str = Field(sa_type=sa.String(64), unique=True)
+    created_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    created_at: datetime = _when(default_now=True)
+    expires_at: datetime = _when()
+    used_at: datetime | None = _when(nullable=True)
+    used_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+
+
+class TherapistCode(SQLModel, table=True):
+    """A code a therapist hands to a couple so that each partner can grant access. Only its hash is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    therapist_id: int = _person_fk()
+    code_hash: str = Field(sa_type=sa.String(64), unique=True)
+    created_at: datetime = _when(default_now=True)
+    expires_at: datetime = _when()
+
+
+class TherapistGrant(SQLModel, table=True):
+    """One partner's consent for one therapist to see the couple; both partners' grants are needed."""
+
+    __table_args__ = (sa.Index("ix_therapistgrant_therapist_couple", "therapist_id", "couple_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    couple_id: int = _couple_fk()
+    therapist_id: int = _person_fk(index=False)
+    partner_id: int = _person_fk()
+    share_safety_screen: bool = Field(default=False)
+    granted_at: datetime = _when(default_now=True)
+    revoked_at: datetime | None = _when(nullable=True)
+
+
+class QuestionnaireSubmission(SQLModel, table=True):
+    """One person's filling-in of one questionnaire on one occasion (baseline, a stage's start or end)."""
+
+    __table_args__ = (
+        sa.Index("ix_submission_couple_instrument", "couple_id", "instrument", "occasion"),
+        sa.Index("ix_submission_person_instrument", "person_id", "instrument", "occasion"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _person_fk(index=False)
+    couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
+    instrument: str = Field(sa_type=sa.String(64))
+    occasion: str = Field(sa_type=sa.String(64))
+    status: SubmissionStatus = Field(default=SubmissionStatus.DRAFT, sa_type=sa.String(16))
+    started_at: datetime = _when(default_now=True)
+    updated_at: datetime = _when(default_now=True)
+    submitted_at: datetime | None = _when(nullable=True)
+
+
+class QuestionnaireAnswer(SQLModel, table=True):
+    """One item's answer in a submission; None means the item was skipped."""
+
+    __table_args__ = (sa.UniqueConstraint("submission_id", "item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="questionnairesubmission.id", ondelete="CASCADE")
+    item: str = Field(sa_type=sa.String(64))
+    value: int | None = Field(default=None)
+
+
+class SafetyScreen(SQLModel, table=True):
+    """A private safety screen. Kept apart from questionnaires so it can never reach joint charts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _person_fk()
+    answers: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    flagged: bool = Field(default=False)
+    submitted_at: datetime = _when(default_now=True)
+
+
+class Reflection(SQLModel, table=True):
+    """A piece of free text (goals, strengths, exercise reflections); private unless its writer shares it."""
+
+    __table_args__ = (sa.Index("ix_reflection_couple_visibility", "couple_id", "visibility"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _person_fk()
+    couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
+    context: str = Field(sa_type=sa.String(96))
+    body: str = Field(sa_type=sa.Text)
+    visibility: Visibility = Field(default=Visibility.PRIVATE, sa_type=sa.String(16))
+    created_at: datetime = _when(default_now=True)
+    updated_at: datetime = _when(default_now=True)
+
+
+class ExerciseRecord(SQLModel, table=True):
+    """One person's work on one exercise of a stage: a draft until completed."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("person_id", "stage", "exercise"),
+        sa.Index("ix_exerciserecord_couple_stage", "couple_id", "stage"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _person_fk(index=False)
+    couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
+    stage: str = Field(sa_type=sa.String(32))
+    exercise: str = Field(sa_type=sa.String(64))
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    started_at: datetime = _when(default_now=True)
+    updated_at: datetime = _when(default_now=True)
+    completed_at: datetime | None = _when(nullable=True)
+
+
+class StageOpening(SQLModel, table=True):
+    """A stage a therapist opened for a couple ahead of the usual order."""
+
+    __table_args__ = (sa.UniqueConstraint("couple_id", "stage"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    couple_id: int = _couple_fk(index=False)
+    stage: str = Field(sa_type=sa.String(32))
+    opened_at: datetime = _when(default_now=True)
+    opened_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+
+
+class HomeworkAssignment(SQLModel, table=True):
+    """Homework for a couple, from a stage or from their therapist, with a due date."""
+
+    __table_args__ = (sa.Index("ix_homework_couple_due", "couple_id", "due_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    couple_id: int = _couple_fk(index=False)
+    stage: str | None = Field(default=None, sa_type=sa.String(32))
+    title: str = Field(sa_type=sa.String(160))
+    instructions: str = Field(default="", sa_type=sa.Text)
+    due_on: date
+    assigned_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    created_at: datetime = _when(default_now=True)
+
+
+class HomeworkCompletion(SQLModel, table=True):
+    """One partner marking a homework done."""
+
+    __table_args__ = (sa.UniqueConstraint("assignment_id", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="homeworkassignment.id", ondelete="CASCADE")
+    person_id: int = _person_fk()
+    completed_at: datetime = _when(default_now=True)
+
+
+class CheckIn(SQLModel, table=True):
+    """A partner's weekly check-in: five 0-10 ratings and an optional note; the charts' main time series."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("person_id", "week_start"),
+        sa.Index("ix_checkin_couple_week", "couple_id", "week_start"),
+        *(
+            sa.CheckConstraint(f"{name} BETWEEN 0 AND 10", name=f"ck_checkin_{name}_range")
+            for name in ("closeness", "communication", "conflict", "trust", "overall")
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _person_fk(index=False)
+    couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
+    week_start: date
+    closeness: int
+    communication: int
+    conflict: int
+    trust: int
+    overall: int
+    note: str | None = Field(default=None, sa_type=sa.Text)
+    note_visibility: Visibility = Field(default=Visibility.PRIVATE, sa_type=sa.String(16))
+    created_at: datetime = _when(default_now=True)
+    updated_at: datetime = _when(default_now=True)
+
+
+class TherapistNote(SQLModel, table=True):
+    """A therapist's private session note about a couple; never shown to the partners."""
+
+    __table_args__ = (sa.Index("ix_therapistnote_therapist_couple", "therapist_id", "couple_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    therapist_id: int = _person_fk(index=False)
+    couple_id: int = _couple_fk()
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = _when(default_now=True)
+    updated_at: datetime = _when(default_now=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Something worth a record: logins, consent changes, every therapist view of a couple."""
+
+    __table_args__ = (
+        sa.Index("ix_auditevent_couple_at", "couple_id", "at"),
+        sa.Index("ix_auditevent_actor_at", "actor_id", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(default_now=True)
+    actor_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    action: str = Field(sa_type=sa.String(48))
+    couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
+    subject_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    detail: str = Field(default="", sa_type=sa.String(300))

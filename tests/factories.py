@@ -1,0 +1,52 @@
+"""Test factories: people, couples and grants made through the same functions the app uses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+from program import accounts
+from program.access import Viewer
+from program.db import write_session
+from program.models import Couple, CoupleMembership, Role, TherapistGrant
+
+PASSWORD = "a long enough test passphrase"
+
+
+def make_person(engine: Engine, username: str, role: Role = Role.PARTNER, name: str | None = None) -> Viewer:
+    """Register an account and return it as a viewer."""
+    with write_session(engine) as session:
+        person = accounts.register(
+            session=session,
+            account=accounts.NewAccount(username, name or username.title(), PASSWORD, PASSWORD, role),
+            bcrypt_rounds=4,
+        )
+        return Viewer.of(person)
+
+
+def make_couple(engine: Engine, *partners: Viewer) -> int:
+    """A couple with these partners as current members."""
+    with write_session(engine) as session:
+        couple = Couple(created_by_id=partners[0].person_id if partners else None)
+        session.add(couple)
+        session.flush()
+        assert couple.id is not None
+        for partner in partners:
+            session.add(CoupleMembership(couple_id=couple.id, person_id=partner.person_id))
+        return couple.id
+
+
+def grant(
+    engine: Engine, couple_id: int, therapist: Viewer, partner: Viewer, *, revoked: bool = False
+) -> None:
+    """One partner's grant of access for a therapist."""
+    with write_session(engine) as session:
+        session.add(
+            TherapistGrant(
+                couple_id=couple_id,
+                therapist_id=therapist.person_id,
+                partner_id=partner.person_id,
+                revoked_at=datetime.now(UTC) if revoked else None,
+            )
+        )
