@@ -1,0 +1,15 @@
+"""Kindred's entry point: log in, then route each role to its own pages."""
+
+import streamlit as st
+
+from program.ui.gate import authenticate
+from program.ui.navigation import pages_for, render_menu, routed_as
+
+st.set_page_config(page_title="Kindred", page_icon=":material/favorite:", layout="centered")
+
+viewer = authenticate()
+pages = pages_for(viewer)
+page = st.navigation(pages, position="hidden")
+render_menu(pages)
+with routed_as(viewer):
+    page.run()

@@ -1,0 +1,43 @@
+"""AppTest helpers: run the app or one page, logged out or as a given person."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from program.access import Viewer
+from tests.conftest import ROOT
+
+LOGIN_BUTTON = "FormSubmitter:login-Log in"
+REGISTER_BUTTON = "FormSubmitter:register-Create account"
+PAGE_FILES = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "pages").glob("*.py"))
+
+
+def app(script: str = "app.py") -> AppTest:
+    """An AppTest of the app (or of one page file, as a deep link on a fresh server runs it)."""
+    return AppTest.from_file(str(ROOT / script), default_timeout=30)
+
+
+def as_viewer(at: AppTest, viewer: Viewer) -> AppTest:
+    """Seed the session as streamlit-authenticator leaves it after this person logged in."""
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = viewer.username
+    at.session_state["name"] = viewer.display_name
+    at.session_state["roles"] = [viewer.role]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page wrote, as one string to search."""
+    parts = [
+        e.value
+        for kind in ("title", "markdown", "info", "error", "success", "caption")
+        for e in getattr(at, kind)
+    ]
+    return "\n".join(str(part) for part in parts)
+
+
+def log_in(at: AppTest, username: str, password: str) -> AppTest:
+    """Fill in and submit the login form."""
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    return at.button(key=LOGIN_BUTTON).click().run()

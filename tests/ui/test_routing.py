@@ -1,0 +1,160 @@
+"""Routing and the login gate, driven through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from program.db import read_session, write_session
+from program.models import AuditEvent, Person, Role
+from tests.factories import PASSWORD, grant, make_couple, make_person
+from tests.ui.helpers import LOGIN_BUTTON, PAGE_FILES, REGISTER_BUTTON, app, as_viewer, log_in, texts
+
+
+def test_pages_folder_is_what_the_routing_lists() -> None:
+    """Every page file is checked below; a new page without a test fails here first."""
+    assert PAGE_FILES == ["pages/account.py", "pages/home.py", "pages/therapist.py"]
+
+
+def test_a_visitor_sees_the_welcoming_login_page(app_env: Engine) -> None:
+    """Logged out, the app shows its name, what it is, and the login and registration forms."""
+    at = app().run()
+    assert not at.exception
+    assert at.title[0].value == "Kindred"
+    assert "self-guided program for couples" in texts(at)
+    assert at.button(key=LOGIN_BUTTON) is not None
+    assert at.button(key=REGISTER_BUTTON) is not None
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_a_page_opened_directly_while_logged_out_shows_only_the_login_form(
+    app_env: Engine, page: str
+) -> None:
+    """A deep link runs the page file without app.py; the page itself must stop at the login form."""
+    ana = make_person(app_env, "ana", name="Ana Secret")
+    kim = make_person(app_env, "dr.kim", Role.THERAPIST)
+    ben = make_person(app_env, "ben")
+    couple = make_couple(app_env, ana, ben)
+    grant(app_env, couple, kim, ana)
+    grant(app_env, couple, kim, ben)
+    at = app(page).run()
+    assert not at.exception
+    assert at.title[0].value == "Kindred"
+    assert at.button(key=LOGIN_BUTTON) is not None
+    shown = texts(at)
+    assert "Ana Secret" not in shown and "Your couples" not in shown and "Your account" not in shown
+
+
+def test_a_partner_is_routed_to_their_home(app_env: Engine) -> None:
+    """A logged-in partner lands on the partner home, greeted by name and told where they stand."""
+    ana = make_person(app_env, "ana", name="Ana")
+    at = as_viewer(app(), ana).run()
+    assert not at.exception
+    assert at.title[0].value == "Hello, Ana"
+    assert "haven't linked up with your partner" in texts(at)
+    assert "Signed in as **Ana**" in texts(at)
+
+
+def test_a_partner_cannot_open_the_therapist_page(app_env: Engine) -> None:
+    """Even run directly, the therapist page refuses a partner and shows no couples."""
+    ana, ben = make_person(app_env, "ana"), make_person(app_env, "ben")
+    make_couple(app_env, ana, ben)
+    at = as_viewer(app("pages/therapist.py"), ana).run()
+    assert "isn't part of your account" in at.error[0].value
+    assert "Your couples" not in texts(at)
+
+
+def test_a_therapist_is_routed_to_their_couples(app_env: Engine) -> None:
+    """A therapist lands on their list: empty until both partners grant access, then the couple by name."""
+    kim = make_person(app_env, "dr.kim", Role.THERAPIST)
+    at = as_viewer(app(), kim).run()
+    assert at.title[0].value == "Your couples"
+    assert "No couple has given you access yet" in texts(at)
+    ana, ben = make_person(app_env, "ana"), make_person(app_env, "ben")
+    couple = make_couple(app_env, ana, ben)
+    grant(app_env, couple, kim, ana)
+    grant(app_env, couple, kim, ben)
+    at.run()
+    assert "Ana & Ben" in texts(at)
+
+
+def test_a_therapist_cannot_open_the_partner_home(app_env: Engine) -> None:
+    """The partner home refuses a therapist."""
+    kim = make_person(app_env, "dr.kim", Role.THERAPIST)
+    at = as_viewer(app("pages/home.py"), kim).run()
+    assert "isn't part of your account" in at.error[0].value
+
+
+def test_both_roles_can_open_their_account_page(app_env: Engine) -> None:
+    """The account page shows the viewer's own details."""
+    for viewer in (make_person(app_env, "ana", name="Ana"), make_person(app_env, "dr.kim", Role.THERAPIST)):
+        at = as_viewer(app("pages/account.py"), viewer).run()
+        assert at.title[0].value == "Your account"
+        assert f"**Username:** {viewer.username}" in texts(at)
+
+
+def test_logging_in_through_the_form_opens_the_home_page(app_env: Engine) -> None:
+    """The right username (any case) and password log in; the next run shows the home page."""
+    make_person(app_env, "ana", name="Ana")
+    at = log_in(app().run(), "  ANA", PASSWORD)
+    assert at.session_state["authentication_status"] is True
+    at.run()
+    assert at.title[0].value == "Hello, Ana"
+
+
+def test_a_wrong_password_gets_a_message_and_is_audited(app_env: Engine) -> None:
+    """A wrong password shows the same message as an unknown name, and both attempts are recorded."""
+    ana = make_person(app_env, "ana")
+    at = log_in(app().run(), "ana", "not the password")
+    wrong_password_message = at.error[0].value
+    at = log_in(at, "nobody-here", "whatever password")
+    assert at.error[0].value == wrong_password_message
+    assert at.title[0].value == "Kindred"
+    with read_session(app_env) as session:
+        failures = session.exec(select(AuditEvent).where(AuditEvent.action == "login.failed")).all()
+    assert [event.actor_id for event in failures] == [ana.person_id, None]
+
+
+def test_registering_creates_an_account_that_can_log_in(app_env: Engine) -> None:
+    """The registration form creates the account; a bad password is refused and nothing is saved."""
+    at = app().run()
+    at.text_input[2].input("Robin")
+    at.text_input[3].input("robin")
+    at.text_input[4].input("short")
+    at.text_input[5].input("short")
+    at.button(key=REGISTER_BUTTON).click().run()
+    assert "at least 10 characters" in at.error[0].value
+    with read_session(app_env) as session:
+        assert session.exec(select(Person)).first() is None
+    at.text_input[4].input(PASSWORD)
+    at.text_input[5].input(PASSWORD)
+    at.button(key=REGISTER_BUTTON).click().run()
+    assert "Your account is ready, Robin" in at.success[0].value
+    at = log_in(at, "robin", PASSWORD).run()
+    assert at.title[0].value == "Hello, Robin"
+
+
+def test_logging_out_returns_to_the_login_page(app_env: Engine) -> None:
+    """The sidebar's log-out button ends the session and shows the login form."""
+    ana = make_person(app_env, "ana")
+    # AppTest reruns the page file itself after the first run (folder mode), so settle on that first.
+    at = as_viewer(app(), ana).run().run()
+    at.sidebar.button(key="log_out_button").click().run()
+    assert at.session_state["authentication_status"] is None
+    assert at.title[0].value == "Kindred"
+    with read_session(app_env) as session:
+        assert session.exec(select(AuditEvent).where(AuditEvent.action == "logout")).first() is not None
+
+
+def test_a_disabled_account_is_logged_out_on_its_next_run(app_env: Engine) -> None:
+    """Disabling an account ends its live sessions at their next rerun."""
+    ana = make_person(app_env, "ana", name="Ana")
+    at = as_viewer(app(), ana).run()
+    assert at.title[0].value == "Hello, Ana"
+    with write_session(app_env) as session:
+        person = session.exec(select(Person).where(Person.username == "ana")).one()
+        person.disabled_at = person.created_at
+    at.run()
+    assert at.title[0].value == "Kindred"
+    assert at.session_state["authentication_status"] is None
