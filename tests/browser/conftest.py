@@ -1,0 +1,113 @@
+"""One real Kindred server per test module, driven by Debian's chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import ROOT, TEST_COOKIE_KEY
+from tests.databases import fresh_database
+
+CHROMIUM = os.environ.get("KINDRED_CHROMIUM", "/usr/bin/chromium")
+SERVER_START_TIMEOUT_S = 60
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test here as a browser test, and skip them where chromium is missing (never in CI)."""
+    missing = shutil.which(CHROMIUM) is None
+    for item in items:
+        if "tests/browser/" in item.nodeid:
+            item.add_marker(pytest.mark.browser)
+            if missing:
+                item.add_marker(
+                    pytest.mark.skip(reason=f"no chromium at {CHROMIUM}: apt-get install chromium")
+                )
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Debian's chromium, headless, with no calls home (this machine has no internet anyway)."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the server was not healthy within {SERVER_START_TIMEOUT_S}s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh Kindred server on its own empty database; yields its base URL."""
+    folder = tmp_path_factory.mktemp("server")
+    with fresh_database(folder) as database_url:
+        port = _free_port()
+        env = {
+            **os.environ,
+            "KINDRED_DATABASE_URL": database_url,
+            "KINDRED_DATA_DIR": str(folder / "data"),
+            "KINDRED_COOKIE_KEY": TEST_COOKIE_KEY,
+            "KINDRED_BCRYPT_ROUNDS": "4",
+        }
+        log = folder / "server.log"
+        with log.open("wb") as log_file:
+            command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+                       "--server.port", str(port), "--server.headless", "true",
+                       "--browser.gatherUsageStats", "false"]  # fmt: skip
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, process, log)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def wait_idle(page: Page) -> None:
+    """Wait until Streamlit has finished the current run and nothing on screen is stale."""
+    app = page.locator('[data-testid="stApp"]')
+    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=20_000)
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=20_000)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=20_000)
