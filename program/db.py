@@ -70,10 +70,22 @@ def write_engine(engine: Engine) -> Engine:
 
 
 @contextmanager
-def write_session(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error, so nothing is half-saved."""
-    with Session(write_engine(engine)) as session, session.begin():
-        yield session
+def write_session(engine: Engine, *, commit_on: tuple[type[Exception], ...] = ()) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error, so nothing is half-saved.
+
+    `commit_on` lists errors that are outcomes rather than failures (a wrong code whose try must still
+    be counted): the work is committed, then the error goes on to the caller.
+    """
+    with Session(write_engine(engine)) as session:
+        try:
+            yield session
+        except commit_on:
+            session.commit()
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -89,10 +89,39 @@ class Person(SQLModel, table=True):
     password_hash: str = Field(sa_type=sa.String(128))
     created_at: datetime = _when(default_now=True)
     disabled_at: datetime | None = _when(nullable=True)
-    # Any login cookie issued before this moment is refused (logout everywhere, password change).
-    sessions_valid_after: datetime = _when(default_now=True)
-    failed_login_count: int = Field(default=0)
-    last_failed_login_at: datetime | None = _when(nullable=True)
+
+
+class LoginSession(SQLModel, table=True):
+    """The server's record of one login. A login cookie works only while its row is live."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _person_fk()
+    # Digest of the cookie's signed contents; a copy of the cookie maps to the same row.
+    token_id: str = Field(sa_type=sa.String(64), unique=True)
+    created_at: datetime = _when(default_now=True)
+    last_seen_at: datetime = _when(default_now=True)
+    expires_at: datetime = _when()
+    revoked_at: datetime | None = _when(nullable=True)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Recent failed logins for one username, known or not, keyed by a keyed digest of the name."""
+
+    key: str = Field(sa_type=sa.String(64), primary_key=True)
+    failures: int = Field(default=0)
+    last_failure_at: datetime = _when()
+
+
+class PasswordResetCode(SQLModel, table=True):
+    """A one-time code the operator makes on the command line so someone can choose a new password."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _person_fk()
+    code_hash: str = Field(sa_type=sa.String(64), unique=True)
+    created_at: datetime = _when(default_now=True)
+    expires_at: datetime = _when()
+    used_at: datetime | None = _when(nullable=True)
+    failed_attempts: int = Field(default=0)
 
 
 class Couple(SQLModel, table=True):

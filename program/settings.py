@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from functools import lru_cache
@@ -46,7 +48,12 @@ class Settings(BaseSettings):
     database_url: str = ""
     cookie_key: SecretStr | None = None
     cookie_name: str = "kindred_session"
-    cookie_expiry_days: float = Field(default=14.0, gt=0, le=90)
+    # How long a login lasts, and how long it survives without use; therapists' are shorter because
+    # their screens show several couples' data, often on shared clinic machines.
+    partner_session_hours: float = Field(default=14 * 24, gt=0)
+    partner_idle_minutes: float = Field(default=3 * 24 * 60, gt=0)
+    therapist_session_hours: float = Field(default=12, gt=0)
+    therapist_idle_minutes: float = Field(default=30, gt=0)
     # 12 is bcrypt's usual cost; tests lower it to keep the suite fast.
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
 
@@ -98,6 +105,14 @@ class Settings(BaseSettings):
         if self.cookie_key is None:
             raise SettingsError("no cookie key configured")
         return self.cookie_key.get_secret_value()
+
+    def code_key(self) -> bytes:
+        """The key for digests of codes and throttled usernames, derived from the cookie key."""
+        return hmac.new(self.secret_cookie_key().encode(), b"kindred codes", hashlib.sha256).digest()
+
+    def cookie_lifetime_days(self) -> float:
+        """The browser cookie lasts as long as the longest login; the server ends shorter ones itself."""
+        return max(self.partner_session_hours, self.therapist_session_hours) / 24
 
 
 def _write_generated_secrets(data_dir: Path) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
-from program import accounts
+from program import accounts, sessions
 from program.access import Viewer
 from program.db import write_session
-from program.models import Couple, CoupleMembership, Role, TherapistGrant
+from program.models import Couple, CoupleMembership, Person, Role, TherapistGrant
+from program.settings import Settings
 
 PASSWORD = "a long enough test passphrase"
+# The default policies, without reading the environment's settings.
+TEST_POLICIES = sessions.Policies.from_settings(Settings(cookie_key=None, database_url="sqlite://"))
 
 
 def make_person(engine: Engine, username: str, role: Role = Role.PARTNER, name: str | None = None) -> Viewer:
@@ -50,3 +54,19 @@ def grant(
                 revoked_at=datetime.now(UTC) if revoked else None,
             )
         )
+
+
+def start_login_session(engine: Engine, viewer: Viewer, *, now: datetime | None = None) -> int:
+    """A live server-side login for this person, as the login form makes; returns its id."""
+    with write_session(engine) as session:
+        person = session.get(Person, viewer.person_id)
+        assert person is not None
+        login = sessions.start(
+            session=session,
+            person=person,
+            token=secrets.token_hex(32),
+            now=now or datetime.now(UTC),
+            policies=TEST_POLICIES,
+        )
+        assert login.id is not None
+        return login.id

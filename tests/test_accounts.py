@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -9,8 +11,11 @@ from streamlit_authenticator.utilities.hasher import Hasher
 
 from program import accounts
 from program.db import read_session, write_session
-from program.models import AuditEvent, Person, Role
-from tests.factories import PASSWORD, make_person
+from program.models import AuditEvent, LoginSession, Person, Role
+from tests.factories import PASSWORD, make_person, start_login_session
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+KEY = b"k" * 32
 
 
 def _register(engine: Engine, username: str, password: str = PASSWORD, repeat: str | None = None) -> Person:
@@ -107,3 +112,130 @@ def test_login_attempts_are_audited_without_the_typed_name(engine: Engine) -> No
         ("login.failed", None),
     ]
     assert all("secret" not in e.detail for e in events)
+
+
+@pytest.mark.parametrize(
+    "password", ["password123", "qwertyuiop", "1234567890", "iloveyou123", "aaaaaaaaaaaa"]
+)
+def test_common_passwords_are_refused(engine: Engine, password: str) -> None:
+    """Passwords from the common-password list, or trivial patterns, are refused with advice."""
+    with pytest.raises(accounts.AccountError, match="too common or too easy to guess"):
+        _register(engine, "sam", password)
+
+
+def test_a_password_made_of_the_username_is_refused(engine: Engine) -> None:
+    """Someone's own username with a digit is not a password."""
+    with pytest.raises(accounts.AccountError, match="too common or too easy"):
+        _register(engine, "riverdancer", "riverdancer1")
+
+
+def test_long_passphrases_up_to_the_byte_limit_are_welcome(engine: Engine) -> None:
+    """A 64-character passphrase registers, and so does one of exactly 72 bytes."""
+    sixty_four = "the quiet kettle hums while autumn leaves drift past our window!"
+    assert len(sixty_four) == 64
+    assert Hasher.check_pw(sixty_four, _register(engine, "sam", sixty_four).password_hash)
+    seventy_two = sixty_four + " so calm"
+    assert len(seventy_two.encode()) == 72
+    _register(engine, "kai", seventy_two)
+
+
+def test_changing_the_password_needs_the_current_one_and_signs_out_everywhere(engine: Engine) -> None:
+    """A wrong current password is refused; a right one sets the new password and ends every login."""
+    ana = make_person(engine, "ana")
+    live = start_login_session(engine, ana)
+    new = "seven orange bicycles dancing"
+    with (
+        pytest.raises(accounts.AccountError, match="current password is not right"),
+        write_session(engine) as session,
+    ):
+        accounts.change_password(
+            session=session,
+            person_id=ana.person_id,
+            current="not it at all",
+            new=new,
+            repeat=new,
+            rounds=4,
+            now=NOW,
+        )
+    with write_session(engine) as session:
+        accounts.change_password(
+            session=session, person_id=ana.person_id, current=PASSWORD, new=new, repeat=new, rounds=4, now=NOW
+        )
+    with read_session(engine) as session:
+        person = session.get(Person, ana.person_id)
+        assert person is not None and accounts.verify_password(new, person.password_hash)
+        assert session.get(LoginSession, live).revoked_at is not None  # type: ignore[union-attr]
+
+
+def _reset(
+    engine: Engine, username: str, code: str, new: str = "seven orange bicycles dancing", now: datetime = NOW
+) -> None:
+    with write_session(engine, commit_on=(accounts.WrongResetCode,)) as session:
+        accounts.reset_password(
+            session=session, username=username, code=code, new=new, repeat=new, key=KEY, rounds=4, now=now
+        )
+
+
+def _issue(engine: Engine, username: str, now: datetime = NOW) -> str:
+    with write_session(engine) as session:
+        code, expires_at = accounts.issue_reset_code(session=session, username=username, key=KEY, now=now)
+    assert expires_at == now + timedelta(minutes=30)
+    return code
+
+
+def test_a_reset_code_sets_a_new_password_once_and_signs_out_everywhere(engine: Engine) -> None:
+    """The operator's code lets its person choose a new password, only once, and ends old logins."""
+    ana = make_person(engine, "ana")
+    live = start_login_session(engine, ana)
+    code = _issue(engine, "ana")
+    _reset(engine, "ANA", code.lower().replace("-", " "))
+    with read_session(engine) as session:
+        person = session.get(Person, ana.person_id)
+        assert person is not None and accounts.verify_password(
+            "seven orange bicycles dancing", person.password_hash
+        )
+        assert session.get(LoginSession, live).revoked_at is not None  # type: ignore[union-attr]
+    with pytest.raises(accounts.AccountError, match="doesn't match"):
+        _reset(engine, "ana", code)
+
+
+def test_wrong_reset_codes_and_unknown_names_get_the_same_message(engine: Engine) -> None:
+    """Nobody learns from the reset form whether a username exists."""
+    make_person(engine, "ana")
+    _issue(engine, "ana")
+    with pytest.raises(accounts.AccountError) as wrong_code:
+        _reset(engine, "ana", "AAAA-BBBB-CCCC")
+    with pytest.raises(accounts.AccountError) as unknown:
+        _reset(engine, "nobody", "AAAA-BBBB-CCCC")
+    assert str(wrong_code.value) == str(unknown.value)
+
+
+def test_a_reset_code_stops_working_after_five_wrong_tries(engine: Engine) -> None:
+    """Guessing is cut short: after five wrong codes even the right one is refused."""
+    make_person(engine, "ana")
+    code = _issue(engine, "ana")
+    for _ in range(accounts.RESET_CODE_MAX_TRIES):
+        with pytest.raises(accounts.WrongResetCode):
+            _reset(engine, "ana", "AAAA-BBBB-CCCC")
+    with pytest.raises(accounts.WrongResetCode):
+        _reset(engine, "ana", code)
+
+
+def test_an_expired_reset_code_is_refused_and_changes_nothing(engine: Engine) -> None:
+    """After 30 minutes the code is refused with its own message, and the old password still works."""
+    ana = make_person(engine, "ana")
+    code = _issue(engine, "ana")
+    with pytest.raises(accounts.AccountError, match="expired"):
+        _reset(engine, "ana", code, now=NOW + timedelta(minutes=31))
+    with read_session(engine) as session:
+        person = session.get(Person, ana.person_id)
+        assert person is not None and accounts.verify_password(PASSWORD, person.password_hash)
+
+
+def test_a_reset_with_a_weak_new_password_keeps_the_code_usable(engine: Engine) -> None:
+    """Choosing a too-short password is refused without using up the code."""
+    make_person(engine, "ana")
+    code = _issue(engine, "ana")
+    with pytest.raises(accounts.AccountError, match="at least 10"):
+        _reset(engine, "ana", code, new="short")
+    _reset(engine, "ana", code)

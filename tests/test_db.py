@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 from program.db import create_db_engine, migrate, read_session, write_session
-from program.models import AuditEvent, CheckIn, Person
+from program.models import AuditEvent, CheckIn, LoginThrottle
 from tests.factories import make_person
 
 
@@ -90,16 +90,17 @@ def test_sqlite_is_configured_for_concurrent_use(tmp_path: Path) -> None:
 
 def test_concurrent_read_then_write_units_all_succeed(engine: Engine) -> None:
     """Eight threads that each read then write never fail with "database is locked"."""
-    make_person(engine, "counter")
+    with write_session(engine) as session:
+        session.add(LoginThrottle(key="counter", failures=0, last_failure_at=datetime.now(UTC)))
     errors: list[BaseException] = []
 
     def bump() -> None:
         try:
             for _ in range(5):
                 with write_session(engine) as session:
-                    person = session.exec(select(Person).where(Person.username == "counter")).one()
-                    person.failed_login_count += 1
-                    session.add(person)
+                    row = session.exec(select(LoginThrottle).where(LoginThrottle.key == "counter")).one()
+                    row.failures += 1
+                    session.add(row)
         except BaseException as error:  # noqa: BLE001  (collected and asserted below)
             errors.append(error)
 
@@ -110,7 +111,7 @@ def test_concurrent_read_then_write_units_all_succeed(engine: Engine) -> None:
         thread.join()
     assert errors == []
     with Session(engine) as session:
-        person = session.exec(select(Person).where(Person.username == "counter")).one()
+        row = session.exec(select(LoginThrottle).where(LoginThrottle.key == "counter")).one()
     if engine.dialect.name == "sqlite":
         # Writers are serialised from the start of each unit, so no increment is lost.
-        assert person.failed_login_count == 40
+        assert row.failures == 40

@@ -1,0 +1,84 @@
+"""The operator's command line: `python -m program COMMAND`.
+
+migrate               bring the database schema up to date (the app also does this on start)
+reset-code USERNAME   make a one-time code (30 minutes) to set a new password on the login page
+disable USERNAME      stop an account from logging in and end its sessions at once
+enable USERNAME       let a disabled account log in again
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sqlmodel import select
+
+from program import accounts, audit, sessions
+from program.db import create_db_engine, migrate, write_session
+from program.models import Person, utcnow
+from program.settings import SettingsError, get_settings
+
+
+def _set_disabled(username: str, disabled: bool) -> str:
+    engine = create_db_engine(get_settings().database_url)
+    migrate(engine)
+    with write_session(engine) as session:
+        name = accounts.normalise_username(username)
+        person = session.exec(select(Person).where(Person.username == name)).first()
+        if person is None or person.id is None:
+            raise accounts.AccountError(f"There is no account named {name!r}.")
+        now = utcnow()
+        person.disabled_at = now if disabled else None
+        session.add(person)
+        if disabled:
+            sessions.end_all(session=session, person_id=person.id, now=now)
+        audit.record(
+            session, action="account.disabled" if disabled else "account.enabled", subject_id=person.id
+        )
+    return f"{name} is {'disabled and signed out everywhere' if disabled else 'enabled'}."
+
+
+def _reset_code(username: str) -> str:
+    settings = get_settings()
+    engine = create_db_engine(settings.database_url)
+    migrate(engine)
+    with write_session(engine) as session:
+        code, expires_at = accounts.issue_reset_code(
+            session=session, username=username, key=settings.code_key(), now=utcnow()
+        )
+    return (
+        f"Reset code for {accounts.normalise_username(username)}: {code}\n"
+        f"It works once, until {expires_at:%Y-%m-%d %H:%M} UTC, on the login page's 'Reset password' tab.\n"
+        "Give it to the person directly (not by a channel others read)."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one operator command; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m program", description="Kindred's operator commands.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    for name, help_text in (
+        ("reset-code", "make a one-time password reset code"),
+        ("disable", "stop an account from logging in, ending its sessions"),
+        ("enable", "let a disabled account log in again"),
+    ):
+        commands.add_parser(name, help=help_text).add_argument("username")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "migrate":
+            migrate(create_db_engine(get_settings().database_url))
+            print("The database is up to date.")
+        elif args.command == "reset-code":
+            print(_reset_code(args.username))
+        else:
+            print(_set_disabled(args.username, disabled=args.command == "disable"))
+    except (accounts.AccountError, SettingsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
