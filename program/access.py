@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
-from program.models import CoupleMembership, Person, Role, TherapistGrant
+from program.models import (
+    CheckIn,
+    CoupleMembership,
+    Person,
+    Reflection,
+    Role,
+    SafetyScreen,
+    TherapistGrant,
+    Visibility,
+)
 
 
 class AccessDenied(PermissionError):
@@ -81,3 +91,106 @@ def require_couple(*, session: Session, viewer: Viewer, couple_id: int) -> None:
     """Raise AccessDenied unless the viewer may see this couple."""
     if not can_view_couple(session=session, viewer=viewer, couple_id=couple_id):
         raise AccessDenied("You do not have access to this couple.")
+
+
+def _couple_partner_ids(session: Session, couple_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(CoupleMembership.person_id).where(
+                CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None)
+            )
+        )
+    )
+
+
+def shared_visibilities(viewer: Viewer, writer_id: int) -> tuple[Visibility, ...]:
+    """Which sharing choices of a writer let this viewer read their text (the writer reads all of it).
+
+    "Shared with partner" shares with the couple: the partner, and a therapist both partners let in.
+    "Therapist only" reaches the therapist and not the partner.
+    """
+    if viewer.person_id == writer_id:
+        return tuple(Visibility)
+    if viewer.role == Role.THERAPIST:
+        return (Visibility.PARTNER, Visibility.THERAPIST)
+    return (Visibility.PARTNER,)
+
+
+def readable_reflections(*, session: Session, viewer: Viewer, couple_id: int) -> list[Reflection]:
+    """The couple's free-text reflections this viewer may read: their own, and what was shared with them."""
+    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    rows = session.exec(
+        select(Reflection)
+        .where(
+            Reflection.couple_id == couple_id,
+            col(Reflection.person_id).in_(_couple_partner_ids(session, couple_id)),
+        )
+        .order_by(col(Reflection.created_at), col(Reflection.id))
+    ).all()
+    return [r for r in rows if r.visibility in shared_visibilities(viewer, r.person_id)]
+
+
+@dataclass(frozen=True)
+class CheckInView:
+    """A weekly check-in as a viewer may see it: ratings always (they feed joint charts), the note only if
+    its writer shared it with this viewer."""
+
+    person_id: int
+    week_start: date
+    closeness: int
+    communication: int
+    conflict: int
+    trust: int
+    overall: int
+    note: str | None
+
+
+def readable_checkins(*, session: Session, viewer: Viewer, couple_id: int) -> list[CheckInView]:
+    """Both current partners' weekly check-ins, oldest first, with notes only where shared."""
+    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    rows = session.exec(
+        select(CheckIn)
+        .where(
+            CheckIn.couple_id == couple_id,
+            col(CheckIn.person_id).in_(_couple_partner_ids(session, couple_id)),
+        )
+        .order_by(col(CheckIn.week_start), col(CheckIn.person_id))
+    ).all()
+    return [
+        CheckInView(
+            row.person_id,
+            row.week_start,
+            row.closeness,
+            row.communication,
+            row.conflict,
+            row.trust,
+            row.overall,
+            row.note if row.note_visibility in shared_visibilities(viewer, row.person_id) else None,
+        )
+        for row in rows
+    ]
+
+
+def readable_safety_screens(*, session: Session, viewer: Viewer, person_id: int) -> list[SafetyScreen]:
+    """A person's safety screens: for that person, or for a therapist they consented to show them to.
+    Never for their partner."""
+    if viewer.person_id != person_id:
+        if viewer.role != Role.THERAPIST:
+            raise AccessDenied("Safety answers are private to the person who gave them.")
+        consented = session.exec(
+            select(TherapistGrant.couple_id).where(
+                TherapistGrant.partner_id == person_id,
+                TherapistGrant.therapist_id == viewer.person_id,
+                col(TherapistGrant.revoked_at).is_(None),
+                col(TherapistGrant.share_safety_screen).is_(True),
+            )
+        ).all()
+        if not any(can_view_couple(session=session, viewer=viewer, couple_id=c) for c in consented):
+            raise AccessDenied("This person has not shared their safety answers with you.")
+    return list(
+        session.exec(
+            select(SafetyScreen)
+            .where(SafetyScreen.person_id == person_id)
+            .order_by(col(SafetyScreen.submitted_at), col(SafetyScreen.id))
+        )
+    )

@@ -1,16 +1,42 @@
-"""Couples as their members and their therapist see them."""
+"""Couples: forming one with an invite code, leaving it, and how members and therapists see it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select, update
 
-from program import access
+from program import access, audit, codes
 from program.access import Viewer
-from program.models import CoupleMembership, Person
+from program.models import (
+    CheckIn,
+    Couple,
+    CoupleMembership,
+    ExerciseRecord,
+    InviteCode,
+    Person,
+    QuestionnaireSubmission,
+    Reflection,
+    Role,
+    TherapistGrant,
+)
+
+INVITE_GROUPS = 3  # 12 characters, 60 bits: short enough to read aloud, far too many to guess
+INVITE_LIFETIME = timedelta(days=3)
+
+
+class CoupleError(ValueError):
+    """A couple request that cannot be done; the message is meant for the person."""
+
+
+@dataclass(frozen=True)
+class Invite:
+    """An invite code, shown once to the partner who made it."""
+
+    code: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -79,3 +105,129 @@ def account_summary(*, session: Session, viewer: Viewer) -> AccountSummary:
     if person is None:
         raise access.AccessDenied("This account no longer exists.")
     return AccountSummary(person.username, person.display_name, person.role, person.created_at)
+
+
+def _require_partner(viewer: Viewer) -> None:
+    if viewer.role != Role.PARTNER:
+        raise CoupleError("Only partners can be part of a couple.")
+
+
+def _lock_couple(session: Session, couple_id: int) -> Couple | None:
+    # FOR UPDATE serialises joins on PostgreSQL; on SQLite the write session already holds the lock.
+    return session.exec(select(Couple).where(Couple.id == couple_id).with_for_update()).first()
+
+
+def _current_members(session: Session, couple_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(CoupleMembership.person_id).where(
+                CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None)
+            )
+        )
+    )
+
+
+def _adopt_solo_work(session: Session, person_id: int, couple_id: int) -> None:
+    """Work begun before joining (solo start) becomes part of the new couple's record."""
+    for table in (QuestionnaireSubmission, Reflection, ExerciseRecord, CheckIn):
+        session.exec(
+            update(table)
+            .where(col(table.person_id) == person_id, col(table.couple_id).is_(None))
+            .values(couple_id=couple_id)
+        )
+
+
+def _issue_invite(session: Session, couple_id: int, person_id: int, key: bytes, now: datetime) -> Invite:
+    # One live code per couple: making a new one retires the old.
+    session.exec(
+        delete(InviteCode).where(col(InviteCode.couple_id) == couple_id, col(InviteCode.used_at).is_(None))
+    )
+    code = codes.new_code(INVITE_GROUPS)
+    expires_at = now + INVITE_LIFETIME
+    session.add(
+        InviteCode(
+            couple_id=couple_id,
+            code_hash=codes.digest(code, key),
+            created_by_id=person_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return Invite(code, expires_at)
+
+
+def create_couple(*, session: Session, viewer: Viewer, key: bytes, now: datetime) -> Invite:
+    """Start a couple with the viewer as its first partner, and return the invite for the second."""
+    _require_partner(viewer)
+    if access.current_couple_id(session=session, viewer=viewer) is not None:
+        raise CoupleError("You are already part of a couple.")
+    couple = Couple(created_by_id=viewer.person_id, created_at=now)
+    session.add(couple)
+    session.flush()
+    assert couple.id is not None
+    session.add(CoupleMembership(couple_id=couple.id, person_id=viewer.person_id, joined_at=now))
+    _adopt_solo_work(session, viewer.person_id, couple.id)
+    audit.record(session, action="couple.created", actor_id=viewer.person_id, couple_id=couple.id)
+    return _issue_invite(session, couple.id, viewer.person_id, key, now)
+
+
+def renew_invite(*, session: Session, viewer: Viewer, key: bytes, now: datetime) -> Invite:
+    """A fresh invite code for a couple still waiting for its second partner (the old one stops working)."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    if couple_id is None:
+        raise CoupleError("Start a couple first.")
+    if len(_current_members(session, couple_id)) >= 2:
+        raise CoupleError("Your couple already has both partners.")
+    return _issue_invite(session, couple_id, viewer.person_id, key, now)
+
+
+def join_couple(*, session: Session, viewer: Viewer, code: str, key: bytes, now: datetime) -> int:
+    """Join the couple an invite code belongs to; returns its id. Each failure has its own message."""
+    _require_partner(viewer)
+    if access.current_couple_id(session=session, viewer=viewer) is not None:
+        raise CoupleError("You are already part of a couple. Leave it first to join another.")
+    if not codes.looks_valid(code, INVITE_GROUPS):
+        raise CoupleError("An invite code has 12 letters and digits, like 7KQ2-M9XD-4RTB. Please check it.")
+    invite = session.exec(select(InviteCode).where(InviteCode.code_hash == codes.digest(code, key))).first()
+    if invite is None:
+        raise CoupleError("We don't recognise that code. Please check it with your partner.")
+    if invite.created_by_id == viewer.person_id:
+        raise CoupleError("That is your own invite code: your partner needs to enter it on their account.")
+    if invite.used_at is not None:
+        raise CoupleError("That code has already been used. Ask your partner to make a new one.")
+    if invite.expires_at <= now:
+        raise CoupleError("That code has expired. Ask your partner to make a new one.")
+    if _lock_couple(session, invite.couple_id) is None:
+        raise CoupleError("That couple no longer exists.")
+    members = _current_members(session, invite.couple_id)
+    if len(members) != 1:
+        raise CoupleError("That couple is not waiting for a partner any more.")
+    invite.used_at, invite.used_by_id = now, viewer.person_id
+    session.add(invite)
+    session.add(CoupleMembership(couple_id=invite.couple_id, person_id=viewer.person_id, joined_at=now))
+    _adopt_solo_work(session, viewer.person_id, invite.couple_id)
+    audit.record(session, action="couple.joined", actor_id=viewer.person_id, couple_id=invite.couple_id)
+    return invite.couple_id
+
+
+def leave_couple(*, session: Session, viewer: Viewer, now: datetime) -> None:
+    """End the viewer's couple. Nobody's own data is deleted; the couple's shared view and therapist
+    access end for both partners, so nothing shared in it can reach whoever either partner pairs with next."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    if couple_id is None:
+        raise CoupleError("You are not part of a couple.")
+    _lock_couple(session, couple_id)
+    session.exec(
+        update(CoupleMembership)
+        .where(col(CoupleMembership.couple_id) == couple_id, col(CoupleMembership.left_at).is_(None))
+        .values(left_at=now)
+    )
+    session.exec(
+        update(TherapistGrant)
+        .where(col(TherapistGrant.couple_id) == couple_id, col(TherapistGrant.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    session.exec(
+        delete(InviteCode).where(col(InviteCode.couple_id) == couple_id, col(InviteCode.used_at).is_(None))
+    )
+    audit.record(session, action="couple.left", actor_id=viewer.person_id, couple_id=couple_id)

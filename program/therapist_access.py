@@ -1,0 +1,204 @@
+"""Therapist access: a therapist's code, each partner's grant, revoking it, and the record of views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, delete, select
+
+from program import access, audit, codes, couples
+from program.access import AccessDenied, Viewer
+from program.models import AuditEvent, Person, Role, TherapistCode, TherapistGrant
+
+THERAPIST_CODE_GROUPS = 3
+THERAPIST_CODE_LIFETIME = timedelta(days=30)
+VIEWED = "therapist.viewed"
+
+
+class AccessError(ValueError):
+    """A consent request that cannot be done; the message is meant for the person."""
+
+
+@dataclass(frozen=True)
+class TherapistCodeIssued:
+    """A therapist's code, shown once to the therapist."""
+
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TherapistAccess:
+    """One therapist as a partner sees them: who, and whose grants stand."""
+
+    therapist_id: int
+    therapist_name: str
+    mine: bool
+    partners: bool
+
+    @property
+    def can_see_couple(self) -> bool:
+        """Both partners' grants stand."""
+        return self.mine and self.partners
+
+
+@dataclass(frozen=True)
+class ViewRecord:
+    """One therapist view of the couple, as the partners can read it."""
+
+    at: datetime
+    therapist_name: str
+    what: str
+
+
+def issue_therapist_code(
+    *, session: Session, viewer: Viewer, key: bytes, now: datetime
+) -> TherapistCodeIssued:
+    """A new code for couples to grant access with; the therapist's earlier code stops working."""
+    if viewer.role != Role.THERAPIST:
+        raise AccessError("Only therapists have a code to share.")
+    session.exec(delete(TherapistCode).where(col(TherapistCode.therapist_id) == viewer.person_id))
+    code = codes.new_code(THERAPIST_CODE_GROUPS)
+    expires_at = now + THERAPIST_CODE_LIFETIME
+    session.add(
+        TherapistCode(
+            therapist_id=viewer.person_id,
+            code_hash=codes.digest(code, key),
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    audit.record(session, action="therapist.code_issued", actor_id=viewer.person_id)
+    return TherapistCodeIssued(code, expires_at)
+
+
+def grant_access(*, session: Session, viewer: Viewer, code: str, key: bytes, now: datetime) -> str:
+    """The viewer (a partner) grants the therapist behind this code access; returns the therapist's name."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    if couple_id is None:
+        raise AccessError("Link up with your partner first: a therapist sees a couple, not one partner.")
+    if not codes.looks_valid(code, THERAPIST_CODE_GROUPS):
+        raise AccessError(
+            "A therapist's code has 12 letters and digits, like 7KQ2-M9XD-4RTB. Please check it."
+        )
+    found = session.exec(
+        select(TherapistCode, Person)
+        .join(Person, col(Person.id) == TherapistCode.therapist_id)
+        .where(TherapistCode.code_hash == codes.digest(code, key))
+    ).first()
+    if found is None or found[1].disabled_at is not None:
+        raise AccessError("We don't recognise that code. Please check it with your therapist.")
+    therapist_code, therapist = found
+    if therapist_code.expires_at <= now:
+        raise AccessError("That code has expired. Please ask your therapist for a new one.")
+    standing = session.exec(
+        select(TherapistGrant.id).where(
+            TherapistGrant.couple_id == couple_id,
+            TherapistGrant.partner_id == viewer.person_id,
+            TherapistGrant.therapist_id == therapist_code.therapist_id,
+            col(TherapistGrant.revoked_at).is_(None),
+        )
+    ).first()
+    if standing is not None:
+        raise AccessError(f"You have already given {therapist.display_name} access.")
+    session.add(
+        TherapistGrant(
+            couple_id=couple_id,
+            therapist_id=therapist_code.therapist_id,
+            partner_id=viewer.person_id,
+            granted_at=now,
+        )
+    )
+    audit.record(
+        session,
+        action="therapist.granted",
+        actor_id=viewer.person_id,
+        couple_id=couple_id,
+        subject_id=therapist_code.therapist_id,
+    )
+    return therapist.display_name
+
+
+def revoke_access(*, session: Session, viewer: Viewer, therapist_id: int, now: datetime) -> None:
+    """The viewer withdraws their grant for this therapist; the therapist loses the couple at once."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    grants = session.exec(
+        select(TherapistGrant).where(
+            TherapistGrant.couple_id == couple_id,
+            TherapistGrant.partner_id == viewer.person_id,
+            TherapistGrant.therapist_id == therapist_id,
+            col(TherapistGrant.revoked_at).is_(None),
+        )
+    ).all()
+    if not grants:
+        raise AccessError("You have not given this therapist access.")
+    for grant in grants:
+        grant.revoked_at = now
+        session.add(grant)
+    audit.record(
+        session,
+        action="therapist.revoked",
+        actor_id=viewer.person_id,
+        couple_id=couple_id,
+        subject_id=therapist_id,
+    )
+
+
+def therapists_of_couple(*, session: Session, viewer: Viewer) -> list[TherapistAccess]:
+    """The therapists either partner of the viewer's couple has granted access, with each side's grant."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    if couple_id is None:
+        return []
+    rows = session.exec(
+        select(TherapistGrant.therapist_id, Person.display_name, TherapistGrant.partner_id)
+        .join(Person, col(Person.id) == TherapistGrant.therapist_id)
+        .where(TherapistGrant.couple_id == couple_id, col(TherapistGrant.revoked_at).is_(None))
+    ).all()
+    names: dict[int, str] = {}
+    granted_by: dict[int, set[int]] = {}
+    for therapist_id, name, partner_id in rows:
+        names[therapist_id] = name
+        granted_by.setdefault(therapist_id, set()).add(partner_id)
+    return [
+        TherapistAccess(
+            therapist_id,
+            names[therapist_id],
+            mine=viewer.person_id in partners,
+            partners=bool(partners - {viewer.person_id}),
+        )
+        for therapist_id, partners in sorted(granted_by.items(), key=lambda item: names[item[0]])
+    ]
+
+
+def couple_for_therapist(*, session: Session, viewer: Viewer, couple_id: int) -> couples.CoupleSummary:
+    """A couple as its therapist sees it; refused without both partners' standing grants."""
+    if viewer.role != Role.THERAPIST:
+        raise AccessDenied("Only a therapist opens a couple this way.")
+    access.require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    return next(
+        c for c in couples.therapist_caseload(session=session, viewer=viewer) if c.couple_id == couple_id
+    )
+
+
+def open_couple(*, session: Session, viewer: Viewer, couple_id: int, what: str) -> couples.CoupleSummary:
+    """A therapist opens a couple: checked like couple_for_therapist, and recorded for the couple to read."""
+    summary = couple_for_therapist(session=session, viewer=viewer, couple_id=couple_id)
+    audit.record(session, action=VIEWED, actor_id=viewer.person_id, couple_id=couple_id, detail=what)
+    return summary
+
+
+def view_record(*, session: Session, viewer: Viewer) -> list[ViewRecord]:
+    """Every therapist view of the viewer's couple, newest first (partners only)."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    if couple_id is None:
+        return []
+    therapist = aliased(Person)
+    rows = session.exec(
+        select(AuditEvent.at, therapist.display_name, AuditEvent.detail)
+        .join(therapist, col(therapist.id) == AuditEvent.actor_id)
+        .where(AuditEvent.couple_id == couple_id, AuditEvent.action == VIEWED)
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+    ).all()
+    return [ViewRecord(at, name, what) for at, name, what in rows]
