@@ -2,14 +2,16 @@
 
 import streamlit as st
 
+from program.ui.errors import friendly_errors
 from program.ui.gate import authenticate
 from program.ui.navigation import pages_for, render_menu, routed_as
 
 st.set_page_config(page_title="Kindred", page_icon=":material/favorite:", layout="centered")
 
-viewer = authenticate()
-pages = pages_for(viewer)
-page = st.navigation(pages, position="hidden")
-render_menu(pages)
-with routed_as(viewer):
-    page.run()
+with friendly_errors():
+    viewer = authenticate()
+    pages = pages_for(viewer)
+    page = st.navigation(pages, position="hidden")
+    render_menu(pages)
+    with routed_as(viewer):
+        page.run()

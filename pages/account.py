@@ -2,6 +2,6 @@
 
 from program.models import Role
 from program.ui.account import render_account
-from program.ui.gate import require
+from program.ui.gate import show_page
 
-render_account(require(Role.PARTNER, Role.THERAPIST))
+show_page(render_account, Role.PARTNER, Role.THERAPIST)

@@ -1,7 +1,7 @@
 """Partner home."""
 
 from program.models import Role
-from program.ui.gate import require
+from program.ui.gate import show_page
 from program.ui.home import render_partner_home
 
-render_partner_home(require(Role.PARTNER))
+show_page(render_partner_home, Role.PARTNER)

@@ -1,7 +1,7 @@
 """Therapist: the couples who gave access."""
 
 from program.models import Role
-from program.ui.gate import require
+from program.ui.gate import show_page
 from program.ui.therapist import render_caseload
 
-render_caseload(require(Role.THERAPIST))
+show_page(render_caseload, Role.THERAPIST)

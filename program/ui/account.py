@@ -1,21 +1,258 @@
-"""The account page, for partners and therapists alike."""
+"""The account page: profile, couple and invite code, therapist access and its record, password, sign-out."""
 
 from __future__ import annotations
 
-import streamlit as st
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
 
-from program import couples
+import streamlit as st
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from program import accounts, couples, sessions, therapist_access
 from program.access import Viewer
-from program.db import read_session
+from program.db import read_session, write_session
+from program.models import Role, utcnow
+from program.settings import Settings
 from program.ui import runtime
+from program.ui.gate import flash
+
+INVITE = "kindred_invite"
+THERAPIST_CODE = "kindred_therapist_code"
+NOTICE = "kindred_account_notice"
+DOMAIN_ERRORS = (couples.CoupleError, therapist_access.AccessError, accounts.AccountError)
+
+
+def _date(moment: datetime) -> str:
+    return f"{moment:%d %B %Y, %H:%M} UTC"
+
+
+def _attempt(engine: Engine, work: Callable[[Session], object], success: str) -> None:
+    """Do one change in one unit of work: on success redraw the page with a notice, else say why not."""
+    try:
+        with write_session(engine) as session:
+            work(session)
+    except DOMAIN_ERRORS as error:
+        st.error(str(error))
+    else:
+        st.session_state[NOTICE] = success
+        st.rerun()
+
+
+def _keep(key: str, value: object) -> None:
+    st.session_state[key] = value
 
 
 def render_account(viewer: Viewer) -> None:
-    """The viewer's own details."""
-    with read_session(runtime.engine()) as session:
+    """The viewer's own account, with what their role can manage."""
+    engine, settings = runtime.engine(), runtime.settings()
+    with read_session(engine) as session:
         summary = couples.account_summary(session=session, viewer=viewer)
     st.title("Your account")
-    st.write(f"**Name:** {summary.display_name}")
-    st.write(f"**Username:** {summary.username}")
-    st.write(f"**Role:** {summary.role}")
-    st.write(f"**Member since:** {summary.member_since:%d %B %Y}")
+    if notice := st.session_state.pop(NOTICE, None):
+        st.success(notice)
+    st.write(f"**{summary.display_name}** · username **{summary.username}** · {summary.role}")
+    st.caption(f"Member since {summary.member_since:%d %B %Y}")
+    if viewer.role == Role.PARTNER:
+        _couple_section(engine, settings, viewer)
+    else:
+        _therapist_code_section(engine, settings, viewer)
+    _password_section(engine, settings, viewer)
+    _sessions_section(engine, viewer)
+
+
+def _couple_section(engine: Engine, settings: Settings, viewer: Viewer) -> None:
+    st.header("Your couple")
+    with read_session(engine) as session:
+        status = couples.partner_status(session=session, viewer=viewer)
+    if status.couple_id is None:
+        st.session_state.pop(INVITE, None)
+        _start_or_join(engine, settings, viewer)
+        return
+    if status.partner_name is None:
+        _waiting_for_partner(engine, settings, viewer)
+        return
+    st.session_state.pop(INVITE, None)
+    st.write(f"You are doing Kindred with **{status.partner_name}**.")
+    _therapist_section(engine, settings, viewer)
+    with st.expander("Leave this couple"):
+        st.write(
+            "Leaving ends the couple for both of you: your shared view and any therapist's access stop. "
+            "Nothing either of you wrote is deleted; each of you keeps your own answers."
+        )
+        sure = st.checkbox("I understand, and I want to leave", key="leave_confirm")
+        if st.button("Leave couple", disabled=not sure):
+            _attempt(
+                engine,
+                lambda session: couples.leave_couple(session=session, viewer=viewer, now=utcnow()),
+                "You have left the couple.",
+            )
+
+
+def _start_or_join(engine: Engine, settings: Settings, viewer: Viewer) -> None:
+    key = settings.code_key()
+    st.write(
+        "Kindred is done as a couple. One of you starts the couple and gets an invite code; the other "
+        "enters that code here. You can begin your own assessment before your partner joins."
+    )
+    start, join = st.columns(2)
+    with start:
+        st.subheader("Start a couple")
+        if st.button("Start a couple and get an invite code"):
+            _attempt(
+                engine,
+                lambda session: _keep(
+                    INVITE, couples.create_couple(session=session, viewer=viewer, key=key, now=utcnow())
+                ),
+                "Your couple is set up. Give your partner the invite code below.",
+            )
+    with join:
+        with st.form("join_couple"):
+            st.subheader("Join your partner")
+            code = st.text_input("Invite code from your partner", placeholder="7KQ2-M9XD-4RTB")
+            submitted = st.form_submit_button("Join")
+        if submitted:
+            _attempt(
+                engine,
+                lambda session: couples.join_couple(
+                    session=session, viewer=viewer, code=code, key=key, now=utcnow()
+                ),
+                "You are linked with your partner.",
+            )
+
+
+def _waiting_for_partner(engine: Engine, settings: Settings, viewer: Viewer) -> None:
+    st.info("Your couple is waiting for your partner to join.")
+    invite: couples.Invite | None = st.session_state.get(INVITE)
+    if invite is not None:
+        st.write("Your partner enters this code on their account page:")
+        st.code(invite.code, language=None)
+        st.caption(f"It works once, until {_date(invite.expires_at)}. We only show it now: write it down.")
+    else:
+        st.write("Lost the code, or did it expire? Make a new one; the old one stops working.")
+    if st.button("Make a new invite code"):
+        _attempt(
+            engine,
+            lambda session: _keep(
+                INVITE,
+                couples.renew_invite(session=session, viewer=viewer, key=settings.code_key(), now=utcnow()),
+            ),
+            "Here is a new invite code.",
+        )
+    with st.expander("Cancel this couple"):
+        if st.button("Cancel the couple"):
+            _attempt(
+                engine,
+                lambda session: couples.leave_couple(session=session, viewer=viewer, now=utcnow()),
+                "The couple is cancelled.",
+            )
+
+
+def _therapist_section(engine: Engine, settings: Settings, viewer: Viewer) -> None:
+    st.header("Your therapist")
+    st.write(
+        "A therapist sees your couple only once **both** of you have given access with their code. "
+        "Either of you can withdraw it at any time, and it takes effect at once. Every time a therapist "
+        "opens your couple, it is recorded below."
+    )
+    with read_session(engine) as session:
+        therapists = therapist_access.therapists_of_couple(session=session, viewer=viewer)
+        record = therapist_access.view_record(session=session, viewer=viewer)
+    for therapist in therapists:
+        yours = "you have given access" if therapist.mine else "you have not given access"
+        partner = "your partner has" if therapist.partners else "your partner has not"
+        state = "can see your couple" if therapist.can_see_couple else "cannot see your couple yet"
+        st.write(f"**{therapist.therapist_name}** {state}: {yours}; {partner}.")
+        if therapist.mine and st.button(
+            f"Withdraw my access for {therapist.therapist_name}", key=f"revoke_{therapist.therapist_id}"
+        ):
+            _attempt(
+                engine,
+                partial(_revoke, viewer=viewer, therapist_id=therapist.therapist_id),
+                f"{therapist.therapist_name} no longer has your access.",
+            )
+    with st.form("grant_therapist", clear_on_submit=True):
+        code = st.text_input("Your therapist's code", placeholder="7KQ2-M9XD-4RTB")
+        submitted = st.form_submit_button("Give access")
+    if submitted:
+        _attempt(
+            engine,
+            lambda session: therapist_access.grant_access(
+                session=session, viewer=viewer, code=code, key=settings.code_key(), now=utcnow()
+            ),
+            "Access given. Your therapist sees your couple once your partner has given it too.",
+        )
+    st.subheader("Who has looked at your couple")
+    if not record:
+        st.caption("No therapist has opened your couple.")
+    else:
+        st.dataframe(
+            [{"When": _date(r.at), "Therapist": r.therapist_name, "What": r.what} for r in record],
+            hide_index=True,
+        )
+
+
+def _revoke(session: Session, *, viewer: Viewer, therapist_id: int) -> None:
+    therapist_access.revoke_access(session=session, viewer=viewer, therapist_id=therapist_id, now=utcnow())
+
+
+def _therapist_code_section(engine: Engine, settings: Settings, viewer: Viewer) -> None:
+    st.header("Your code for couples")
+    st.write(
+        "Give this code to a couple. Each partner enters it on their own account page; you see the couple "
+        "once both have. A new code replaces the old one; couples who already gave access keep it."
+    )
+    issued: therapist_access.TherapistCodeIssued | None = st.session_state.get(THERAPIST_CODE)
+    if issued is not None:
+        st.code(issued.code, language=None)
+        st.caption(f"Valid until {_date(issued.expires_at)}. We only show it now: write it down.")
+    if st.button("Make a new code" if issued else "Make a code"):
+        _attempt(
+            engine,
+            lambda session: _keep(
+                THERAPIST_CODE,
+                therapist_access.issue_therapist_code(
+                    session=session, viewer=viewer, key=settings.code_key(), now=utcnow()
+                ),
+            ),
+            "Here is your code.",
+        )
+
+
+def _password_section(engine: Engine, settings: Settings, viewer: Viewer) -> None:
+    st.header("Password")
+    with st.form("change_password", clear_on_submit=True):
+        current = st.text_input("Current password", type="password")
+        new = st.text_input(
+            "New password", type="password", help="At least 10 characters; a few words work well."
+        )
+        repeat = st.text_input("Type the new password again", type="password")
+        submitted = st.form_submit_button("Change password")
+    if submitted:
+        try:
+            with write_session(engine) as session:
+                accounts.change_password(
+                    session=session,
+                    person_id=viewer.person_id,
+                    current=current,
+                    new=new,
+                    repeat=repeat,
+                    rounds=settings.bcrypt_rounds,
+                    now=utcnow(),
+                )
+        except accounts.AccountError as error:
+            st.error(str(error))
+        else:
+            flash("Your password is changed, and you are signed out everywhere. Log in with the new one.")
+            st.rerun()
+
+
+def _sessions_section(engine: Engine, viewer: Viewer) -> None:
+    st.header("Signing out")
+    st.write("Left Kindred open on another device? Sign out everywhere, including here.")
+    if st.button("Sign out everywhere"):
+        with write_session(engine) as session:
+            sessions.end_all(session=session, person_id=viewer.person_id, now=utcnow())
+        flash("You are signed out on every device.")
+        st.rerun()

@@ -1,24 +1,53 @@
-"""The therapist's list of couples."""
+"""The therapist's couples: the list, and one couple opened (each opening is recorded for the couple)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from program import couples
-from program.access import Viewer
-from program.db import read_session
+from program import couples, therapist_access
+from program.access import AccessDenied, Viewer
+from program.db import read_session, write_session
 from program.ui import runtime
+
+OPEN_COUPLE = "kindred_open_couple"
 
 
 def render_caseload(viewer: Viewer) -> None:
-    """The couples who have given this therapist access."""
-    with read_session(runtime.engine()) as session:
+    """The couples who have given this therapist access, and the one the therapist opened."""
+    engine = runtime.engine()
+    with read_session(engine) as session:
         caseload = couples.therapist_caseload(session=session, viewer=viewer)
     st.title("Your couples")
     if not caseload:
+        st.session_state.pop(OPEN_COUPLE, None)
         st.info(
-            "No couple has given you access yet. A couple appears here once both partners have granted it."
+            "No couple has given you access yet. Make a code on your account page and give it to a couple; "
+            "they appear here once both partners have entered it."
         )
         return
     for couple in caseload:
-        st.write(" & ".join(couple.partner_names))
+        label = " & ".join(couple.partner_names)
+        if st.button(f"Open {label}", key=f"open_{couple.couple_id}"):
+            with write_session(engine) as session:
+                therapist_access.open_couple(
+                    session=session, viewer=viewer, couple_id=couple.couple_id, what="couple overview"
+                )
+            st.session_state[OPEN_COUPLE] = couple.couple_id
+    if (couple_id := st.session_state.get(OPEN_COUPLE)) is not None:
+        _render_couple(viewer, couple_id)
+
+
+def _render_couple(viewer: Viewer, couple_id: int) -> None:
+    # Checked on every rerun, not only when opened: a partner's revocation applies at once.
+    try:
+        with read_session(runtime.engine()) as session:
+            summary = therapist_access.couple_for_therapist(
+                session=session, viewer=viewer, couple_id=couple_id
+            )
+    except AccessDenied:
+        st.session_state.pop(OPEN_COUPLE, None)
+        st.warning("This couple no longer gives you access.")
+        return
+    st.divider()
+    st.header(" & ".join(summary.partner_names))
+    st.caption("The couple can see that you opened their record, and when.")

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
 
 from tests.conftest import ROOT, TEST_COOKIE_KEY
 from tests.databases import fresh_database
@@ -103,11 +102,3 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
         assert "Traceback" not in log.read_text(), log.read_text()
-
-
-def wait_idle(page: Page) -> None:
-    """Wait until Streamlit has finished the current run and nothing on screen is stale."""
-    app = page.locator('[data-testid="stApp"]')
-    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=20_000)
-    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=20_000)
-    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=20_000)

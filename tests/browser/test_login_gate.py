@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import wait_idle
+from tests.browser.actions import PASSWORD, log_in, register, wait_idle
 from tests.ui.helpers import PAGE_FILES
 
-PASSWORD = "a long enough browser passphrase"
 # Every URL a page can be reached at, routed (url_path) or by its file name (folder mode on a fresh server).
 PAGE_URLS = sorted(
     {"/home", "/account", "/couples", *(f"/{p.removeprefix('pages/')[:-3]}" for p in PAGE_FILES)}
@@ -28,36 +27,14 @@ def test_every_page_url_on_a_fresh_server_shows_only_the_login_form(
         expect(page.get_by_role("heading", name=private_heading)).to_have_count(0)
 
 
-def _register(page: Page, name: str, username: str, role_label: str) -> None:
-    page.get_by_role("tab", name="Create an account").click()
-    form = page.locator('[data-testid="stForm"]').filter(has_text="Create account")
-    form.get_by_text(role_label).click()
-    form.get_by_label("What should we call you?", exact=True).fill(name)
-    form.get_by_label("Username", exact=True).fill(username)
-    form.get_by_label("Password", exact=True).fill(PASSWORD)
-    form.get_by_label("Type the password again", exact=True).fill(PASSWORD)
-    form.get_by_role("button", name="Create account").click()
-    wait_idle(page)
-    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Your account is ready")
-
-
-def _log_in(page: Page, username: str, password: str) -> None:
-    page.get_by_role("tab", name="Log in").click()
-    form = page.locator('[data-testid="stForm"]').filter(has_text="Log in")
-    form.get_by_label("Username", exact=True).fill(username)
-    form.get_by_label("Password", exact=True).fill(password)
-    form.get_by_role("button", name="Log in").click()
-    wait_idle(page)
-
-
 def test_a_partner_registers_logs_in_stays_in_on_reload_and_logs_out(server: str, page: Page) -> None:
     """Register, log in, reload (the cookie logs in again), then log out and land on the login form."""
     page.goto(server)
     wait_idle(page)
-    _register(page, "Robin", "robin", "a partner in a couple")
-    _log_in(page, "robin", "wrong password here")
+    register(page, "Robin", "robin", "a partner in a couple")
+    log_in(page, "robin", "wrong password here")
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text("don't match")
-    _log_in(page, "robin", PASSWORD)
+    log_in(page, "robin", PASSWORD)
     expect(page.get_by_role("heading", name="Hello, Robin").first).to_be_visible(timeout=20_000)
     page.reload()
     wait_idle(page)
@@ -72,8 +49,8 @@ def test_a_therapist_is_routed_to_their_couples(server: str, page: Page) -> None
     """A therapist who logs in lands on their list of couples, and can open their account page."""
     page.goto(server)
     wait_idle(page)
-    _register(page, "Dr Kim", "dr.kim", "a therapist")
-    _log_in(page, "dr.kim", PASSWORD)
+    register(page, "Dr Kim", "dr.kim", "a therapist")
+    log_in(page, "dr.kim", PASSWORD)
     expect(page.get_by_role("heading", name="Your couples").first).to_be_visible(timeout=20_000)
     expect(page.get_by_text("No couple has given you access yet")).to_be_visible()
     page.get_by_role("link", name="Account").click()

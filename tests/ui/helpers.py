@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
 from program.access import Viewer
+from program.ui.gate import SESSION_ID
 from tests.conftest import ROOT
+from tests.factories import start_login_session
 
 LOGIN_BUTTON = "FormSubmitter:login-Log in"
 REGISTER_BUTTON = "FormSubmitter:register-Create account"
@@ -17,8 +20,9 @@ def app(script: str = "app.py") -> AppTest:
     return AppTest.from_file(str(ROOT / script), default_timeout=30)
 
 
-def as_viewer(at: AppTest, viewer: Viewer) -> AppTest:
-    """Seed the session as streamlit-authenticator leaves it after this person logged in."""
+def as_viewer(at: AppTest, viewer: Viewer, engine: Engine) -> AppTest:
+    """Seed the session as the login form leaves it: the library's keys and a live server session."""
+    at.session_state[SESSION_ID] = start_login_session(engine, viewer)
     at.session_state["authentication_status"] = True
     at.session_state["username"] = viewer.username
     at.session_state["name"] = viewer.display_name
@@ -41,3 +45,18 @@ def log_in(at: AppTest, username: str, password: str) -> AppTest:
     at.text_input[0].input(username)
     at.text_input[1].input(password)
     return at.button(key=LOGIN_BUTTON).click().run()
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    """Click the (one) button with this label and run."""
+    matches = [b for b in at.button if b.label == label]
+    assert len(matches) == 1, f"{len(matches)} buttons labelled {label!r}: {[b.label for b in at.button]}"
+    return matches[0].click().run()
+
+
+def fill(at: AppTest, label: str, value: str) -> AppTest:
+    """Type into the (one) text input with this label."""
+    matches = [t for t in at.text_input if t.label == label]
+    assert len(matches) == 1, f"{len(matches)} inputs labelled {label!r}: {[t.label for t in at.text_input]}"
+    matches[0].input(value)
+    return at

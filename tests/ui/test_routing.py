@@ -49,7 +49,7 @@ def test_a_page_opened_directly_while_logged_out_shows_only_the_login_form(
 def test_a_partner_is_routed_to_their_home(app_env: Engine) -> None:
     """A logged-in partner lands on the partner home, greeted by name and told where they stand."""
     ana = make_person(app_env, "ana", name="Ana")
-    at = as_viewer(app(), ana).run()
+    at = as_viewer(app(), ana, app_env).run()
     assert not at.exception
     assert at.title[0].value == "Hello, Ana"
     assert "haven't linked up with your partner" in texts(at)
@@ -60,7 +60,7 @@ def test_a_partner_cannot_open_the_therapist_page(app_env: Engine) -> None:
     """Even run directly, the therapist page refuses a partner and shows no couples."""
     ana, ben = make_person(app_env, "ana"), make_person(app_env, "ben")
     make_couple(app_env, ana, ben)
-    at = as_viewer(app("pages/therapist.py"), ana).run()
+    at = as_viewer(app("pages/therapist.py"), ana, app_env).run()
     assert "isn't part of your account" in at.error[0].value
     assert "Your couples" not in texts(at)
 
@@ -68,7 +68,7 @@ def test_a_partner_cannot_open_the_therapist_page(app_env: Engine) -> None:
 def test_a_therapist_is_routed_to_their_couples(app_env: Engine) -> None:
     """A therapist lands on their list: empty until both partners grant access, then the couple by name."""
     kim = make_person(app_env, "dr.kim", Role.THERAPIST)
-    at = as_viewer(app(), kim).run()
+    at = as_viewer(app(), kim, app_env).run()
     assert at.title[0].value == "Your couples"
     assert "No couple has given you access yet" in texts(at)
     ana, ben = make_person(app_env, "ana"), make_person(app_env, "ben")
@@ -76,22 +76,22 @@ def test_a_therapist_is_routed_to_their_couples(app_env: Engine) -> None:
     grant(app_env, couple, kim, ana)
     grant(app_env, couple, kim, ben)
     at.run()
-    assert "Ana & Ben" in texts(at)
+    assert at.button(key=f"open_{couple}").label == "Open Ana & Ben"
 
 
 def test_a_therapist_cannot_open_the_partner_home(app_env: Engine) -> None:
     """The partner home refuses a therapist."""
     kim = make_person(app_env, "dr.kim", Role.THERAPIST)
-    at = as_viewer(app("pages/home.py"), kim).run()
+    at = as_viewer(app("pages/home.py"), kim, app_env).run()
     assert "isn't part of your account" in at.error[0].value
 
 
 def test_both_roles_can_open_their_account_page(app_env: Engine) -> None:
     """The account page shows the viewer's own details."""
     for viewer in (make_person(app_env, "ana", name="Ana"), make_person(app_env, "dr.kim", Role.THERAPIST)):
-        at = as_viewer(app("pages/account.py"), viewer).run()
+        at = as_viewer(app("pages/account.py"), viewer, app_env).run()
         assert at.title[0].value == "Your account"
-        assert f"**Username:** {viewer.username}" in texts(at)
+        assert f"username **{viewer.username}**" in texts(at)
 
 
 def test_logging_in_through_the_form_opens_the_home_page(app_env: Engine) -> None:
@@ -139,7 +139,7 @@ def test_logging_out_returns_to_the_login_page(app_env: Engine) -> None:
     """The sidebar's log-out button ends the session and shows the login form."""
     ana = make_person(app_env, "ana")
     # AppTest reruns the page file itself after the first run (folder mode), so settle on that first.
-    at = as_viewer(app(), ana).run().run()
+    at = as_viewer(app(), ana, app_env).run().run()
     at.sidebar.button(key="log_out_button").click().run()
     assert at.session_state["authentication_status"] is None
     assert at.title[0].value == "Kindred"
@@ -150,7 +150,7 @@ def test_logging_out_returns_to_the_login_page(app_env: Engine) -> None:
 def test_a_disabled_account_is_logged_out_on_its_next_run(app_env: Engine) -> None:
     """Disabling an account ends its live sessions at their next rerun."""
     ana = make_person(app_env, "ana", name="Ana")
-    at = as_viewer(app(), ana).run()
+    at = as_viewer(app(), ana, app_env).run()
     assert at.title[0].value == "Hello, Ana"
     with write_session(app_env) as session:
         person = session.exec(select(Person).where(Person.username == "ana")).one()
@@ -158,3 +158,19 @@ def test_a_disabled_account_is_logged_out_on_its_next_run(app_env: Engine) -> No
     at.run()
     assert at.title[0].value == "Kindred"
     assert at.session_state["authentication_status"] is None
+
+
+def test_an_unexpected_error_shows_a_calm_message_not_a_traceback(
+    app_env: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If something breaks while drawing a page, the person sees a plain message and no traceback."""
+    ana = make_person(app_env, "ana")
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("database exploded")
+
+    monkeypatch.setattr("program.couples.partner_status", broken)
+    at = as_viewer(app("pages/home.py"), ana, app_env).run()
+    assert not at.exception
+    assert "Something went wrong on our side" in at.error[0].value
+    assert "exploded" not in texts(at)

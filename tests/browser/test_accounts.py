@@ -1,0 +1,114 @@
+"""Accounts in a real browser: linking a couple, therapist access, cookies after logout, throttling."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.actions import fill_and_submit, log_in, open_menu_page, register, wait_idle
+
+
+def _fresh(browser: Browser, server: str) -> Page:
+    page = browser.new_context().new_page()
+    page.goto(server)
+    wait_idle(page)
+    return page
+
+
+def _signed_up(browser: Browser, server: str, name: str, username: str, role: str) -> Page:
+    """A new browser for a new person: registered, logged in, on their account page."""
+    page = _fresh(browser, server)
+    register(page, name, username, role)
+    log_in(page, username)
+    open_menu_page(page, "Account")
+    return page
+
+
+def _return_to(page: Page) -> None:
+    """Come back to a browser left in the background (Chromium pauses those) and see the latest."""
+    page.bring_to_front()
+    page.reload()
+    wait_idle(page)
+
+
+def _shown_code(page: Page) -> str:
+    return page.get_by_test_id("stCode").first.inner_text().strip()
+
+
+def test_two_partners_link_up_and_their_therapist_sees_them_after_both_grant(
+    browser: Browser, server: str
+) -> None:
+    """Register two partners and a therapist; link the couple; grant access from each side; open it."""
+    ana = _signed_up(browser, server, "Ana", "ana", "a partner in a couple")
+    ana.get_by_role("button", name="Start a couple and get an invite code").click()
+    wait_idle(ana)
+    invite = _shown_code(ana)
+
+    ben = _signed_up(browser, server, "Ben", "ben", "a partner in a couple")
+    fill_and_submit(ben, "Invite code from your partner", invite.lower(), "Join")
+    expect(ben.get_by_text("You are doing Kindred with Ana.")).to_be_visible()
+
+    kim = _signed_up(browser, server, "Dr Kim", "dr.kim", "a therapist")
+    kim.get_by_role("button", name="Make a code").click()
+    wait_idle(kim)
+    therapist_code = _shown_code(kim)
+
+    _return_to(ana)
+    fill_and_submit(ana, "Your therapist's code", therapist_code, "Give access")
+    expect(ana.get_by_test_id("stAlertContentSuccess")).to_contain_text("Access given")
+    _return_to(kim)
+    open_menu_page(kim, "Your couples")
+    expect(kim.get_by_text("No couple has given you access yet")).to_be_visible()
+
+    _return_to(ben)
+    fill_and_submit(ben, "Your therapist's code", therapist_code, "Give access")
+    _return_to(kim)
+    kim.get_by_role("button", name="Open Ana & Ben").click()
+    wait_idle(kim)
+    expect(kim.get_by_role("heading", name="Ana & Ben").first).to_be_visible()
+
+    _return_to(ana)
+    expect(ana.get_by_text("can see your couple")).to_be_visible()
+    expect(ana.get_by_test_id("stDataFrame")).to_be_visible()  # the record of Dr Kim's view
+
+
+def test_a_cookie_copied_before_logout_does_not_log_in(browser: Browser, server: str) -> None:
+    """The login cookie works in another browser until its owner logs out; replayed after that, it fails."""
+    page = _fresh(browser, server)
+    register(page, "Cam", "cam", "a partner in a couple")
+    log_in(page, "cam")
+    expect(page.get_by_role("heading", name="Hello, Cam").first).to_be_visible()
+    cookies = page.context.cookies()
+    assert any(cookie["name"] == "kindred_session" for cookie in cookies)
+
+    copy = browser.new_context()
+    copy.add_cookies(cookies)  # type: ignore[arg-type]
+    other = copy.new_page()
+    other.goto(server)
+    wait_idle(other)
+    expect(other.get_by_role("heading", name="Hello, Cam").first).to_be_visible()
+
+    page.get_by_role("button", name="Log out").click()
+    wait_idle(page)
+    replay = browser.new_context()
+    replay.add_cookies(cookies)  # type: ignore[arg-type]
+    stranger = replay.new_page()
+    stranger.goto(server)
+    wait_idle(stranger)
+    expect(stranger.get_by_role("button", name="Log in")).to_be_visible()
+    expect(stranger.get_by_role("heading", name="Hello, Cam")).to_have_count(0)
+    other.reload()  # the copy's own session on the server ended with the logout too
+    wait_idle(other)
+    expect(other.get_by_role("button", name="Log in")).to_be_visible()
+
+
+def test_repeated_wrong_passwords_bring_a_wait_message(page: Page, server: str) -> None:
+    """After five failed logins the form says to wait, and says until when."""
+    page.goto(server)
+    wait_idle(page)
+    register(page, "Dee", "dee", "a partner in a couple")
+    for _ in range(5):
+        log_in(page, "dee", "not my password at all")
+        expect(page.get_by_test_id("stAlertContentError")).to_contain_text("don't match")
+    log_in(page, "dee", "a long enough browser passphrase")
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("Too many attempts")
+    expect(page.get_by_role("heading", name="Hello, Dee")).to_have_count(0)
