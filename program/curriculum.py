@@ -1,0 +1,438 @@
+"""The program's content: stages, exercises, questionnaires, the safety screen and the check-in.
+
+Content is data (TOML files in program/content/, plus any instruments an operator drops into the
+instruments folder of the data directory), validated here on load. A broken file stops the app with a
+message naming the file and the field, never a half-loaded program.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+CONTENT_DIR = Path(__file__).resolve().parent / "content"
+STAGE_KEYS = ("communication", "conflict", "trust", "connection")
+CHECKIN_KEYS = ("closeness", "communication", "conflict", "trust", "overall")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,47}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class ContentError(ValueError):
+    """A content file is missing, unreadable or invalid; the message names the file and the field."""
+
+
+class _Content(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- questionnaires -------------------------------------------------------------------------------
+
+
+class Scale(_Content):
+    """One response scale for every item of an instrument."""
+
+    min: int
+    max: int
+    labels: list[str]
+
+    @model_validator(mode="after")
+    def _one_label_per_point(self) -> Scale:
+        if self.max <= self.min:
+            raise ValueError("max must be greater than min")
+        if len(self.labels) != self.max - self.min + 1:
+            raise ValueError(
+                f"labels needs {self.max - self.min + 1} entries, one per point (use '' for none)"
+            )
+        return self
+
+    @property
+    def points(self) -> range:
+        """Every allowed answer."""
+        return range(self.min, self.max + 1)
+
+
+class Subscale(_Content):
+    """A group of items scored together, with optional published scoring facts."""
+
+    key: Key
+    title: Text
+    description: str = ""
+    reliability: Annotated[float, Field(gt=0, lt=1)] | None = None
+    norm_mean: float | None = None
+    norm_sd: Annotated[float, Field(gt=0)] | None = None
+    cutoff: float | None = None
+    cutoff_label: str = ""
+    # Which side of the cut-off is the range of concern.
+    concern: Literal["below", "above"] = "below"
+
+
+class Item(_Content):
+    """One statement to rate."""
+
+    key: Key
+    subscale: Key
+    text: Text
+    reverse: bool = False
+
+
+class Instrument(_Content):
+    """A questionnaire: items on one scale, grouped into subscales, with how to score it."""
+
+    key: Key
+    title: Text
+    purpose: Text
+    source: Text
+    licence: Text
+    aggregate: Literal["mean", "sum"]
+    min_answered: Annotated[float, Field(gt=0, le=1)]
+    scale: Scale
+    subscales: Annotated[list[Subscale], Field(min_length=1)]
+    items: Annotated[list[Item], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Instrument:
+        _unique("subscales", [s.key for s in self.subscales])
+        _unique("items", [i.key for i in self.items])
+        known = {s.key for s in self.subscales}
+        for item in self.items:
+            if item.subscale not in known:
+                raise ValueError(f"item {item.key!r} names unknown subscale {item.subscale!r}")
+        for subscale in self.subscales:
+            if not any(i.subscale == subscale.key for i in self.items):
+                raise ValueError(f"subscale {subscale.key!r} has no items")
+            if subscale.reliability is not None and subscale.norm_sd is None:
+                raise ValueError(f"subscale {subscale.key!r}: a reliable change index needs norm_sd too")
+        return self
+
+    def items_of(self, subscale: str) -> list[Item]:
+        """The items of one subscale, in order."""
+        return [item for item in self.items if item.subscale == subscale]
+
+
+# ---- stages ---------------------------------------------------------------------------------------
+
+
+class Overview(_Content):
+    """Why a stage matters and what it practises."""
+
+    why: Text
+    practise: Annotated[list[Text], Field(min_length=1)]
+    grounding: Text
+
+
+class ReflectionExercise(_Content):
+    """Written alone, privately unless shared."""
+
+    kind: Literal["reflection"]
+    key: Key
+    title: Text
+    minutes: Annotated[int, Field(gt=0, le=120)]
+    intro: Text
+    prompts: Annotated[list[Text], Field(min_length=1)]
+
+
+class Turn(_Content):
+    """One turn of a guided conversation."""
+
+    speaker: Literal["A", "B"]
+    prompt: Text
+    listener: Text
+
+
+class ConversationExercise(_Content):
+    """Done together, with speaker and listener turns shown on screen."""
+
+    kind: Literal["conversation"]
+    key: Key
+    title: Text
+    minutes: Annotated[int, Field(gt=0, le=120)]
+    intro: Text
+    rules: Annotated[list[Text], Field(min_length=1)]
+    turns: Annotated[list[Turn], Field(min_length=2)]
+    closing: Text
+
+    @model_validator(mode="after")
+    def _both_speak(self) -> ConversationExercise:
+        if {turn.speaker for turn in self.turns} != {"A", "B"}:
+            raise ValueError("both partners (A and B) need at least one turn as speaker")
+        return self
+
+
+class LogField(_Content):
+    """One thing noted in a practice log entry."""
+
+    key: Key
+    label: Text
+    type: Literal["text", "rating", "yesno"]
+
+
+class PracticeLogExercise(_Content):
+    """Kept through the week: a short entry per day."""
+
+    kind: Literal["practice_log"]
+    key: Key
+    title: Text
+    intro: Text
+    days: Annotated[int, Field(gt=0, le=14)]
+    fields: Annotated[list[LogField], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_fields(self) -> PracticeLogExercise:
+        _unique("fields", [f.key for f in self.fields])
+        return self
+
+
+Exercise = Annotated[
+    ReflectionExercise | ConversationExercise | PracticeLogExercise, Field(discriminator="kind")
+]
+
+
+class Homework(_Content):
+    """What to do before the next stage, due some days after the stage opens."""
+
+    title: Text
+    instructions: Text
+    due_days: Annotated[int, Field(gt=0, le=28)]
+
+
+class Stage(_Content):
+    """One skill stage: overview, exercises of each kind, homework, and a check at its start and end."""
+
+    key: Literal["communication", "conflict", "trust", "connection"]
+    order: Annotated[int, Field(ge=1, le=4)]
+    title: Text
+    summary: Text
+    check: Key
+    overview: Overview
+    exercises: Annotated[list[Exercise], Field(min_length=3)]
+    homework: Homework
+
+    @model_validator(mode="after")
+    def _one_of_each_kind(self) -> Stage:
+        _unique("exercises", [e.key for e in self.exercises])
+        missing = {"reflection", "conversation", "practice_log"} - {e.kind for e in self.exercises}
+        if missing:
+            raise ValueError(f"a stage needs at least one exercise of each kind; missing {sorted(missing)}")
+        return self
+
+    def exercise(self, key: str) -> ReflectionExercise | ConversationExercise | PracticeLogExercise:
+        """One exercise by key."""
+        return next(e for e in self.exercises if e.key == key)
+
+
+# ---- assessment, safety, check-in -----------------------------------------------------------------
+
+
+class AssessmentOverview(Overview):
+    """The assessment's overview names its questionnaire."""
+
+    questionnaire: Key
+
+
+class PromptSet(_Content):
+    """An introduction and prompts for naming goals or strengths."""
+
+    intro: Text
+    prompts: Annotated[list[Text], Field(min_length=1)]
+
+
+class Assessment(_Content):
+    """The first stage: the baseline questionnaire, goals, strengths (and the private safety screen)."""
+
+    key: Literal["assessment"]
+    title: Text
+    summary: Text
+    overview: AssessmentOverview
+    goals: PromptSet
+    strengths: PromptSet
+
+
+class SafetyScale(_Content):
+    """How often, as a list of options (answers are their indexes)."""
+
+    options: Annotated[list[Text], Field(min_length=2)]
+
+
+class SafetyItem(_Content):
+    """One safety question and the answer from which it flags the screen."""
+
+    key: Key
+    text: Text
+    flag_at: Annotated[int, Field(ge=0)]
+
+
+class SafetyGuidance(_Content):
+    """What a person sees after the screen, privately."""
+
+    flagged_title: Text
+    flagged: Text
+    clear: Text
+    crisis: Text
+
+
+class Resource(_Content):
+    """A place to get help; an operator can replace the list with local services."""
+
+    name: Text
+    detail: Text
+
+
+class SafetyScreen(_Content):
+    """The private safety screen."""
+
+    key: Literal["safety"]
+    title: Text
+    intro: Text
+    scale: SafetyScale
+    items: Annotated[list[SafetyItem], Field(min_length=1)]
+    guidance: SafetyGuidance
+    resources: Annotated[list[Resource], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _flags_in_range(self) -> SafetyScreen:
+        _unique("items", [i.key for i in self.items])
+        for item in self.items:
+            if item.flag_at >= len(self.scale.options):
+                raise ValueError(f"item {item.key!r}: flag_at {item.flag_at} is past the last option")
+        return self
+
+
+class Rating(_Content):
+    """One 0-10 check-in rating and its anchors."""
+
+    key: Literal["closeness", "communication", "conflict", "trust", "overall"]
+    label: Text
+    low: Text
+    high: Text
+
+
+class CheckinForm(_Content):
+    """The weekly check-in."""
+
+    key: Literal["checkin"]
+    title: Text
+    intro: Text
+    note_prompt: Text
+    note_help: Text
+    ratings: list[Rating]
+
+    @model_validator(mode="after")
+    def _all_five(self) -> CheckinForm:
+        if sorted(r.key for r in self.ratings) != sorted(CHECKIN_KEYS):
+            raise ValueError(f"ratings must be exactly {', '.join(CHECKIN_KEYS)}")
+        return self
+
+
+# ---- the whole program ----------------------------------------------------------------------------
+
+
+class Program(_Content):
+    """Everything a couple works through, validated as a whole."""
+
+    assessment: Assessment
+    stages: list[Stage]
+    instruments: dict[str, Instrument]
+    extra_instruments: tuple[str, ...]  # added by the operator, offered on the Questionnaires page
+    safety: SafetyScreen
+    checkin: CheckinForm
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Program:
+        if [s.key for s in self.stages] != list(STAGE_KEYS) or [s.order for s in self.stages] != [1, 2, 3, 4]:
+            raise ValueError(f"stages must be {', '.join(STAGE_KEYS)} with order 1 to 4")
+        for owner, key in [("assessment", self.assessment.overview.questionnaire)] + [
+            (f"stage {s.key}", s.check) for s in self.stages
+        ]:
+            if key not in self.instruments:
+                raise ValueError(f"{owner} names instrument {key!r}, which no file in instruments/ declares")
+        return self
+
+    @cached_property
+    def stage_by_key(self) -> dict[str, Stage]:
+        """Stages by key."""
+        return {stage.key: stage for stage in self.stages}
+
+    def stage_after(self, key: str) -> Stage | None:
+        """The stage that follows this one (None after the last)."""
+        keys = ["assessment", *STAGE_KEYS]
+        following = keys.index(key) + 1
+        return self.stages[following - 1] if following < len(keys) else None
+
+
+def _unique(what: str, keys: list[str]) -> None:
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise ValueError(f"{what} keys must be unique; repeated: {', '.join(duplicates)}")
+
+
+def _read(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as error:
+        raise ContentError(f"{path}: file is missing") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ContentError(f"{path}: not valid TOML: {error}") from error
+
+
+def _parse(model: type[ModelT], path: Path) -> ModelT:
+    try:
+        return model.model_validate(_read(path))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or '(file)'}: {e['msg']}" for e in error.errors()
+        )
+        raise ContentError(f"{path}: {problems}") from error
+
+
+def load_instruments(folder: Path) -> dict[str, Instrument]:
+    """Every instrument file in a folder, keyed by instrument key (which must match the file name)."""
+    found: dict[str, Instrument] = {}
+    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        instrument = _parse(Instrument, path)
+        if instrument.key != path.stem:
+            raise ContentError(f"{path}: key: {instrument.key!r} must match the file name {path.stem!r}")
+        found[instrument.key] = instrument
+    return found
+
+
+def load_program(content_dir: Path = CONTENT_DIR, operator_instruments: Path | None = None) -> Program:
+    """Read and validate all content; raise ContentError naming the first broken file and field."""
+    shipped = load_instruments(content_dir / "instruments")
+    extra = load_instruments(operator_instruments) if operator_instruments else {}
+    clashes = sorted(set(shipped) & set(extra))
+    if clashes and operator_instruments is not None:
+        path = operator_instruments / f"{clashes[0]}.toml"
+        raise ContentError(
+            f"{path}: key: {clashes[0]!r} is already one of Kindred's own instruments; rename it"
+        )
+    instruments = {**shipped, **extra}
+    stage_files = sorted((content_dir / "stages").glob("*.toml"))
+    stages = [_parse(Stage, path) for path in stage_files]
+    assessment_file = content_dir / "assessment.toml"
+    assessment = _parse(Assessment, assessment_file)
+    # Cross-file references, checked here so the message can name the file and field that refer.
+    references = [(assessment_file, "overview.questionnaire", assessment.overview.questionnaire)]
+    references += [(path, "check", stage.check) for path, stage in zip(stage_files, stages, strict=True)]
+    for path, field_name, key in references:
+        if key not in instruments:
+            raise ContentError(
+                f"{path}: {field_name}: names instrument {key!r}, but no instruments/ file declares it"
+            )
+    try:
+        return Program(
+            assessment=assessment,
+            stages=sorted(stages, key=lambda stage: stage.order),
+            instruments=instruments,
+            extra_instruments=tuple(sorted(extra)),
+            safety=_parse(SafetyScreen, content_dir / "safety.toml"),
+            checkin=_parse(CheckinForm, content_dir / "checkin.toml"),
+        )
+    except ValidationError as error:
+        raise ContentError(f"{content_dir}: {error.errors()[0]['msg']}") from error
