@@ -12,9 +12,12 @@ from program.models import (
     CheckIn,
     CoupleMembership,
     Person,
+    QuestionnaireAnswer,
+    QuestionnaireSubmission,
     Reflection,
     Role,
     SafetyScreen,
+    SubmissionStatus,
     TherapistGrant,
     Visibility,
 )
@@ -194,3 +197,33 @@ def readable_safety_screens(*, session: Session, viewer: Viewer, person_id: int)
             .order_by(col(SafetyScreen.submitted_at), col(SafetyScreen.id))
         )
     )
+
+
+def readable_answers(
+    *, session: Session, viewer: Viewer, couple_id: int | None, instrument: str, occasion: str
+) -> dict[int, dict[str, int | None]]:
+    """Item-level answers to one questionnaire occasion, by person, that this viewer may read.
+
+    Blind until both submit: the viewer's own answers (drafts too) always; the partner's, and any answers
+    at all for a therapist, only once both current partners have submitted this questionnaire.
+    """
+    people = [viewer.person_id] if viewer.role == Role.PARTNER else []
+    if couple_id is not None:
+        require_couple(session=session, viewer=viewer, couple_id=couple_id)
+        people = _couple_partner_ids(session, couple_id)
+    rows = session.exec(
+        select(QuestionnaireSubmission, QuestionnaireAnswer)
+        .join(QuestionnaireAnswer, col(QuestionnaireAnswer.submission_id) == QuestionnaireSubmission.id)
+        .where(
+            col(QuestionnaireSubmission.person_id).in_(people),
+            QuestionnaireSubmission.instrument == instrument,
+            QuestionnaireSubmission.occasion == occasion,
+        )
+    ).all()
+    submitted = {s.person_id for s, _ in rows if s.status == SubmissionStatus.SUBMITTED}
+    both_submitted = len(people) == 2 and submitted >= set(people)
+    answers: dict[int, dict[str, int | None]] = {}
+    for submission, answer in rows:
+        if submission.person_id == viewer.person_id or both_submitted:
+            answers.setdefault(submission.person_id, {})[answer.item] = answer.value
+    return answers

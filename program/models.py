@@ -6,7 +6,7 @@ overwrite the other's; what a viewer may read is decided in program.access, not 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -130,6 +130,9 @@ class Couple(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _when(default_now=True)
     created_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    # The weekly check-in time the couple picked (0 = Monday), for the calendar file; local clock time.
+    checkin_weekday: int | None = Field(default=None, ge=0, le=6)
+    checkin_time: time | None = Field(default=None)
 
 
 class CoupleMembership(SQLModel, table=True):
@@ -186,7 +189,8 @@ class QuestionnaireSubmission(SQLModel, table=True):
 
     __table_args__ = (
         sa.Index("ix_submission_couple_instrument", "couple_id", "instrument", "occasion"),
-        sa.Index("ix_submission_person_instrument", "person_id", "instrument", "occasion"),
+        # One filling-in per person, questionnaire and occasion: drafts are updated, never duplicated.
+        sa.UniqueConstraint("person_id", "instrument", "occasion", name="uq_submission_person_occasion"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

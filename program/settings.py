@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def instruments_dir(self) -> Path:
+        """Where an operator drops licensed questionnaires (TOML files, see README)."""
+        return self.data_dir / "instruments"
+
+    @property
     def is_sqlite(self) -> bool:
         """Whether the database is the embedded SQLite file."""
         return self.database_url.startswith("sqlite")

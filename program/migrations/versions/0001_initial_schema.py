@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 09:37:16.186773
+Create Date: 2026-11-23 10:12:26.844945
 
 """
 
@@ -48,6 +48,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("created_at", program.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("checkin_weekday", sa.Integer(), nullable=True),
+        sa.Column("checkin_time", sa.Time(), nullable=True),
         sa.ForeignKeyConstraint(["created_by_id"], ["person.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -240,13 +242,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["couple_id"], ["couple.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["person_id"], ["person.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("person_id", "instrument", "occasion", name="uq_submission_person_occasion"),
     )
     with op.batch_alter_table("questionnairesubmission", schema=None) as batch_op:
         batch_op.create_index(
             "ix_submission_couple_instrument", ["couple_id", "instrument", "occasion"], unique=False
-        )
-        batch_op.create_index(
-            "ix_submission_person_instrument", ["person_id", "instrument", "occasion"], unique=False
         )
 
     op.create_table(
@@ -370,7 +370,6 @@ def downgrade() -> None:
 
     op.drop_table("reflection")
     with op.batch_alter_table("questionnairesubmission", schema=None) as batch_op:
-        batch_op.drop_index("ix_submission_person_instrument")
         batch_op.drop_index("ix_submission_couple_instrument")
 
     op.drop_table("questionnairesubmission")

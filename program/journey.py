@@ -1,0 +1,310 @@
+"""Where each partner is in the program, what opens next, and marking steps done.
+
+Steps of the assessment: the baseline questionnaire and naming goals and strengths (the private safety
+screen is asked too, but it gates nothing: whether someone did it is nobody else's business).
+Steps of a skill stage, in order: the start check, every exercise (any order), the homework, the end
+check. A partner finishes a stage with its end check. A stage opens for a couple when both partners
+finished the one before it, or when their therapist opens it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from program import access
+from program.access import Viewer
+from program.curriculum import STAGE_KEYS, Program, Stage
+from program.models import (
+    CoupleMembership,
+    ExerciseRecord,
+    Person,
+    QuestionnaireSubmission,
+    Role,
+    StageOpening,
+    SubmissionStatus,
+)
+from program.questionnaires import BASELINE, stage_occasion
+
+ASSESSMENT = "assessment"
+GOALS = "goals-strengths"
+HOMEWORK = "homework"
+
+
+class JourneyError(ValueError):
+    """A step that cannot be done yet; the message says what comes first."""
+
+
+ORDER: tuple[str, ...] = (ASSESSMENT, *STAGE_KEYS)
+
+
+def _previous(stage: str) -> str:
+    return ORDER[ORDER.index(stage) - 1]
+
+
+def stage_steps(program: Program, stage: str) -> list[str]:
+    """The steps of a stage, in order."""
+    if stage == ASSESSMENT:
+        return ["questionnaire", GOALS]
+    s = program.stage_by_key[stage]
+    return ["check-start", *(e.key for e in s.exercises), HOMEWORK, "check-end"]
+
+
+@dataclass
+class PartnerProgress:
+    """One partner's completed steps, stage by stage, and when each stage was finished."""
+
+    person_id: int
+    name: str
+    done: dict[str, dict[str, datetime]] = field(default_factory=dict)
+
+    def did(self, stage: str, step: str) -> bool:
+        """Whether this partner completed that step."""
+        return step in self.done.get(stage, {})
+
+    def finished_at(self, stage: str) -> datetime | None:
+        """When this partner finished the stage (None if not yet)."""
+        steps = self.done.get(stage, {})
+        if stage == ASSESSMENT:
+            if "questionnaire" in steps and GOALS in steps:
+                return max(steps["questionnaire"], steps[GOALS])
+            return None
+        return steps.get("check-end")
+
+
+@dataclass
+class Journey:
+    """The couple's progress as one partner sees it (built with a fixed number of queries)."""
+
+    program: Program
+    couple_id: int | None
+    me: PartnerProgress
+    partner: PartnerProgress | None
+    openings: dict[str, datetime]
+
+    def opened_at(self, stage: str) -> datetime | None:
+        """When a stage opened for this couple (the assessment is always open, even solo)."""
+        if stage == ASSESSMENT:
+            return datetime.min.replace(tzinfo=UTC)
+        if self.couple_id is None or self.partner is None:
+            return None
+        previous = _previous(stage)
+        mine, theirs = self.me.finished_at(previous), self.partner.finished_at(previous)
+        both = max(mine, theirs) if mine and theirs else None
+        candidates = [t for t in (both, self.openings.get(stage)) if t is not None]
+        return min(candidates) if candidates else None
+
+    def is_open(self, stage: str) -> bool:
+        """Whether the couple may work on this stage."""
+        return self.opened_at(stage) is not None
+
+    def homework_due(self, stage: str) -> date | None:
+        """The stage's homework due date: some days after the stage opened."""
+        opened = self.opened_at(stage)
+        if stage == ASSESSMENT or opened is None:
+            return None
+        return opened.date() + timedelta(days=self.program.stage_by_key[stage].homework.due_days)
+
+    def current_stage(self) -> str:
+        """The first open stage this partner hasn't finished (or the last one, when all are done)."""
+        for key in ORDER:
+            if self.is_open(key) and self.me.finished_at(key) is None:
+                return key
+        return self.program.stages[-1].key
+
+    def next_step(self, stage: str) -> str | None:
+        """This partner's next undone step of an open stage (None when finished or closed)."""
+        if not self.is_open(stage):
+            return None
+        return next((step for step in stage_steps(self.program, stage) if not self.me.did(stage, step)), None)
+
+    def check_allowed(self, stage: str, step: str) -> None:
+        """Raise JourneyError unless this partner may do that step now."""
+        if not self.is_open(stage):
+            raise JourneyError(self.why_closed(stage))
+        if stage == ASSESSMENT:
+            return
+        skill = self.program.stage_by_key[stage]
+        if step != "check-start" and not self.me.did(stage, "check-start"):
+            raise JourneyError(
+                "Start with the short check at the top of this stage; it shows where you begin."
+            )
+        if step == "check-end":
+            missing = [e.title for e in skill.exercises if not self.me.did(stage, e.key)]
+            if not self.me.did(stage, HOMEWORK):
+                missing.append(skill.homework.title)
+            if missing:
+                raise JourneyError("Before the end check, finish: " + "; ".join(missing) + ".")
+
+    def why_closed(self, stage: str) -> str:
+        """A plain explanation of what opens a closed stage."""
+        if self.couple_id is None or self.partner is None:
+            return "This stage opens once your partner has joined you (see your account page)."
+        previous = _previous(stage)
+        title = "the assessment" if previous == ASSESSMENT else self.program.stage_by_key[previous].title
+        waiting = [p.name for p in (self.me, self.partner) if p.finished_at(previous) is None]
+        who = " and ".join("you" if name == self.me.name else name for name in waiting)
+        return f"This stage opens when you have both finished {title}. Still to finish it: {who}."
+
+
+def load_journey(*, session: Session, viewer: Viewer, program: Program) -> Journey:
+    """Both partners' progress in four queries, whatever their history."""
+    if viewer.role != Role.PARTNER:
+        raise access.AccessDenied("Only partners have a journey through the program.")
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    progress = {viewer.person_id: PartnerProgress(viewer.person_id, viewer.display_name)}
+    if couple_id is not None:
+        for person_id, name in session.exec(
+            select(CoupleMembership.person_id, Person.display_name)
+            .join(Person, col(Person.id) == CoupleMembership.person_id)
+            .where(CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None))
+        ):
+            progress.setdefault(person_id, PartnerProgress(person_id, name))
+    checks: dict[str, str] = {stage.check: stage.key for stage in program.stages}
+    for submission in session.exec(
+        select(QuestionnaireSubmission).where(
+            col(QuestionnaireSubmission.person_id).in_(progress),
+            QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
+        )
+    ):
+        assert submission.submitted_at is not None
+        stage, step = _questionnaire_step(submission, program, checks)
+        if stage:
+            progress[submission.person_id].done.setdefault(stage, {})[step] = submission.submitted_at
+    for record in session.exec(
+        select(ExerciseRecord).where(
+            col(ExerciseRecord.person_id).in_(progress), col(ExerciseRecord.completed_at).is_not(None)
+        )
+    ):
+        assert record.completed_at is not None
+        progress[record.person_id].done.setdefault(record.stage, {})[record.exercise] = record.completed_at
+    openings = (
+        {
+            o.stage: o.opened_at
+            for o in session.exec(select(StageOpening).where(StageOpening.couple_id == couple_id))
+        }
+        if couple_id is not None
+        else {}
+    )
+    partner = next((p for pid, p in progress.items() if pid != viewer.person_id), None)
+    return Journey(program, couple_id, progress[viewer.person_id], partner, openings)
+
+
+def _questionnaire_step(
+    submission: QuestionnaireSubmission, program: Program, checks: dict[str, str]
+) -> tuple[str | None, str]:
+    if submission.occasion == BASELINE and submission.instrument == program.assessment.overview.questionnaire:
+        return ASSESSMENT, "questionnaire"
+    stage = checks.get(submission.instrument)
+    for when in ("start", "end"):
+        if stage and submission.occasion == stage_occasion(stage, when):
+            return stage, f"check-{when}"
+    return None, ""
+
+
+def complete_step(
+    *, session: Session, viewer: Viewer, program: Program, stage: str, step: str, now: datetime
+) -> None:
+    """Mark an exercise, the homework, or goals-and-strengths done for this partner."""
+    journey = load_journey(session=session, viewer=viewer, program=program)
+    if step not in stage_steps(program, stage) or step.startswith("check-") or step == "questionnaire":
+        raise JourneyError("That is not a step you mark done by hand.")
+    journey.check_allowed(stage, step)
+    record = exercise_record(session=session, viewer=viewer, stage=stage, exercise=step, now=now)
+    record.completed_at = record.completed_at or now
+    record.updated_at = now
+    session.add(record)
+
+
+def exercise_record(
+    *, session: Session, viewer: Viewer, stage: str, exercise: str, now: datetime
+) -> ExerciseRecord:
+    """The viewer's record of an exercise, created when first touched (it keeps drafts: log entries)."""
+    record = session.exec(
+        select(ExerciseRecord).where(
+            ExerciseRecord.person_id == viewer.person_id,
+            ExerciseRecord.stage == stage,
+            ExerciseRecord.exercise == exercise,
+        )
+    ).first()
+    if record is None:
+        record = ExerciseRecord(
+            person_id=viewer.person_id,
+            couple_id=access.current_couple_id(session=session, viewer=viewer),
+            stage=stage,
+            exercise=exercise,
+            started_at=now,
+            updated_at=now,
+        )
+        session.add(record)
+    return record
+
+
+LogEntries = dict[str, dict[str, int | bool | None]]
+
+
+def log_entries(*, session: Session, viewer: Viewer, stage: str, exercise: str) -> LogEntries:
+    """The viewer's practice-log entries so far, by day number ("1", "2", ...)."""
+    data = session.exec(
+        select(ExerciseRecord.data).where(
+            ExerciseRecord.person_id == viewer.person_id,
+            ExerciseRecord.stage == stage,
+            ExerciseRecord.exercise == exercise,
+        )
+    ).first()
+    return dict((data or {}).get("entries", {}))
+
+
+def save_log_entry(
+    *,
+    session: Session,
+    viewer: Viewer,
+    stage: Stage,
+    exercise: str,
+    day: int,
+    values: Mapping[str, int | bool | None],
+    now: datetime,
+) -> None:
+    """Keep one day's ratings and yes/no answers of a practice log (its free text is saved as reflections)."""
+    log = stage.exercise(exercise)
+    if log.kind != "practice_log" or not 1 <= day <= log.days:
+        raise JourneyError("That day is not part of this practice log.")
+    allowed = {f.key: f.type for f in log.fields if f.type != "text"}
+    for key, value in values.items():
+        kind = allowed.get(key)
+        if kind == "rating" and not (value is None or (isinstance(value, int) and 0 <= value <= 10)):
+            raise JourneyError("Ratings go from 0 to 10.")
+        if kind == "yesno" and value not in (None, True, False):
+            raise JourneyError("Please answer yes or no.")
+        if kind is None:
+            raise JourneyError("That is not part of this practice log.")
+    record = exercise_record(session=session, viewer=viewer, stage=stage.key, exercise=exercise, now=now)
+    # Assign a new dict: the JSON column only notices a change when the value is replaced.
+    entries = dict(record.data.get("entries", {}))
+    entries[str(day)] = {**entries.get(str(day), {}), **values}
+    record.data = {**record.data, "entries": entries}
+    record.updated_at = now
+    session.add(record)
+
+
+def openings(*, session: Session, viewer: Viewer, couple_id: int) -> set[str]:
+    """The stages a therapist has opened early for a couple the viewer may see."""
+    access.require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    return set(session.exec(select(StageOpening.stage).where(StageOpening.couple_id == couple_id)))
+
+
+def open_stage(*, session: Session, viewer: Viewer, couple_id: int, stage: str, now: datetime) -> None:
+    """A therapist opens a stage for a couple ahead of the usual order."""
+    if viewer.role != Role.THERAPIST:
+        raise access.AccessDenied("Only the couple's therapist can open a stage early.")
+    access.require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    exists = session.exec(
+        select(StageOpening.id).where(StageOpening.couple_id == couple_id, StageOpening.stage == stage)
+    ).first()
+    if exists is None:
+        session.add(
+            StageOpening(couple_id=couple_id, stage=stage, opened_at=now, opened_by_id=viewer.person_id)
+        )

@@ -1,0 +1,78 @@
+"""Reminders without any outside service: what is due now, and what the partner has just finished."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from program import journey
+from program.curriculum import ConversationExercise
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One thing to do, where to do it, and whether it is late."""
+
+    text: str
+    page: str
+    overdue: bool = False
+
+
+def _step_text(progress: journey.Journey, stage: str, step: str) -> str:
+    if stage == journey.ASSESSMENT:
+        return {
+            "questionnaire": "Answer the assessment questionnaire",
+            journey.GOALS: "Name your goals and strengths",
+        }[step]
+    skill = progress.program.stage_by_key[stage]
+    if step == "check-start":
+        return f"{skill.title}: take the short start check"
+    if step == "check-end":
+        return f"{skill.title}: take the end check"
+    if step == journey.HOMEWORK:
+        return f"{skill.title}: homework, {skill.homework.title}"
+    return f"{skill.title}: {skill.exercise(step).title}"
+
+
+def due_now(progress: journey.Journey, *, checkin_done: bool, today: date) -> list[Reminder]:
+    """What this partner can do next: the weekly check-in, the next step of each open stage, late homework."""
+    items: list[Reminder] = []
+    if not checkin_done:
+        items.append(Reminder("This week's check-in (two minutes)", "checkin"))
+    for stage in journey.ORDER:
+        step = progress.next_step(stage)
+        if step is None:
+            continue
+        due = progress.homework_due(stage)
+        late = step == journey.HOMEWORK and due is not None and due < today
+        text = _step_text(progress, stage, step) + (f" (was due {due:%d %B})" if late and due else "")
+        items.append(Reminder(text, stage, overdue=late))
+    return items
+
+
+def partner_news(progress: journey.Journey) -> list[str]:
+    """What the partner finished that concerns both: shared conversations, stages, the assessment."""
+    partner = progress.partner
+    if partner is None:
+        return []
+    news: list[str] = []
+    for stage in journey.ORDER:
+        if partner.finished_at(stage) and not progress.me.finished_at(stage):
+            title = (
+                "the assessment"
+                if stage == journey.ASSESSMENT
+                else progress.program.stage_by_key[stage].title
+            )
+            news.append(f"{partner.name} has finished {title}.")
+        if stage == journey.ASSESSMENT or not progress.is_open(stage):
+            continue
+        for exercise in progress.program.stage_by_key[stage].exercises:
+            if (
+                isinstance(exercise, ConversationExercise)
+                and partner.did(stage, exercise.key)
+                and not progress.me.did(stage, exercise.key)
+            ):
+                news.append(
+                    f"{partner.name} marked the conversation '{exercise.title}' as done; mark yours too."
+                )
+    return news

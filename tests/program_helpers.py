@@ -1,0 +1,64 @@
+"""Helpers for tests of the program: answering questionnaires and completing steps through the domain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from program import journey, questionnaires
+from program.access import Viewer
+from program.curriculum import Program, load_program
+from program.db import write_session
+
+PROGRAM: Program = load_program()
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def answer_all(
+    engine: Engine, viewer: Viewer, instrument: str, occasion: str, value: int = 5, *, submit: bool = True,
+    now: datetime = T0,
+) -> None:  # fmt: skip
+    """Answer every item of a questionnaire with one value, and send it."""
+    form = PROGRAM.instruments[instrument]
+    with write_session(engine) as session:
+        for item in form.items:
+            questionnaires.save_answer(
+                session=session,
+                viewer=viewer,
+                instrument=form,
+                occasion=occasion,
+                item=item.key,
+                value=value,
+                now=now,
+            )
+        if submit:
+            questionnaires.submit(session=session, viewer=viewer, instrument=form, occasion=occasion, now=now)
+
+
+def finish_assessment(engine: Engine, viewer: Viewer, now: datetime = T0) -> None:
+    """The baseline sent and goals named."""
+    answer_all(engine, viewer, PROGRAM.assessment.overview.questionnaire, questionnaires.BASELINE, now=now)
+    with write_session(engine) as session:
+        journey.complete_step(
+            session=session,
+            viewer=viewer,
+            program=PROGRAM,
+            stage=journey.ASSESSMENT,
+            step=journey.GOALS,
+            now=now,
+        )
+
+
+def finish_stage(engine: Engine, viewer: Viewer, stage: str, now: datetime = T0) -> None:
+    """Every step of a skill stage, in order."""
+    check = PROGRAM.stage_by_key[stage].check
+    answer_all(engine, viewer, check, questionnaires.stage_occasion(stage, "start"), 3, now=now)
+    for step in journey.stage_steps(PROGRAM, stage)[1:-1]:
+        with write_session(engine) as session:
+            journey.complete_step(
+                session=session, viewer=viewer, program=PROGRAM, stage=stage, step=step, now=now
+            )
+    answer_all(
+        engine, viewer, check, questionnaires.stage_occasion(stage, "end"), 6, now=now + timedelta(days=7)
+    )
