@@ -1,0 +1,236 @@
+"""The weekly check-in page: this week's ratings and note, past weeks, and the couple's check-in time."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from program import access, checkins, reflections
+from program.access import Viewer
+from program.curriculum import CheckinForm
+from program.db import read_session, write_session
+from program.models import CheckIn, Visibility, utcnow
+from program.ui import runtime
+from program.ui.widgets import answering_as
+
+NOTICE = "kindred_checkin_notice"
+SAVE = "Save my check-in"
+SAVE_TIME = "Save our check-in time"
+DEFAULT_RATING = 5
+DEFAULT_TIME = (6, time(19, 0))  # Sunday evening: a natural moment to look back on the week
+# Table headings; the content's labels are whole questions, too long for a column.
+SHORT_LABELS = {
+    "closeness": "Closeness",
+    "communication": "Communication",
+    "conflict": "Handling conflict",
+    "trust": "Trust",
+    "overall": "Overall",
+}
+SHARING_SHORT = {
+    Visibility.PRIVATE: "private",
+    Visibility.PARTNER: "shared",
+    Visibility.THERAPIST: "therapist",
+}
+
+
+def local_today() -> date:
+    """Today where the person is (their browser's time zone), or in UTC when the browser doesn't say.
+
+    The week, and so which check-in can still be changed, follows the person's own calendar.
+    """
+    name = st.context.timezone
+    try:
+        zone = ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return datetime.now(zone).date()
+
+
+def _week(day: date) -> str:
+    return f"{day:%d %B %Y}".lstrip("0")
+
+
+def render_checkin(viewer: Viewer) -> None:
+    """This week's check-in for the viewer, their past weeks, and the couple's check-in time."""
+    engine, form, today = runtime.engine(), runtime.program().checkin, local_today()
+    with read_session(engine) as session:
+        done = checkins.this_week(session=session, viewer=viewer, today=today)
+        history = checkins.own_history(session=session, viewer=viewer)
+        couple_id = access.current_couple_id(session=session, viewer=viewer)
+        chosen = checkins.checkin_time(session=session, viewer=viewer)
+    st.title(form.title)
+    st.write(form.intro)
+    answering_as(viewer)
+    if notice := st.session_state.pop(NOTICE, None):
+        st.success(notice)
+    _checkin_form(engine, viewer, form, today, done)
+    _history(engine, viewer, history)
+    _time_section(engine, viewer, couple_id, chosen, today)
+
+
+def _checkin_form(
+    engine: Engine, viewer: Viewer, form: CheckinForm, today: date, done: CheckIn | None
+) -> None:
+    week = checkins.week_start(today)
+    if done is not None:
+        st.info(
+            f"You have done your check-in for this week (the week of {_week(week)}); your answers are "
+            "below. You can change it until Sunday.",
+            icon=":material/check_circle:",
+        )
+    sharing = list(reflections.VISIBILITY_LABELS)
+    with st.form("checkin"):
+        ratings: dict[str, int] = {}
+        for rating in form.ratings:
+            ratings[rating.key] = st.slider(
+                rating.label,
+                min_value=checkins.MIN_RATING,
+                max_value=checkins.MAX_RATING,
+                value=getattr(done, rating.key) if done else DEFAULT_RATING,
+                step=1,
+                key=f"checkin_{rating.key}",
+            )
+            st.caption(f"{checkins.MIN_RATING} = {rating.low} · {checkins.MAX_RATING} = {rating.high}")
+        note = st.text_area(
+            form.note_prompt,
+            value=(done.note or "") if done else "",
+            max_chars=checkins.MAX_NOTE_CHARS,
+            help=form.note_help,
+            key="checkin_note",
+        )
+        visibility = st.selectbox(
+            "Who can read your note",
+            sharing,
+            index=sharing.index(Visibility(done.note_visibility)) if done else 0,
+            format_func=reflections.VISIBILITY_LABELS.__getitem__,
+            key="checkin_note_sharing",
+        )
+        submitted = st.form_submit_button(SAVE, type="primary")
+    if not submitted:
+        return
+    try:
+        with write_session(engine) as session:
+            checkins.save_checkin(
+                session=session,
+                viewer=viewer,
+                ratings=ratings,
+                note=note,
+                note_visibility=Visibility(visibility),
+                today=today,
+                now=utcnow(),
+            )
+    except checkins.CheckinError as error:
+        st.error(str(error))
+    else:
+        st.session_state[NOTICE] = (
+            "Your check-in for this week is updated." if done else "Your check-in for this week is saved."
+        )
+        st.rerun()
+
+
+def _history(engine: Engine, viewer: Viewer, history: list[CheckIn]) -> None:
+    st.subheader("Your check-ins")
+    if not history:
+        st.caption("Your past weeks will show here once you have done your first check-in.")
+        return
+    st.dataframe(
+        [
+            {
+                "Week of": _week(row.week_start),
+                **{SHORT_LABELS[key]: getattr(row, key) for key in SHORT_LABELS},
+                "Note": SHARING_SHORT[Visibility(row.note_visibility)] if row.note else "",
+            }
+            for row in reversed(history)
+        ],
+        hide_index=True,
+    )
+    with_notes = [row for row in reversed(history) if row.note]
+    if not with_notes:
+        return
+    # Ratings of past weeks stay as they were, but who may read a note stays its writer's choice.
+    with st.expander("Change who can read a note"):
+        with st.form("note_sharing"):
+            week = st.selectbox(
+                "Which week's note",
+                [row.week_start for row in with_notes],
+                format_func=lambda day: f"Week of {_week(day)}",
+            )
+            visibility = st.selectbox(
+                "Who can read it",
+                list(reflections.VISIBILITY_LABELS),
+                format_func=reflections.VISIBILITY_LABELS.__getitem__,
+            )
+            submitted = st.form_submit_button("Save who can read it")
+        if submitted and week is not None:
+            try:
+                with write_session(engine) as session:
+                    checkins.set_note_visibility(
+                        session=session,
+                        viewer=viewer,
+                        week=week,
+                        visibility=Visibility(visibility),
+                        now=utcnow(),
+                    )
+            except checkins.CheckinError as error:
+                st.error(str(error))
+            else:
+                st.session_state[NOTICE] = f"Saved who can read your note for the week of {_week(week)}."
+                st.rerun()
+
+
+def _time_section(
+    engine: Engine, viewer: Viewer, couple_id: int | None, chosen: tuple[int, time] | None, today: date
+) -> None:
+    st.header("Your check-in time")
+    if couple_id is None:
+        st.info(
+            "Choosing a weekly check-in time, and adding it to your calendar, is for couples. Once you and "
+            "your partner are linked (on the Account page), either of you can pick it here."
+        )
+        return
+    st.write(
+        "Pick a moment in the week when you both do your check-in, each on your own. Either of you can "
+        "change it. Kindred sends no reminders itself: add the time to your calendar and let it remind you."
+    )
+    weekday, at = chosen or DEFAULT_TIME
+    with st.form("checkin_time"):
+        day_col, time_col = st.columns(2)
+        with day_col:
+            new_day = st.selectbox(
+                "Day", range(7), index=weekday, format_func=checkins.WEEKDAYS.__getitem__, key="checkin_day"
+            )
+        with time_col:
+            new_time = st.time_input("Time", value=at, key="checkin_clock")
+        submitted = st.form_submit_button(SAVE_TIME)
+    if submitted:
+        try:
+            if new_day is None or new_time is None:
+                raise checkins.CheckinError("Please choose both a day and a time.")
+            with write_session(engine) as session:
+                checkins.set_checkin_time(session=session, viewer=viewer, weekday=new_day, at=new_time)
+        except checkins.CheckinError as error:
+            st.error(str(error))
+        else:
+            st.session_state[NOTICE] = (
+                f"Your check-in time is saved: {checkins.describe_time(new_day, new_time)}."
+            )
+            st.rerun()
+    if chosen is None:
+        return
+    st.write(f"Your couple's check-in time: **{checkins.describe_time(*chosen)}**.")
+    st.download_button(
+        "Add to your calendar",
+        data=checkins.calendar_file(weekday=chosen[0], at=chosen[1], first_day=today),
+        file_name="kindred-weekly-checkin.ics",
+        mime="text/calendar",
+        on_click="ignore",
+        icon=":material/event:",
+    )
+    st.caption(
+        "A calendar file with a weekly event and a reminder, at this time wherever you are. It holds no "
+        "names and no links. If you change the time, download the file again (and delete the old event if "
+        "your calendar keeps both)."
+    )
