@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from program.ui import runtime
 from program.ui.errors import friendly_errors
 from program.ui.gate import authenticate
 from program.ui.navigation import pages_for, render_menu, routed_as
@@ -10,7 +11,7 @@ st.set_page_config(page_title="Kindred", page_icon=":material/favorite:", layout
 
 with friendly_errors():
     viewer = authenticate()
-    pages = pages_for(viewer)
+    pages = pages_for(viewer, extra_questionnaires=bool(runtime.program().extra_instruments))
     page = st.navigation(pages, position="hidden")
     render_menu(pages)
     with routed_as(viewer):

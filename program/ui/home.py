@@ -1,26 +1,44 @@
-"""The partner's home page."""
+"""The partner's home page: where you stand, what is due now, and news from your partner."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from program import couples
+from program import checkins, couples, journey, reminders
 from program.access import Viewer
 from program.db import read_session
 from program.ui import runtime
+from program.ui.checkin import local_today
 
 
 def render_partner_home(viewer: Viewer) -> None:
-    """Greet the partner and say where they stand."""
+    """Greet the partner, then list what is due and what the partner has finished."""
+    program = runtime.program()
     with read_session(runtime.engine()) as session:
         status = couples.partner_status(session=session, viewer=viewer)
+        progress = journey.load_journey(session=session, viewer=viewer, program=program)
+        checkin_done = checkins.this_week(session=session, viewer=viewer, today=local_today()) is not None
     st.title(f"Hello, {viewer.display_name}")
     if status.couple_id is None:
         st.info(
-            "You haven't linked up with your partner yet. Once you have, you'll see what you are both "
-            "working on here."
+            "You haven't linked up with your partner yet. Start or join your couple on your account page; "
+            "meanwhile you can begin the assessment on your own."
         )
     elif status.partner_name is None:
         st.info("Your couple is set up; your partner hasn't joined yet.")
     else:
         st.write(f"You're doing Kindred together with **{status.partner_name}**.")
+    for news in reminders.partner_news(progress):
+        st.success(news, icon=":material/notifications:")
+    st.subheader("Due now")
+    due = reminders.due_now(progress, checkin_done=checkin_done, today=local_today())
+    if not due:
+        st.write("Nothing is due right now. Well done.")
+    for item in due:
+        icon = ":material/schedule:" if item.overdue else ":material/arrow_forward:"
+        st.page_link(f"pages/{item.page}.py", label=item.text, icon=icon)
+    current = progress.current_stage()
+    if not progress.is_open(current) or progress.next_step(current) is None:
+        closed = next((s.key for s in program.stages if not progress.is_open(s.key)), None)
+        if closed is not None:
+            st.caption(progress.why_closed(closed))

@@ -16,6 +16,13 @@ _routed_viewer: ContextVar[Viewer | None] = ContextVar("kindred_routed_viewer", 
 
 PARTNER_PAGES = (
     ("pages/home.py", "Home", ":material/home:", "home"),
+    ("pages/assessment.py", "Assessment", ":material/assignment:", "assessment"),
+    ("pages/communication.py", "Communication", ":material/forum:", "communication"),
+    ("pages/conflict.py", "Conflict", ":material/handshake:", "conflict"),
+    ("pages/trust.py", "Trust", ":material/verified_user:", "trust"),
+    ("pages/connection.py", "Connection", ":material/favorite:", "connection"),
+    ("pages/checkin.py", "Weekly check-in", ":material/event_available:", "checkin"),
+    ("pages/questionnaires.py", "More questionnaires", ":material/quiz:", "questionnaires"),
     ("pages/account.py", "Account", ":material/person:", "account"),
 )
 THERAPIST_PAGES = (
@@ -24,12 +31,14 @@ THERAPIST_PAGES = (
 )
 
 
-def pages_for(viewer: Viewer) -> list[st.Page]:
-    """The pages this viewer's role may open; the first is the default."""
+def pages_for(viewer: Viewer, *, extra_questionnaires: bool) -> list[st.Page]:
+    """The pages this viewer's role may open; the first is the default. "More questionnaires" appears
+    only when the operator added some."""
     table = PARTNER_PAGES if viewer.role == Role.PARTNER else THERAPIST_PAGES
     return [
         st.Page(path, title=title, icon=icon, url_path=url, default=index == 0)
         for index, (path, title, icon, url) in enumerate(table)
+        if url != "questionnaires" or extra_questionnaires
     ]
 
 

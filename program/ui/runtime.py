@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from program.curriculum import ContentError, Program, load_program
 from program.db import create_db_engine, migrate
 from program.settings import Settings, SettingsError, get_settings
 
@@ -22,6 +25,20 @@ def settings() -> Settings:
         return get_settings()
     except SettingsError as error:
         st.error(f"Kindred is not configured correctly. {error}")
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _program_from(operator_instruments: str) -> Program:
+    return load_program(operator_instruments=Path(operator_instruments))
+
+
+def program() -> Program:
+    """The validated program content (read once per process); a broken file stops with its name and field."""
+    try:
+        return _program_from(str(settings().instruments_dir))
+    except ContentError as error:
+        st.error(f"Kindred's program content has a problem, so it cannot start. {error}")
         st.stop()
 
 

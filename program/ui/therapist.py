@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from program import couples, therapist_access
+from program import couples, journey, therapist_access
 from program.access import AccessDenied, Viewer
 from program.db import read_session, write_session
+from program.models import utcnow
 from program.ui import runtime
 
 OPEN_COUPLE = "kindred_open_couple"
@@ -51,3 +52,26 @@ def _render_couple(viewer: Viewer, couple_id: int) -> None:
     st.divider()
     st.header(" & ".join(summary.partner_names))
     st.caption("The couple can see that you opened their record, and when.")
+    _open_stage_early(viewer, couple_id)
+
+
+def _open_stage_early(viewer: Viewer, couple_id: int) -> None:
+    """Stages open when both partners finish the one before; a therapist may open one sooner."""
+    program = runtime.program()
+    with read_session(runtime.engine()) as session:
+        opened = journey.openings(session=session, viewer=viewer, couple_id=couple_id)
+    closed = [stage for stage in program.stages if stage.key not in opened]
+    if not closed:
+        return
+    choice = st.selectbox(
+        "Open a stage early for this couple",
+        [stage.key for stage in closed],
+        format_func=lambda key: program.stage_by_key[key].title,
+        key=f"open_stage_{couple_id}",
+    )
+    if st.button("Open this stage", key=f"open_stage_button_{couple_id}"):
+        with write_session(runtime.engine()) as session:
+            journey.open_stage(
+                session=session, viewer=viewer, couple_id=couple_id, stage=choice, now=utcnow()
+            )
+        st.success(f"{program.stage_by_key[choice].title} is open for this couple.")

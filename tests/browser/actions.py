@@ -50,7 +50,7 @@ def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
 def open_menu_page(page: Page, title: str) -> None:
     """Follow a link in the sidebar menu."""
     page.bring_to_front()
-    page.get_by_role("link", name=title).click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name=title, exact=True).click()
     wait_idle(page)
 
 

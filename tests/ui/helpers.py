@@ -34,7 +34,17 @@ def texts(at: AppTest) -> str:
     """Everything the page wrote, as one string to search."""
     parts = [
         e.value
-        for kind in ("title", "markdown", "info", "error", "success", "caption")
+        for kind in (
+            "title",
+            "header",
+            "subheader",
+            "markdown",
+            "info",
+            "warning",
+            "error",
+            "success",
+            "caption",
+        )
         for e in getattr(at, kind)
     ]
     return "\n".join(str(part) for part in parts)

@@ -8,13 +8,16 @@ from sqlmodel import select
 
 from program.db import read_session, write_session
 from program.models import AuditEvent, Person, Role
+from program.ui.navigation import PARTNER_PAGES, THERAPIST_PAGES
 from tests.factories import PASSWORD, grant, make_couple, make_person
 from tests.ui.helpers import LOGIN_BUTTON, PAGE_FILES, REGISTER_BUTTON, app, as_viewer, log_in, texts
 
 
 def test_pages_folder_is_what_the_routing_lists() -> None:
     """Every page file is checked below; a new page without a test fails here first."""
-    assert PAGE_FILES == ["pages/account.py", "pages/home.py", "pages/therapist.py"]
+    routed = {path for path, *_ in PARTNER_PAGES + THERAPIST_PAGES}
+    assert set(PAGE_FILES) == routed
+    assert len(PAGE_FILES) == 10
 
 
 def test_a_visitor_sees_the_welcoming_login_page(app_env: Engine) -> None:

@@ -1,0 +1,9 @@
+"""The communication stage."""
+
+from functools import partial
+
+from program.models import Role
+from program.ui.gate import show_page
+from program.ui.stage import render_stage
+
+show_page(partial(render_stage, stage_key="communication"), Role.PARTNER)

@@ -1,0 +1,132 @@
+"""The assessment: the baseline questionnaire, goals and strengths, and the private safety check."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from program import journey, reflections, safety
+from program.access import Viewer
+from program.curriculum import Program
+from program.db import read_session, write_session
+from program.models import SafetyScreen, utcnow
+from program.questionnaires import BASELINE
+from program.ui import runtime
+from program.ui.questionnaire import render_questionnaire
+from program.ui.widgets import answering_as, private_text, render_overview
+
+GOALS_CONTEXT, STRENGTHS_CONTEXT = "assessment:goals", "assessment:strengths"
+
+
+def render_assessment(viewer: Viewer) -> None:
+    """The first stage, open to each partner on their own (even before the other has joined)."""
+    program = runtime.program()
+    with read_session(runtime.engine()) as session:
+        progress = journey.load_journey(session=session, viewer=viewer, program=program)
+    content = program.assessment
+    st.title(content.title)
+    st.write(content.summary)
+    _partner_line(progress)
+    render_overview(content.overview, expanded=progress.next_step(journey.ASSESSMENT) == "questionnaire")
+    questionnaire, goals, check = st.tabs(
+        ["1 · Questionnaire", "2 · Goals and strengths", "3 · Private safety check"]
+    )
+    with questionnaire:
+        instrument = program.instruments[content.overview.questionnaire]
+        render_questionnaire(
+            viewer,
+            instrument,
+            BASELINE,
+            partner_name=progress.partner.name if progress.partner else None,
+            couple_id=progress.couple_id,
+        )
+    with goals:
+        _goals_and_strengths(viewer, program, progress)
+    with check:
+        _safety_check(viewer, program)
+
+
+def _partner_line(progress: journey.Journey) -> None:
+    if progress.partner is None:
+        st.caption("You can do all of this before your partner joins. Your answers wait for them.")
+    elif progress.partner.finished_at(journey.ASSESSMENT):
+        st.caption(f"{progress.partner.name} has finished the assessment.")
+    else:
+        st.caption(f"{progress.partner.name} hasn't finished the assessment yet.")
+
+
+def _goals_and_strengths(viewer: Viewer, program: Program, progress: journey.Journey) -> None:
+    content = program.assessment
+    with read_session(runtime.engine()) as session:
+        saved = reflections.own_texts(session=session, viewer=viewer, prefix="assessment:")
+    for section, context, label in (
+        (content.goals, GOALS_CONTEXT, "My goals"),
+        (content.strengths, STRENGTHS_CONTEXT, "Our strengths"),
+    ):
+        st.write(section.intro)
+        st.markdown("\n".join(f"- {prompt}" for prompt in section.prompts))
+        private_text(viewer, context, label, saved.get(context), height=140)
+    if progress.me.did(journey.ASSESSMENT, journey.GOALS):
+        st.success("You have named your goals and strengths. You can still edit them above.")
+    elif st.button("I've named my goals and strengths", type="primary"):
+        if GOALS_CONTEXT not in saved:
+            st.error("Please write at least one goal first (click outside the box so it is saved).")
+            return
+        with write_session(runtime.engine()) as session:
+            journey.complete_step(
+                session=session,
+                viewer=viewer,
+                program=program,
+                stage=journey.ASSESSMENT,
+                step=journey.GOALS,
+                now=utcnow(),
+            )
+        st.rerun()
+
+
+def _safety_check(viewer: Viewer, program: Program) -> None:
+    content = program.safety
+    answering_as(viewer)
+    st.subheader(content.title)
+    st.write(content.intro)
+    with read_session(runtime.engine()) as session:
+        latest = safety.latest_own_screen(session=session, viewer=viewer)
+    if latest is not None:
+        _safety_result(program, latest)
+        if not st.toggle("Answer the check again", key="safety_again"):
+            return
+    with st.form("safety_check"):
+        answers = {
+            item.key: st.radio(
+                item.text,
+                range(len(content.scale.options)),
+                format_func=content.scale.options.__getitem__,
+                index=None,
+                horizontal=True,
+                key=f"safety::{item.key}",
+            )
+            for item in content.items
+        }
+        submitted = st.form_submit_button("Keep my answers private and continue")
+    if submitted:
+        try:
+            with write_session(runtime.engine()) as session:
+                safety.submit_screen(
+                    session=session, viewer=viewer, content=content, answers=answers, now=utcnow()
+                )
+        except safety.SafetyError as error:
+            st.error(str(error))
+        else:
+            st.session_state.pop("safety_again", None)
+            st.rerun()
+
+
+def _safety_result(program: Program, screen: SafetyScreen) -> None:
+    guidance = program.safety.guidance
+    if not screen.flagged:
+        st.success(guidance.clear)
+        return
+    if safety.crisis_flagged(program.safety, screen):
+        st.error(guidance.crisis)
+    st.warning(f"**{guidance.flagged_title}**")
+    st.markdown(guidance.flagged)
+    st.markdown("\n".join(f"- **{r.name}**: {r.detail}" for r in program.safety.resources))

@@ -1,0 +1,244 @@
+"""A skill stage: overview, start check, exercises, homework and end check, for one partner."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from program import journey, reflections, scoring
+from program.access import Viewer
+from program.curriculum import ConversationExercise, PracticeLogExercise, Program, ReflectionExercise, Stage
+from program.db import read_session, write_session
+from program.models import Reflection, utcnow
+from program.questionnaires import own_answers, stage_occasion
+from program.ui import runtime
+from program.ui.questionnaire import render_questionnaire
+from program.ui.widgets import private_text, render_overview
+
+
+def render_stage(viewer: Viewer, stage_key: str) -> None:
+    """Everything a partner does in one stage, in order, with the partner's progress alongside."""
+    program = runtime.program()
+    stage = program.stage_by_key[stage_key]
+    with read_session(runtime.engine()) as session:
+        progress = journey.load_journey(session=session, viewer=viewer, program=program)
+        saved = reflections.own_texts(session=session, viewer=viewer, prefix=f"{stage.key}:")
+    st.title(stage.title)
+    st.write(stage.summary)
+    if not progress.is_open(stage.key):
+        st.info(progress.why_closed(stage.key))
+        render_overview(stage.overview, expanded=True)
+        return
+    _progress_line(progress, stage)
+    render_overview(stage.overview, expanded=progress.next_step(stage.key) == "check-start")
+    partner = progress.partner.name if progress.partner else None
+
+    st.header("1 · Where you start")
+    _check(viewer, program, progress, stage, "start", partner)
+    if not progress.me.did(stage.key, "check-start"):
+        st.caption("The exercises open once you have sent the start check.")
+        return
+
+    st.header("2 · Exercises")
+    for exercise in stage.exercises:
+        done = progress.me.did(stage.key, exercise.key)
+        with st.expander(f"{exercise.title}{' · done' if done else ''}", expanded=not done):
+            if isinstance(exercise, ReflectionExercise):
+                _reflection(viewer, stage, exercise, saved)
+            elif isinstance(exercise, ConversationExercise):
+                _conversation(viewer, progress, stage, exercise, saved)
+            else:
+                _practice_log(viewer, stage, exercise, saved)
+            _mark_done(viewer, program, progress, stage.key, exercise.key, done)
+
+    st.header("3 · Homework")
+    _homework(viewer, program, progress, stage)
+
+    st.header("4 · Where you end")
+    try:
+        progress.check_allowed(stage.key, "check-end")
+    except journey.JourneyError as reason:
+        st.caption(str(reason))
+        return
+    if _check(viewer, program, progress, stage, "end", partner):
+        _change(viewer, program, stage)
+
+
+def _progress_line(progress: journey.Journey, stage: Stage) -> None:
+    steps = journey.stage_steps(progress.program, stage.key)
+    mine = sum(progress.me.did(stage.key, step) for step in steps)
+    line = f"You: {mine} of {len(steps)} steps done."
+    if progress.partner is not None:
+        theirs = sum(progress.partner.did(stage.key, step) for step in steps)
+        line += f" {progress.partner.name}: {theirs} of {len(steps)}."
+    st.caption(line)
+
+
+def _check(
+    viewer: Viewer, program: Program, progress: journey.Journey, stage: Stage, when: str, partner: str | None
+) -> bool:
+    return render_questionnaire(
+        viewer,
+        program.instruments[stage.check],
+        stage_occasion(stage.key, when),
+        partner_name=partner,
+        couple_id=progress.couple_id,
+    )
+
+
+def _mark_done(
+    viewer: Viewer, program: Program, progress: journey.Journey, stage: str, step: str, done: bool
+) -> None:
+    if done:
+        st.success("You marked this done.")
+        return
+    if st.button("Mark as done", key=f"done::{stage}::{step}"):
+        try:
+            with write_session(runtime.engine()) as session:
+                journey.complete_step(
+                    session=session, viewer=viewer, program=program, stage=stage, step=step, now=utcnow()
+                )
+        except journey.JourneyError as error:
+            st.error(str(error))
+        else:
+            st.rerun()
+
+
+def _reflection(
+    viewer: Viewer, stage: Stage, exercise: ReflectionExercise, saved: dict[str, Reflection]
+) -> None:
+    st.caption(f"On your own · about {exercise.minutes} minutes")
+    st.write(exercise.intro)
+    for number, prompt in enumerate(exercise.prompts, start=1):
+        context = f"{stage.key}:{exercise.key}:{number}"
+        private_text(viewer, context, prompt, saved.get(context))
+
+
+def _conversation(
+    viewer: Viewer,
+    progress: journey.Journey,
+    stage: Stage,
+    exercise: ConversationExercise,
+    saved: dict[str, Reflection],
+) -> None:
+    st.caption(f"Together · about {exercise.minutes} minutes · one screen is enough")
+    st.write(exercise.intro)
+    st.markdown("**Ground rules**\n" + "\n".join(f"- {rule}" for rule in exercise.rules))
+    partner = progress.partner.name if progress.partner else "your partner"
+    if progress.partner is not None and progress.partner.did(stage.key, exercise.key):
+        if not progress.me.did(stage.key, exercise.key):
+            st.info(
+                f"{partner} marked this conversation as done. Once you have had it together, mark yours too."
+            )
+    names = [viewer.display_name, partner]
+    starter = st.radio(
+        "Who speaks first?", names, horizontal=True, key=f"starter::{stage.key}::{exercise.key}"
+    )
+    speakers = {"A": starter, "B": names[1] if starter == names[0] else names[0]}
+    turn_key = f"turn::{stage.key}::{exercise.key}"
+    turn = st.session_state.setdefault(turn_key, 0)
+    total = len(exercise.turns)
+    if turn < total:
+        step = exercise.turns[turn]
+        speaker = speakers[step.speaker]
+        listener = speakers["B" if step.speaker == "A" else "A"]
+        st.markdown(f"#### Turn {turn + 1} of {total}: {speaker} speaks, {listener} listens")
+        st.markdown(f"**{speaker}, speaking:** {step.prompt}")
+        st.markdown(f"**{listener}, listening:** {step.listener}")
+    else:
+        st.markdown("#### Closing")
+        st.write(exercise.closing)
+    back, forward, _ = st.columns([1, 1, 3])
+    if back.button("Back", key=f"back::{turn_key}", disabled=turn == 0):
+        st.session_state[turn_key] = turn - 1
+        st.rerun()
+    if forward.button(
+        "Next turn" if turn < total - 1 else "To the closing", key=f"next::{turn_key}", disabled=turn >= total
+    ):
+        st.session_state[turn_key] = turn + 1
+        st.rerun()
+    context = f"{stage.key}:{exercise.key}:takeaway"
+    private_text(
+        viewer, context, "What I'll take from this conversation (optional)", saved.get(context), height=90
+    )
+
+
+def _practice_log(
+    viewer: Viewer, stage: Stage, exercise: PracticeLogExercise, saved: dict[str, Reflection]
+) -> None:
+    st.caption(f"Through the week · a couple of minutes a day for {exercise.days} days")
+    st.write(exercise.intro)
+    with read_session(runtime.engine()) as session:
+        entries = journey.log_entries(session=session, viewer=viewer, stage=stage.key, exercise=exercise.key)
+    filled = sorted(int(day) for day in entries)
+    st.caption(f"Days noted so far: {', '.join(map(str, filled)) or 'none yet'}.")
+    day = st.selectbox("Day", range(1, exercise.days + 1), key=f"day::{stage.key}::{exercise.key}")
+    today = entries.get(str(day), {})
+    values: dict[str, int | bool | None] = {}
+    with st.form(f"log::{stage.key}::{exercise.key}::{day}"):
+        for field in exercise.fields:
+            if field.type == "rating":
+                values[field.key] = st.slider(field.label, 0, 10, value=int(today.get(field.key, 5) or 0))
+            elif field.type == "yesno":
+                current = today.get(field.key)
+                choice = st.radio(
+                    field.label,
+                    ["Yes", "No"],
+                    index=None if current is None else (0 if current else 1),
+                    horizontal=True,
+                )
+                values[field.key] = None if choice is None else choice == "Yes"
+        saved_day = st.form_submit_button(f"Save day {day}")
+    if saved_day:
+        try:
+            with write_session(runtime.engine()) as session:
+                journey.save_log_entry(
+                    session=session,
+                    viewer=viewer,
+                    stage=stage,
+                    exercise=exercise.key,
+                    day=day,
+                    values=values,
+                    now=utcnow(),
+                )
+        except journey.JourneyError as error:
+            st.error(str(error))
+        else:
+            st.success(f"Day {day} is saved.")
+    for field in exercise.fields:
+        if field.type == "text":
+            context = f"{stage.key}:{exercise.key}:day{day}:{field.key}"
+            private_text(viewer, context, f"{field.label} (day {day})", saved.get(context), height=80)
+
+
+def _homework(viewer: Viewer, program: Program, progress: journey.Journey, stage: Stage) -> None:
+    st.subheader(stage.homework.title)
+    st.markdown(stage.homework.instructions)
+    due = progress.homework_due(stage.key)
+    done = progress.me.did(stage.key, journey.HOMEWORK)
+    if due is not None and not done:
+        days = (due - date.today()).days
+        when = f"{due:%A %d %B}" + (f" ({-days} days ago)" if days < 0 else "")
+        (st.warning if days < 0 else st.caption)(f"Due {when}.")
+    _mark_done(viewer, program, progress, stage.key, journey.HOMEWORK, done)
+
+
+def _change(viewer: Viewer, program: Program, stage: Stage) -> None:
+    instrument = program.instruments[stage.check]
+    with read_session(runtime.engine()) as session:
+        start, end = (
+            own_answers(
+                session=session,
+                viewer=viewer,
+                instrument=instrument.key,
+                occasion=stage_occasion(stage.key, when),
+            )
+            for when in ("start", "end")
+        )
+    before, after = scoring.score(instrument, start.answers), scoring.score(instrument, end.answers)
+    for subscale in instrument.subscales:
+        first, last = before[subscale.key].score, after[subscale.key].score
+        if first is not None and last is not None:
+            st.metric(f"{subscale.title}: start to end", f"{last:.1f}", f"{last - first:+.1f}")
+    st.success(f"You have finished {stage.title}. Well done for sticking with it.")

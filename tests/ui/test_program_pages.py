@@ -1,0 +1,144 @@
+"""The program's pages driven as a partner: assessment, every stage, and the home page's reminders."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+from streamlit.testing.v1 import AppTest
+
+from program import questionnaires
+from program.access import Viewer
+from program.db import read_session, write_session
+from program.models import SafetyScreen, StageOpening, utcnow
+from tests.factories import make_couple, make_person
+from tests.program_helpers import PROGRAM, answer_all, finish_assessment
+from tests.ui.helpers import app, as_viewer, click, texts
+
+BASELINE = PROGRAM.assessment.overview.questionnaire
+
+
+def _page(engine: Engine, viewer: Viewer, page: str) -> AppTest:
+    return as_viewer(app(f"pages/{page}.py"), viewer, engine).run()
+
+
+def _couple(engine: Engine) -> tuple[Viewer, Viewer, int]:
+    ana, ben = make_person(engine, "ana", name="Ana"), make_person(engine, "ben", name="Ben")
+    return ana, ben, make_couple(engine, ana, ben)
+
+
+def test_the_assessment_questionnaire_is_answered_as_yourself_and_sent(app_env: Engine) -> None:
+    """A solo partner sees whose answers these are, answers every item, sends, and sees their scores."""
+    ana = make_person(app_env, "ana", name="Ana")
+    at = _page(app_env, ana, "assessment")
+    assert "You are answering as **Ana** (ana)" in texts(at)
+    instrument = PROGRAM.instruments[BASELINE]
+    radios = [r for r in at.radio if r.key and r.key.startswith(f"q::{BASELINE}::")]
+    assert len(radios) == len(instrument.items) == 25
+    radios[0].set_value(6)
+    at.run()
+    click(at, "Send my answers")
+    assert "Please answer a few more questions first" in at.error[0].value
+    for radio in (
+        r for r in at.radio if r.key and r.key.startswith(f"q::{BASELINE}::")
+    ):  # fresh after the run
+        radio.set_value(6)
+    at.run()
+    click(at, "Send my answers")
+    assert "Your answers are sent" in texts(at)
+    scores = at.dataframe[0].value
+    assert list(scores["Area"]) == [s.title for s in instrument.subscales]
+
+
+def test_item_answers_appear_beside_the_partners_only_once_both_sent(app_env: Engine) -> None:
+    """After sending, Ana waits for Ben; once Ben sends too, both answer sets show side by side."""
+    ana, ben, _ = _couple(app_env)
+    answer_all(app_env, ana, BASELINE, "baseline", 2)
+    answer_all(app_env, ben, BASELINE, "baseline", 6, submit=False)
+    at = _page(app_env, ana, "assessment")
+    assert "You'll see Ben's answers here once Ben has sent theirs too." in texts(at)
+    assert len(at.dataframe) == 1
+    with write_session(app_env) as session:  # Ben sends his draft
+        questionnaires.submit(
+            session=session,
+            viewer=ben,
+            instrument=PROGRAM.instruments[BASELINE],
+            occasion="baseline",
+            now=utcnow(),
+        )
+    at.run()
+    side_by_side = at.dataframe[1].value
+    assert set(side_by_side["You"]) == {2} and set(side_by_side["Ben"]) == {6}
+
+
+def test_goals_are_needed_before_marking_goals_and_strengths_done(app_env: Engine) -> None:
+    """Without a goal the step is refused; with one written it is marked done."""
+    ana = make_person(app_env, "ana")
+    at = _page(app_env, ana, "assessment")
+    click(at, "I've named my goals and strengths")
+    assert "write at least one goal" in at.error[0].value
+    at.text_area(key="text::assessment:goals").input("Argue less about chores.").run()
+    click(at, "I've named my goals and strengths")
+    assert "You have named your goals and strengths" in texts(at)
+
+
+def test_the_safety_check_stays_private_and_a_flagged_one_shows_help(app_env: Engine) -> None:
+    """An incomplete check is refused; a flagged one shows help, and is stored under its writer alone."""
+    ana, ben, _ = _couple(app_env)
+    at = _page(app_env, ana, "assessment")
+    click(at, "Keep my answers private and continue")
+    assert "Please answer every question" in at.error[0].value
+    for item in PROGRAM.safety.items:
+        at.radio(key=f"safety::{item.key}").set_value(0 if item.key != "fear" else 3)
+    click(at, "Keep my answers private and continue")
+    assert PROGRAM.safety.guidance.flagged_title in texts(at)
+    assert PROGRAM.safety.resources[0].name in texts(at)
+    with read_session(app_env) as session:
+        screens = session.exec(select(SafetyScreen)).all()
+    assert [(s.person_id, s.flagged) for s in screens] == [(ana.person_id, True)]
+    ben_view = _page(app_env, ben, "assessment")
+    assert PROGRAM.safety.guidance.flagged_title not in texts(ben_view)
+
+
+@pytest.mark.parametrize("stage", ["communication", "conflict", "trust", "connection"])
+def test_each_stage_page_walks_a_partner_from_start_check_to_end_check(app_env: Engine, stage: str) -> None:
+    """Closed until opened; then start check, exercises (a conversation turn by turn), homework, end check."""
+    ana, ben, couple = _couple(app_env)
+    content = PROGRAM.stage_by_key[stage]
+    at = _page(app_env, ana, stage)
+    assert at.title[0].value == content.title
+    assert "opens when you have both finished" in at.info[0].value
+    with write_session(app_env) as session:
+        session.add(StageOpening(couple_id=couple, stage=stage))
+    at.run()
+    assert "The exercises open once you have sent the start check." in texts(at)
+    for radio in (r for r in at.radio if r.key and r.key.startswith(f"q::{content.check}::")):
+        radio.set_value(3)
+    at.run()
+    click(at, "Send my answers")
+    conversation = next(e for e in content.exercises if e.kind == "conversation")
+    assert f"Turn 1 of {len(conversation.turns)}: Ana speaks, Ben listens" in texts(at)
+    at.button(key=f"next::turn::{stage}::{conversation.key}").click().run()
+    assert f"Turn 2 of {len(conversation.turns)}: Ben speaks, Ana listens" in texts(at)
+    assert "Before the end check, finish" in texts(at)
+    for exercise in content.exercises:
+        at.button(key=f"done::{stage}::{exercise.key}").click().run()
+    at.button(key=f"done::{stage}::homework").click().run()
+    end = [r for r in at.radio if r.key and r.key.startswith(f"q::{content.check}::{stage}:end")]
+    assert len(end) == len(PROGRAM.instruments[content.check].items)
+    for radio in end:
+        radio.set_value(6)
+    at.run()
+    click(at, "Send my answers")
+    assert f"You have finished {content.title}" in texts(at)
+    assert not at.exception
+
+
+def test_home_lists_what_is_due_and_what_the_partner_finished(app_env: Engine) -> None:
+    """The home page links the next steps and says when the partner has finished the assessment."""
+    ana, ben, _ = _couple(app_env)
+    finish_assessment(app_env, ben)
+    at = as_viewer(app(), ana, app_env).run()  # through app.py, whose navigation the links point into
+    assert "Ben has finished the assessment." in texts(at)
+    links = [getattr(link, "label", "") for link in at.get("page_link")]
+    assert "Answer the assessment questionnaire" in links
