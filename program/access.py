@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
@@ -21,6 +23,8 @@ from program.models import (
     TherapistGrant,
     Visibility,
 )
+
+RowT = TypeVar("RowT", Reflection, CheckIn)
 
 
 class AccessDenied(PermissionError):
@@ -106,6 +110,22 @@ def _couple_partner_ids(session: Session, couple_id: int) -> list[int]:
     )
 
 
+def _partners_rows(
+    session: Session, viewer: Viewer, couple_id: int, model: type[RowT], *order: Any
+) -> Sequence[RowT]:
+    """The couple's rows of one kind written by its current partners, after checking the viewer's access."""
+    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    columns = cast(Any, model)  # both kinds have person_id and couple_id columns
+    return session.exec(
+        select(model)
+        .where(
+            columns.couple_id == couple_id,
+            col(columns.person_id).in_(_couple_partner_ids(session, couple_id)),
+        )
+        .order_by(*order)
+    ).all()
+
+
 def shared_visibilities(viewer: Viewer, writer_id: int) -> tuple[Visibility, ...]:
     """Which sharing choices of a writer let this viewer read their text (the writer reads all of it).
 
@@ -121,15 +141,9 @@ def shared_visibilities(viewer: Viewer, writer_id: int) -> tuple[Visibility, ...
 
 def readable_reflections(*, session: Session, viewer: Viewer, couple_id: int) -> list[Reflection]:
     """The couple's free-text reflections this viewer may read: their own, and what was shared with them."""
-    require_couple(session=session, viewer=viewer, couple_id=couple_id)
-    rows = session.exec(
-        select(Reflection)
-        .where(
-            Reflection.couple_id == couple_id,
-            col(Reflection.person_id).in_(_couple_partner_ids(session, couple_id)),
-        )
-        .order_by(col(Reflection.created_at), col(Reflection.id))
-    ).all()
+    rows = _partners_rows(
+        session, viewer, couple_id, Reflection, col(Reflection.created_at), col(Reflection.id)
+    )
     return [r for r in rows if r.visibility in shared_visibilities(viewer, r.person_id)]
 
 
@@ -150,15 +164,9 @@ class CheckInView:
 
 def readable_checkins(*, session: Session, viewer: Viewer, couple_id: int) -> list[CheckInView]:
     """Both current partners' weekly check-ins, oldest first, with notes only where shared."""
-    require_couple(session=session, viewer=viewer, couple_id=couple_id)
-    rows = session.exec(
-        select(CheckIn)
-        .where(
-            CheckIn.couple_id == couple_id,
-            col(CheckIn.person_id).in_(_couple_partner_ids(session, couple_id)),
-        )
-        .order_by(col(CheckIn.week_start), col(CheckIn.person_id))
-    ).all()
+    rows = _partners_rows(
+        session, viewer, couple_id, CheckIn, col(CheckIn.week_start), col(CheckIn.person_id)
+    )
     return [
         CheckInView(
             row.person_id,

@@ -184,15 +184,15 @@ def renew_invite(*, session: Session, viewer: Viewer, key: bytes, now: datetime)
 def join_couple(*, session: Session, viewer: Viewer, code: str, key: bytes, now: datetime) -> int:
     """Join the couple an invite code belongs to; returns its id. Each failure has its own message."""
     _require_partner(viewer)
-    if access.current_couple_id(session=session, viewer=viewer) is not None:
-        raise CoupleError("You are already part of a couple. Leave it first to join another.")
     if not codes.looks_valid(code, INVITE_GROUPS):
         raise CoupleError("An invite code has 12 letters and digits, like 7KQ2-M9XD-4RTB. Please check it.")
     invite = session.exec(select(InviteCode).where(InviteCode.code_hash == codes.digest(code, key))).first()
+    if invite is not None and invite.created_by_id == viewer.person_id:
+        raise CoupleError("That is your own invite code: your partner needs to enter it on their account.")
+    if access.current_couple_id(session=session, viewer=viewer) is not None:
+        raise CoupleError("You are already part of a couple. Leave it first to join another.")
     if invite is None:
         raise CoupleError("We don't recognise that code. Please check it with your partner.")
-    if invite.created_by_id == viewer.person_id:
-        raise CoupleError("That is your own invite code: your partner needs to enter it on their account.")
     if invite.used_at is not None:
         raise CoupleError("That code has already been used. Ask your partner to make a new one.")
     if invite.expires_at <= now:

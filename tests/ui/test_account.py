@@ -50,18 +50,24 @@ def test_a_mistyped_invite_code_gets_a_clear_message(app_env: Engine) -> None:
     ]
 
 
-def test_therapist_sees_the_couple_once_both_grant_and_the_couple_sees_each_view(app_env: Engine) -> None:
-    """Both partners enter the therapist's code; the therapist opens the couple; the opening is on record."""
-    ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
-    kim = make_person(app_env, "dr.kim", Role.THERAPIST, name="Dr Kim")
-    at_ana, at_ben = _link(app_env, ana, ben)
-    at_kim = _account(app_env, kim)
+def _linked_with_therapist(engine: Engine) -> tuple[Viewer, AppTest, AppTest]:
+    """Ana and Ben linked, and both of them having entered Dr Kim's code on their account pages."""
+    ana, ben = make_person(engine, "ana", name="Ana"), make_person(engine, "ben", name="Ben")
+    kim = make_person(engine, "dr.kim", Role.THERAPIST, name="Dr Kim")
+    at_ana, at_ben = _link(engine, ana, ben)
+    at_kim = _account(engine, kim)
     click(at_kim, "Make a code")
     code = at_kim.code[0].value
     for at in (at_ana.run(), at_ben.run()):
         fill(at, "Your therapist's code", code)
         at.button(key="FormSubmitter:grant_therapist-Give access").click().run()
         assert "Access given" in at.success[0].value
+    return kim, at_ana, at_ben
+
+
+def test_therapist_sees_the_couple_once_both_grant_and_the_couple_sees_each_view(app_env: Engine) -> None:
+    """Both partners enter the therapist's code; the therapist opens the couple; the opening is on record."""
+    kim, at_ana, at_ben = _linked_with_therapist(app_env)
     assert "**Dr Kim** can see your couple" in texts(at_ana.run())
     caseload = as_viewer(app("pages/therapist.py"), kim, app_env).run()
     click(caseload, "Open Ana & Ben")
@@ -73,15 +79,7 @@ def test_therapist_sees_the_couple_once_both_grant_and_the_couple_sees_each_view
 
 def test_withdrawing_access_hides_the_couple_from_the_therapist_at_once(app_env: Engine) -> None:
     """Either partner's withdrawal takes effect on the therapist's next rerun."""
-    ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
-    kim = make_person(app_env, "dr.kim", Role.THERAPIST, name="Dr Kim")
-    at_ana, at_ben = _link(app_env, ana, ben)
-    at_kim = _account(app_env, kim)
-    click(at_kim, "Make a code")
-    code = at_kim.code[0].value
-    for at in (at_ana.run(), at_ben.run()):
-        fill(at, "Your therapist's code", code)
-        at.button(key="FormSubmitter:grant_therapist-Give access").click().run()
+    kim, at_ana, _ = _linked_with_therapist(app_env)
     caseload = as_viewer(app("pages/therapist.py"), kim, app_env).run()
     click(caseload, "Open Ana & Ben")
     at_ana.run().button(key=f"revoke_{kim.person_id}").click().run()
