@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.sync_api import Page, expect
 
 PASSWORD = "a long enough browser passphrase"
@@ -60,3 +62,18 @@ def fill_and_submit(page: Page, label: str, value: str, button: str) -> None:
     page.get_by_label(label, exact=True).fill(value)
     page.get_by_role("button", name=button).click()
     wait_idle(page)
+
+
+def serious_accessibility_problems(page: Page, axe_script: Path) -> list[str]:
+    """Run axe-core on the page's own content and list serious or critical violations, one line each."""
+    page.add_script_tag(path=str(axe_script))
+    # Streamlit's own frame (toolbar, sidebar collapse control) is outside what our content controls.
+    results = page.evaluate(
+        """async () => await axe.run(document.querySelector('[data-testid="stMain"]'),
+                                     {resultTypes: ['violations']})"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

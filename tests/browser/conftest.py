@@ -102,3 +102,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
         assert "Traceback" not in log.read_text(), log.read_text()
+
+
+AXE_DIR = ROOT / ".cache" / "axe-core"
+AXE_VERSION = "4.14"
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core, installed from the npm registry on first use (not committed), for accessibility checks."""
+    script = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is needed to fetch axe-core (apt-get install npm)")
+        quiet = ["--no-save", "--no-package-lock", "--no-audit", "--no-fund"]
+        install = [npm, "install", "--prefix", str(AXE_DIR), *quiet, f"axe-core@~{AXE_VERSION}"]
+        subprocess.run(install, check=True, capture_output=True)
+    return script

@@ -1,0 +1,187 @@
+"""The couple's progress as data for charts: one fixed set of queries, whatever the length of history.
+
+Everything here is read through access.py, so it holds only what the viewer may see: check-in ratings
+(never notes, not even shared ones), scores and item answers only of questionnaires BOTH partners sent (the blind rule), and
+stage steps. Safety screens are never read here, so they can never reach a chart.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from program import access, journey, scoring
+from program.access import CheckInView, Viewer
+from program.curriculum import Program
+from program.models import (
+    CheckIn,
+    CoupleMembership,
+    ExerciseRecord,
+    Person,
+    QuestionnaireAnswer,
+    QuestionnaireSubmission,
+    SubmissionStatus,
+)
+
+
+@dataclass(frozen=True)
+class Partner:
+    """One partner, in a fixed order (the order they joined), so colours stay the same for everyone."""
+
+    person_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Filling:
+    """One questionnaire occasion both partners sent: when, item answers and subscale scores per partner."""
+
+    instrument: str
+    occasion: str
+    sent_on: dict[int, date]
+    answers: dict[int, dict[str, int | None]]
+    scores: dict[int, dict[str, float | None]]
+
+
+@dataclass(frozen=True)
+class ProgressData:
+    """Everything the progress charts draw, for one couple."""
+
+    couple_id: int
+    partners: tuple[Partner, ...]
+    checkins: tuple[CheckInView, ...]
+    fillings: tuple[Filling, ...]  # oldest first
+    steps_done: dict[int, dict[str, int]] = field(default_factory=dict)  # person -> stage -> steps done
+    steps_total: dict[str, int] = field(default_factory=dict)  # stage -> steps
+
+    def fillings_of(self, instrument: str) -> list[Filling]:
+        """The sent-by-both fillings of one instrument, oldest first."""
+        return [f for f in self.fillings if f.instrument == instrument]
+
+
+def data_version(*, session: Session, couple_id: int) -> tuple[object, ...]:
+    """Changes whenever anything the charts draw changes: the cache key for a couple's figures."""
+    versions: list[object] = []
+    for table, stamp in (
+        (CheckIn, CheckIn.updated_at),
+        (QuestionnaireSubmission, QuestionnaireSubmission.updated_at),
+        (ExerciseRecord, ExerciseRecord.updated_at),
+    ):
+        versions.extend(
+            session.exec(select(func.count(), func.max(stamp)).where(col(table.couple_id) == couple_id)).one()
+        )
+    members = session.exec(
+        select(func.count(), func.max(CoupleMembership.joined_at)).where(
+            CoupleMembership.couple_id == couple_id
+        )
+    ).one()
+    return (*versions, *members)
+
+
+def load_progress(*, session: Session, viewer: Viewer, couple_id: int, program: Program) -> ProgressData:
+    """The couple's chart data, if the viewer may see the couple (AccessDenied otherwise)."""
+    access.require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    partners = tuple(
+        Partner(person_id, name)
+        for person_id, name in session.exec(
+            select(CoupleMembership.person_id, Person.display_name)
+            .join(Person, col(Person.id) == CoupleMembership.person_id)
+            .where(CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None))
+            .order_by(col(CoupleMembership.joined_at), col(CoupleMembership.id))
+        )
+    )
+    ids = [p.person_id for p in partners]
+    # Notes are left out: charts never show them, and without them the data is the same for every viewer
+    # allowed to see the couple, so it can be cached per couple.
+    checkins = tuple(
+        replace(row, note=None)
+        for row in access.readable_checkins(session=session, viewer=viewer, couple_id=couple_id)
+    )
+    submissions = session.exec(
+        select(QuestionnaireSubmission).where(
+            col(QuestionnaireSubmission.person_id).in_(ids),
+            QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
+        )
+    ).all()
+    return ProgressData(
+        couple_id=couple_id,
+        partners=partners,
+        checkins=checkins,
+        fillings=tuple(_fillings(session, ids, submissions, program)),
+        steps_done=_steps_done(session, ids, submissions, program),
+        steps_total={stage: len(journey.stage_steps(program, stage)) for stage in journey.ORDER},
+    )
+
+
+def _fillings(
+    session: Session, ids: list[int], submissions: Sequence[QuestionnaireSubmission], program: Program
+) -> list[Filling]:
+    """Questionnaire occasions sent by both partners, with answers and scores (one query)."""
+    if len(ids) != 2:
+        return []
+    by_occasion: dict[tuple[str, str], dict[int, QuestionnaireSubmission]] = defaultdict(dict)
+    for submission in submissions:
+        by_occasion[(submission.instrument, submission.occasion)][submission.person_id] = submission
+    # The blind rule: only occasions both partners sent are read any further.
+    both = {
+        key: subs
+        for key, subs in by_occasion.items()
+        if set(subs) == set(ids) and key[0] in program.instruments
+    }
+    wanted = [s.id for subs in both.values() for s in subs.values()]
+    answers: dict[int | None, dict[str, int | None]] = defaultdict(dict)
+    for row in session.exec(
+        select(QuestionnaireAnswer).where(col(QuestionnaireAnswer.submission_id).in_(wanted))
+    ):
+        answers[row.submission_id][row.item] = row.value
+    fillings = []
+    for (instrument_key, occasion), subs in both.items():
+        instrument = program.instruments[instrument_key]
+        item_answers = {pid: answers[s.id] for pid, s in subs.items()}
+        fillings.append(
+            Filling(
+                instrument=instrument_key,
+                occasion=occasion,
+                sent_on={pid: _day(s.submitted_at) for pid, s in subs.items()},
+                answers=item_answers,
+                scores={
+                    pid: {k: v.score for k, v in scoring.score(instrument, a).items()}
+                    for pid, a in item_answers.items()
+                },
+            )
+        )
+    return sorted(fillings, key=lambda f: max(f.sent_on.values()))
+
+
+def _day(moment: datetime | None) -> date:
+    assert moment is not None
+    return moment.date()
+
+
+def _steps_done(
+    session: Session, ids: list[int], submissions: Sequence[QuestionnaireSubmission], program: Program
+) -> dict[int, dict[str, int]]:
+    """How many steps of each stage each partner has done (one query, plus the submissions already read)."""
+    done: dict[int, dict[str, int]] = {pid: defaultdict(int) for pid in ids}
+    records = session.exec(
+        select(ExerciseRecord.person_id, ExerciseRecord.stage, func.count())
+        .where(col(ExerciseRecord.person_id).in_(ids), col(ExerciseRecord.completed_at).is_not(None))
+        .group_by(col(ExerciseRecord.person_id), col(ExerciseRecord.stage))
+    ).all()
+    for person_id, stage_key, count in records:
+        done[person_id][stage_key] += int(count)
+    checks: dict[str, str] = {stage.check: stage.key for stage in program.stages}
+    baseline = program.assessment.overview.questionnaire
+    for submission in submissions:
+        if submission.instrument == baseline and submission.occasion == "baseline":
+            done[submission.person_id][journey.ASSESSMENT] += 1
+        elif (check_of := checks.get(submission.instrument)) and submission.occasion.startswith(
+            f"{check_of}:"
+        ):
+            done[submission.person_id][check_of] += 1
+    return {pid: dict(stages) for pid, stages in done.items()}
