@@ -1,8 +1,9 @@
 """The couple's progress as data for charts: one fixed set of queries, whatever the length of history.
 
-Everything here is read through access.py, so it holds only what the viewer may see: check-in ratings
-(never notes, not even shared ones), scores and item answers only of questionnaires BOTH partners sent (the blind rule), and
-stage steps. Safety screens are never read here, so they can never reach a chart.
+Everything here is read through access.py, so it holds only what the viewer may see: check-in
+ratings (never notes, not even shared ones), scores and item answers only of questionnaires BOTH
+partners sent (the blind rule), and stage steps. Safety screens are never read here, so they can
+never reach a chart.
 """
 
 from __future__ import annotations

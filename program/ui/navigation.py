@@ -22,6 +22,7 @@ PARTNER_PAGES = (
     ("pages/trust.py", "Trust", ":material/verified_user:", "trust"),
     ("pages/connection.py", "Connection", ":material/favorite:", "connection"),
     ("pages/checkin.py", "Weekly check-in", ":material/event_available:", "checkin"),
+    ("pages/progress.py", "Our progress", ":material/monitoring:", "progress"),
     ("pages/questionnaires.py", "More questionnaires", ":material/quiz:", "questionnaires"),
     ("pages/account.py", "Account", ":material/person:", "account"),
 )

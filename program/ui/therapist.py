@@ -9,6 +9,7 @@ from program.access import AccessDenied, Viewer
 from program.db import read_session, write_session
 from program.models import utcnow
 from program.ui import runtime
+from program.ui.progress import render_couple_charts
 
 OPEN_COUPLE = "kindred_open_couple"
 
@@ -31,7 +32,7 @@ def render_caseload(viewer: Viewer) -> None:
         if st.button(f"Open {label}", key=f"open_{couple.couple_id}"):
             with write_session(engine) as session:
                 therapist_access.open_couple(
-                    session=session, viewer=viewer, couple_id=couple.couple_id, what="couple overview"
+                    session=session, viewer=viewer, couple_id=couple.couple_id, what="progress charts"
                 )
             st.session_state[OPEN_COUPLE] = couple.couple_id
     if (couple_id := st.session_state.get(OPEN_COUPLE)) is not None:
@@ -53,6 +54,7 @@ def _render_couple(viewer: Viewer, couple_id: int) -> None:
     st.header(" & ".join(summary.partner_names))
     st.caption("The couple can see that you opened their record, and when.")
     _open_stage_early(viewer, couple_id)
+    render_couple_charts(viewer, couple_id)
 
 
 def _open_stage_early(viewer: Viewer, couple_id: int) -> None:

@@ -74,7 +74,7 @@ def test_therapist_sees_the_couple_once_both_grant_and_the_couple_sees_each_view
     assert caseload.header[0].value == "Ana & Ben"
     at_ben.run()
     record = at_ben.dataframe[0].value
-    assert list(record["Therapist"]) == ["Dr Kim"] and list(record["What"]) == ["couple overview"]
+    assert list(record["Therapist"]) == ["Dr Kim"] and list(record["What"]) == ["progress charts"]
 
 
 def test_withdrawing_access_hides_the_couple_from_the_therapist_at_once(app_env: Engine) -> None:

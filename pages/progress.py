@@ -1,0 +1,7 @@
+"""The couple's progress charts."""
+
+from program.models import Role
+from program.ui.gate import show_page
+from program.ui.progress import render_progress
+
+show_page(render_progress, Role.PARTNER)

@@ -1,0 +1,681 @@
+"""The couple's progress charts: pure figure builders, ProgressData in, a Plotly figure out.
+
+Every builder returns a Chart (the figure, a one-sentence plain-language caption and the same numbers as
+table rows) or an EmptyChart saying what to do next. Partners are told apart by colour (Okabe-Ito blue and
+orange, safe for colour-blind readers) and never by colour alone: partner 1 has solid lines, circles and
+plain bars; partner 2 dashed lines, squares and hatched bars. Partner order is ProgressData.partners order,
+so everyone sees the same colours. Only ratings, scores, item answers and step counts are drawn: check-in
+notes are never read here, and safety screens never reach ProgressData at all.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import plotly.graph_objects as go
+
+from program import journey
+from program.curriculum import CHECKIN_KEYS, Instrument, Program, Subscale
+from program.progress import Filling, Partner, ProgressData
+from program.questionnaires import stage_occasion
+from program.scoring import in_concern_range, reliable_change, score_range
+
+MEAN_NAME = "Couple's mean"
+WHO = "<extra>%{fullData.name}</extra>"  # the trace name in hover text, without pasting names into a template
+MEAN_COLOUR = "#555555"
+BAND_COLOUR = "#999999"
+TEXT_COLOUR = "#333333"
+# Start bars are a lighter tint of the partner's colour: lightness, not hue, so colour-blind readers see it.
+START_TINT = 0.55
+LABEL_CHARS = 60  # item text on the perception-gap axis is shortened to about this many characters
+RATING_LABELS = {
+    "closeness": "Closeness rating",
+    "communication": "Communication rating",
+    "conflict": "Handling disagreements rating",
+    "trust": "Trust rating",
+    "overall": "Overall rating",
+}
+
+
+@dataclass(frozen=True)
+class PartnerStyle:
+    """How one partner is drawn: a colour plus a line style, marker and bar pattern that differ too."""
+
+    colour: str
+    dash: str
+    symbol: str
+    pattern: str
+
+
+STYLES = (
+    PartnerStyle("#0072B2", "solid", "circle", ""),
+    PartnerStyle("#E69F00", "dash", "square", "/"),
+)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A figure, one plain-language sentence about it, and its numbers as table rows."""
+
+    figure: go.Figure
+    caption: str
+    table: list[dict[str, object]]
+
+
+@dataclass(frozen=True)
+class EmptyChart:
+    """Nothing to draw yet, and what to do next."""
+
+    message: str
+
+
+# ---- 1. weekly check-in trends --------------------------------------------------------------------
+
+
+def checkin_trends(
+    data: ProgressData, rating: str = "overall", rating_label: str | None = None
+) -> Chart | EmptyChart:
+    """Each partner's weekly rating as a line, with the couple's mean for weeks both answered."""
+    if rating not in CHECKIN_KEYS:
+        raise ValueError(f"unknown check-in rating {rating!r}; expected one of {', '.join(CHECKIN_KEYS)}")
+    label = rating_label or RATING_LABELS[rating]
+    # "Overall" and "Overall rating" both read as "Overall rating (0-10)" and "Ana's overall rating".
+    label = label if label.lower().endswith("rating") else f"{label} rating"
+    partners = data.partners[:2]
+    if not partners:
+        return EmptyChart("Check-in trends appear once you have done your first weekly check-in.")
+    names = _names(partners)
+    series: list[dict[date, int]] = [
+        {c.week_start: int(getattr(c, rating)) for c in data.checkins if c.person_id == p.person_id}
+        for p in partners
+    ]
+    if not any(series):
+        return EmptyChart("No check-ins yet: the lines appear after your first weekly check-ins.")
+
+    figure = go.Figure()
+    for name, style, points in zip(names, STYLES, series, strict=False):
+        if points:
+            weeks = sorted(points)
+            figure.add_trace(
+                go.Scatter(
+                    x=weeks,
+                    y=[points[w] for w in weeks],
+                    name=name,
+                    mode="lines+markers",
+                    line={"color": style.colour, "dash": style.dash, "width": 2},
+                    marker={"color": style.colour, "symbol": style.symbol, "size": 8},
+                    hovertemplate="Week of %{x|%-d %b %Y}: %{y}" + WHO,
+                )
+            )
+    means: dict[date, float] = {}
+    if len(series) == 2:
+        means = {w: (series[0][w] + series[1][w]) / 2 for w in sorted(set(series[0]) & set(series[1]))}
+    if means:
+        figure.add_trace(
+            go.Scatter(
+                x=list(means),
+                y=list(means.values()),
+                name=MEAN_NAME,
+                mode="lines+markers",
+                line={"color": MEAN_COLOUR, "dash": "dot", "width": 2},
+                marker={"color": MEAN_COLOUR, "symbol": "diamond", "size": 6},
+                hovertemplate="Week of %{x|%-d %b %Y}: %{y}" + WHO,
+            )
+        )
+    _layout(figure, "Weekly check-ins")
+    figure.update_xaxes(title_text="Week", tickformat="%-d %b")
+    weeks = sorted({w for points in series for w in points})
+    if len(weeks) <= 12:  # one tick a week; beyond that, Plotly's own spacing reads better
+        figure.update_xaxes(tick0=weeks[0], dtick=7 * 24 * 60 * 60 * 1000)
+    figure.update_yaxes(title_text=f"{label} (0-10)", range=[0, 10], tick0=0, dtick=2)
+
+    table: list[dict[str, object]] = []
+    for week in weeks:
+        row: dict[str, object] = {"Week": week}
+        row.update({name: points.get(week) for name, points in zip(names, series, strict=False)})
+        if len(series) == 2:
+            row[MEAN_NAME] = means.get(week)
+        table.append(row)
+    return Chart(figure, _checkin_caption(names, series, label, solo=len(partners) == 1), table)
+
+
+def _checkin_caption(names: list[str], series: list[dict[date, int]], label: str, *, solo: bool) -> str:
+    what = label[:1].lower() + label[1:]
+    clauses: list[str] = []
+    said_what = False
+    for name, points in zip(names, series, strict=False):
+        if not points:
+            clauses.append(f"{name} hasn't done a check-in yet, and their line appears after their first one")
+            continue
+        weeks = sorted(points)
+        subject = f"{name}'s" if said_what else f"{name}'s {what}"
+        first, last = points[weeks[0]], points[weeks[-1]]
+        if len(weeks) == 1:
+            clauses.append(f"{subject} is {first} so far")
+        else:
+            clauses.append(
+                f"{subject} from {first} to {last}"
+                if said_what
+                else f"{subject} went from {first} to {last} since the first week"
+            )
+        said_what = True
+    if solo:
+        clauses.append("your partner's line appears once they have joined and done a check-in")
+    return _sentence(clauses)
+
+
+# ---- 2. domain profile of the baseline questionnaire -----------------------------------------------
+
+
+def domain_profile(data: ProgressData, program: Program) -> Chart | EmptyChart:
+    """Each partner's baseline questionnaire scores per subscale: the first time and the latest."""
+    instrument = program.instruments[program.assessment.overview.questionnaire]
+    fillings = data.fillings_of(instrument.key)
+    if not fillings:
+        return EmptyChart(_not_sent(data, instrument))
+    partners, names = data.partners[:2], _names(data.partners[:2])
+    occasions = [("start", fillings[0])] + ([("latest", fillings[-1])] if len(fillings) > 1 else [])
+    subscales = instrument.subscales
+    titles = [s.title for s in subscales]
+    low, high = _instrument_range(instrument)
+
+    figure = go.Figure()
+    for partner, name, style in zip(partners, names, STYLES, strict=False):
+        for when, filling in occasions:
+            lighter = when == "start" and len(occasions) > 1
+            figure.add_trace(
+                go.Bar(
+                    x=titles,
+                    y=[_score(filling, partner, s.key) for s in subscales],
+                    name=f"{name}, {when}",
+                    marker=_bar_marker(style, lighter=lighter),
+                    hovertemplate="%{x}: %{y}" + WHO,
+                )
+            )
+    for index, subscale in enumerate(subscales):
+        _band(figure, instrument, subscale, across=(index - 0.5, index + 0.5), vertical=True)
+    # Four partner entries and a band per cut-off rarely fit on one legend row.
+    _layout(figure, "Questionnaire profile", legend_rows=2 if figure.layout.shapes else 1)
+    figure.update_layout(barmode="group")
+    figure.update_xaxes(title_text="Area of your relationship")
+    figure.update_yaxes(title_text=_score_title(instrument, low, high), range=[low, high])
+
+    table: list[dict[str, object]] = []
+    for subscale in subscales:
+        for partner, name in zip(partners, names, strict=False):
+            row: dict[str, object] = {"Area": subscale.title, "Partner": name}
+            row.update(
+                {when.capitalize(): _score(filling, partner, subscale.key) for when, filling in occasions}
+            )
+            latest = _score(occasions[-1][1], partner, subscale.key)
+            row["In the concern range"] = None if latest is None else in_concern_range(subscale, latest)
+            table.append(row)
+    return Chart(figure, _profile_caption(instrument, partners, names, occasions), table)
+
+
+def _profile_caption(
+    instrument: Instrument,
+    partners: Sequence[Partner],
+    names: list[str],
+    occasions: list[tuple[str, Filling]],
+) -> str:
+    first, last = occasions[0][1], occasions[-1][1]
+    clauses: list[str] = []
+    said_change = False
+    for partner, name in zip(partners, names, strict=False):
+        if len(occasions) == 1:
+            scored = [
+                (s, v) for s in instrument.subscales if (v := _score(first, partner, s.key)) is not None
+            ]
+            if scored:
+                best, value = max(scored, key=lambda sv: sv[1])  # max keeps the first of equal scores
+                top = _fmt(score_range(instrument, best.key)[1])
+                lead = "at the start, " if not clauses else ""
+                verb = "scored highest on" if not clauses else "on"
+                clauses.append(f"{lead}{name} {verb} {best.title} ({_fmt(value)} of {top})")
+            continue
+        moves = [
+            (s, a, b)
+            for s in instrument.subscales
+            if (a := _score(first, partner, s.key)) is not None
+            and (b := _score(last, partner, s.key)) is not None
+        ]
+        if not moves:
+            continue
+        subscale, before, after = max(moves, key=lambda m: abs(m[2] - m[1]))
+        if before == after:
+            clauses.append(f"{name}'s scores are the same as at the start")
+        elif not said_change:
+            span = f"{_fmt(before)} to {_fmt(after)}"
+            clauses.append(f"since the start, {name}'s biggest change is in {subscale.title} ({span})")
+            said_change = True
+        else:
+            clauses.append(f"{name}'s in {subscale.title} ({_fmt(before)} to {_fmt(after)})")
+    return _sentence(clauses or ["There are not enough answers yet to show scores"])
+
+
+# ---- 3. perception gap ----------------------------------------------------------------------------
+
+
+def perception_gap(data: ProgressData, program: Program, top: int = 5) -> Chart | EmptyChart:
+    """The statements of the latest baseline questionnaire where the partners' answers differ most."""
+    if top < 1:
+        raise ValueError("top must be at least 1")
+    instrument = program.instruments[program.assessment.overview.questionnaire]
+    fillings = data.fillings_of(instrument.key)
+    partners = data.partners[:2]
+    if not fillings or len(partners) < 2:
+        return EmptyChart(_not_sent(data, instrument))
+    latest = fillings[-1]
+    first, second = (latest.answers.get(p.person_id, {}) for p in partners)
+    gaps = [
+        (item, a, b)
+        for item in instrument.items
+        if (a := first.get(item.key)) is not None and (b := second.get(item.key)) is not None and a != b
+    ]
+    if not gaps:
+        return EmptyChart(
+            "You gave the same answer to every statement you both answered: no differences to show."
+        )
+    # sorted() is stable, so equal differences keep the questionnaire's item order.
+    biggest = sorted(gaps, key=lambda gap: -abs(gap[1] - gap[2]))[:top]
+    names = _names(partners)
+    labels = [_wrap(item.text) for item, _, _ in biggest]
+    scale = instrument.scale
+    # Bars grow from one point below the lowest answer, so the lowest answer still shows as a bar.
+    zero = scale.min - 1
+
+    figure = go.Figure()
+    for position, (name, style) in enumerate(zip(names, STYLES, strict=False)):
+        answers = [b if position else a for _, a, b in biggest]
+        figure.add_trace(
+            go.Bar(
+                x=[a - zero for a in answers],
+                y=labels,
+                base=zero,
+                orientation="h",
+                name=name,
+                marker=_bar_marker(style),
+                customdata=[
+                    [item.text, a, scale.labels[a - scale.min]]
+                    for (item, _, _), a in zip(biggest, answers, strict=True)
+                ],
+                hovertemplate=("%{customdata[0]}<br>Answer: %{customdata[1]} (%{customdata[2]})" + WHO),
+            )
+        )
+    _layout(figure, "Where you see things differently")
+    figure.update_layout(barmode="group")
+    figure.update_xaxes(
+        title_text=f"Answer ({scale.min} = {scale.labels[0]}, {scale.max} = {scale.labels[-1]})",
+        range=[zero, scale.max],
+        tickvals=list(scale.points),
+    )
+    figure.update_yaxes(title_text="Statement", autorange="reversed", automargin=True)
+
+    table: list[dict[str, object]] = [
+        {"Statement": item.text, names[0]: a, names[1]: b, "Difference": abs(a - b)} for item, a, b in biggest
+    ]
+    item, a, b = biggest[0]
+    caption = (
+        f"The biggest difference is about “{_shorten(item.text)}” "
+        f"({names[0]} answered {a}, {names[1]} {b}): worth talking about gently."
+    )
+    return Chart(figure, caption, table)
+
+
+# ---- 4. stage progress ----------------------------------------------------------------------------
+
+
+def stage_progress(data: ProgressData, program: Program) -> Chart | EmptyChart:
+    """How much of each stage each partner has done, as a percentage of its steps."""
+    partners = data.partners[:2]
+    if not partners:
+        return EmptyChart("Progress appears once you have started the assessment.")
+    names = _names(partners)
+    titles = {journey.ASSESSMENT: program.assessment.title} | {s.key: s.title for s in program.stages}
+    totals = {
+        stage: data.steps_total.get(stage) or len(journey.stage_steps(program, stage))
+        for stage in journey.ORDER
+    }
+    done = {
+        p.person_id: {
+            stage: min(data.steps_done.get(p.person_id, {}).get(stage, 0), totals[stage])
+            for stage in journey.ORDER
+        }
+        for p in partners
+    }
+    if not any(any(stages.values()) for stages in done.values()):
+        return EmptyChart(
+            "Nothing done yet: the bars fill in as you work through the steps, starting with the assessment."
+        )
+
+    figure = go.Figure()
+    for partner, name, style in zip(partners, names, STYLES, strict=False):
+        steps = done[partner.person_id]
+        figure.add_trace(
+            go.Bar(
+                x=[_percent(steps[stage], totals[stage]) for stage in journey.ORDER],
+                y=[titles[stage] for stage in journey.ORDER],
+                orientation="h",
+                name=name,
+                marker=_bar_marker(style),
+                texttemplate="%{x:.0f}%",
+                textposition="outside",
+                cliponaxis=False,
+                customdata=[[steps[stage], totals[stage]] for stage in journey.ORDER],
+                hovertemplate=("%{y}: %{x:.0f}% (%{customdata[0]} of %{customdata[1]} steps)" + WHO),
+            )
+        )
+    _layout(figure, "Progress through the program")
+    figure.update_layout(barmode="group")
+    figure.update_xaxes(title_text="Steps done (%)", range=[0, 100], ticksuffix="%")
+    figure.update_yaxes(title_text="Stage", autorange="reversed", automargin=True)
+
+    table: list[dict[str, object]] = [
+        {
+            "Stage": titles[stage],
+            "Partner": name,
+            "Steps done": done[partner.person_id][stage],
+            "Steps": totals[stage],
+            "Percent done": _percent(done[partner.person_id][stage], totals[stage]),
+        }
+        for stage in journey.ORDER
+        for partner, name in zip(partners, names, strict=False)
+    ]
+    everything = sum(totals.values())
+    clauses: list[str] = []
+    for partner, name in zip(partners, names, strict=False):
+        count = sum(done[partner.person_id].values())
+        if not clauses:
+            clauses.append(f"{name} has done {count} of the program's {everything} steps")
+        else:
+            clauses.append(f"{name} {count}")
+    caption = " and ".join(clauses)
+    if len(partners) == 1:
+        caption += "; your partner's bars appear once they have joined"
+    return Chart(figure, _sentence([caption]), table)
+
+
+# ---- 5. change since baseline ---------------------------------------------------------------------
+
+
+def change_since_baseline(data: ProgressData, program: Program, instrument: str) -> Chart | EmptyChart:
+    """Each partner's start and latest score per subscale, with reliable-change verdicts where declared."""
+    form = program.instruments[instrument]
+    picked = _before_after(data, program, form)
+    if isinstance(picked, EmptyChart):
+        return picked
+    before, after, since = picked
+    partners, names = data.partners[:2], _names(data.partners[:2])
+    subscales = form.subscales
+    low, high = _instrument_range(form)
+    ranges = {s.key: score_range(form, s.key) for s in subscales}
+    mixed = len(set(ranges.values())) > 1
+    # Each subscale is a row; partner 1 sits just above its middle and partner 2 just below.
+    offsets = (-0.15, 0.15)
+
+    figure = go.Figure()
+    table: list[dict[str, object]] = []
+    judged: dict[str, list[tuple[Subscale, float, float, str]]] = {name: [] for name in names}
+    moved: dict[str, list[tuple[Subscale, float, float]]] = {name: [] for name in names}
+    for position, (partner, name, style) in enumerate(zip(partners, names, STYLES, strict=False)):
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        symbols: list[str] = []
+        hover: list[str] = []
+        for index, subscale in enumerate(subscales):
+            start, latest = _score(before, partner, subscale.key), _score(after, partner, subscale.key)
+            change = (
+                reliable_change(subscale, start, latest) if start is not None and latest is not None else None
+            )
+            verdict = change.verdict if change else None
+            table.append(
+                {
+                    "Area": subscale.title,
+                    "Partner": name,
+                    "Start": start,
+                    "Latest": latest,
+                    "Change": None if start is None or latest is None else round(latest - start, 2),
+                    "Reliable change": verdict or "not judged (no reliability figure)",
+                    "In the concern range": None if latest is None else in_concern_range(subscale, latest),
+                }
+            )
+            if start is None or latest is None:
+                continue
+            moved[name].append((subscale, start, latest))
+            row = index + offsets[position]
+            xs += [start, latest, None]
+            ys += [row, row, None]
+            symbols += [f"{style.symbol}-open", style.symbol, style.symbol]
+            judgement = f" ({verdict})" if verdict else ""
+            hover += [
+                f"{subscale.title}, start: {_fmt(start)}",
+                f"{subscale.title}, latest: {_fmt(latest)}{judgement}",
+                "",
+            ]
+            if verdict:
+                judged[name].append((subscale, start, latest, verdict))
+            if verdict and verdict != "no reliable change":
+                rising = latest >= start
+                figure.add_annotation(
+                    x=latest,
+                    y=row,
+                    text=verdict,
+                    showarrow=False,
+                    xanchor="left" if rising else "right",
+                    xshift=10 if rising else -10,
+                    font={"size": 11, "color": TEXT_COLOUR},
+                )
+        figure.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                name=name,
+                mode="lines+markers",
+                line={"color": style.colour, "dash": style.dash, "width": 2},
+                marker={"color": style.colour, "symbol": symbols, "size": 11, "line": {"width": 2}},
+                hovertext=hover,
+                hovertemplate="%{hovertext}" + WHO,
+                cliponaxis=False,
+            )
+        )
+    for index, subscale in enumerate(subscales):
+        _band(figure, form, subscale, across=(index - 0.5, index + 0.5), vertical=False)
+    ticks = [
+        f"{s.title} ({_fmt(ranges[s.key][0])}-{_fmt(ranges[s.key][1])})" if mixed else s.title
+        for s in subscales
+    ]
+    _layout(figure, "Change since the start" if since == "the start" else f"Change over {since}")
+    figure.update_xaxes(title_text=_score_title(form, low, high), range=[low, high])
+    figure.update_yaxes(
+        title_text="Area (open marker: start, filled: latest)",
+        tickvals=list(range(len(subscales))),
+        ticktext=ticks,
+        range=[len(subscales) - 0.5, -0.5],
+        automargin=True,
+        showgrid=False,
+    )
+    return Chart(figure, _change_caption(names, judged, moved, since), table)
+
+
+def _before_after(
+    data: ProgressData, program: Program, instrument: Instrument
+) -> tuple[Filling, Filling, str] | EmptyChart:
+    """The two fillings to compare (a stage's check: its start and end) and how to name the span between."""
+    fillings = data.fillings_of(instrument.key)
+    stage = next((s for s in program.stages if s.check == instrument.key), None)
+    if stage is not None:
+        by_occasion = {f.occasion: f for f in fillings}
+        start = by_occasion.get(stage_occasion(stage.key, "start"))
+        end = by_occasion.get(stage_occasion(stage.key, "end"))
+        if start is None:
+            return EmptyChart(_not_sent(data, instrument))
+        if end is None:
+            return EmptyChart(f"Change over “{stage.title}” shows once you have both done its end check.")
+        return start, end, f"“{stage.title}”"
+    if not fillings:
+        return EmptyChart(_not_sent(data, instrument))
+    if len(fillings) < 2:
+        return EmptyChart(f"Change shows once you have both answered “{instrument.title}” a second time.")
+    return fillings[0], fillings[-1], "the start"
+
+
+def _change_caption(
+    names: list[str],
+    judged: dict[str, list[tuple[Subscale, float, float, str]]],
+    moved: dict[str, list[tuple[Subscale, float, float]]],
+    since: str,
+) -> str:
+    opening = "since the start" if since == "the start" else f"over {since}"
+    clauses: list[str] = []
+    if any(judged.values()):
+        for name in names:
+            reliable = [j for j in judged[name] if j[3] != "no reliable change"]
+            if not reliable:
+                clauses.append(f"{name} shows no reliable change")
+                continue
+            parts = [f"{s.title} is {verdict} ({_fmt(a)} to {_fmt(b)})" for s, a, b, verdict in reliable]
+            clauses.append(f"{name}'s " + " and ".join(parts))
+        return _sentence([f"{opening}, {clauses[0]}", *clauses[1:]])
+    for name in names:
+        if moved[name]:
+            subscale, a, b = max(moved[name], key=lambda m: abs(m[2] - m[1]))
+            biggest = "in" if clauses else "biggest change is in"
+            clauses.append(f"{name}'s {biggest} {subscale.title} ({_fmt(a)} to {_fmt(b)})")
+    if not clauses:
+        return _sentence(["There are not enough answers yet to show change"])
+    return _sentence(
+        [f"{opening}, {clauses[0]}", *clauses[1:], "change is shown without a reliability judgement"]
+    )
+
+
+# ---- shared pieces --------------------------------------------------------------------------------
+
+
+def _names(partners: Sequence[Partner]) -> list[str]:
+    """Partners' display names, numbered when two share a name so their rows and legend entries differ."""
+    names = [p.name for p in partners]
+    if len(set(names)) < len(names):
+        return [f"{name} ({number})" for number, name in enumerate(names, start=1)]
+    return names
+
+
+def _not_sent(data: ProgressData, instrument: Instrument) -> str:
+    if len(data.partners) < 2:
+        return (
+            f"Charts of the questionnaire “{instrument.title}” appear once your partner has joined "
+            "and you have both sent it."
+        )
+    return f"Charts of the questionnaire “{instrument.title}” appear once you have both sent it."
+
+
+def _score(filling: Filling, partner: Partner, subscale: str) -> float | None:
+    """A partner's subscale score in a filling, rounded for display (None when too few answers)."""
+    value = filling.scores.get(partner.person_id, {}).get(subscale)
+    return None if value is None else round(value, 2)
+
+
+def _instrument_range(instrument: Instrument) -> tuple[float, float]:
+    """One axis range that holds every subscale's full score range."""
+    ranges = [score_range(instrument, s.key) for s in instrument.subscales]
+    return min(r[0] for r in ranges), max(r[1] for r in ranges)
+
+
+def _score_title(instrument: Instrument, low: float, high: float) -> str:
+    if instrument.aggregate == "mean":
+        return f"Average answer ({_fmt(low)}-{_fmt(high)})"
+    return f"Total score ({_fmt(low)}-{_fmt(high)})"
+
+
+def _band(
+    figure: go.Figure,
+    instrument: Instrument,
+    subscale: Subscale,
+    *,
+    across: tuple[float, float],
+    vertical: bool,
+) -> None:
+    """Shade a subscale's concern range (the side of its cut-off that is of concern), if it declares one."""
+    if subscale.cutoff is None:
+        return
+    low, high = score_range(instrument, subscale.key)
+    start, end = (low, subscale.cutoff) if subscale.concern == "below" else (subscale.cutoff, high)
+    label = subscale.cutoff_label or f"Concern range ({subscale.concern} {_fmt(subscale.cutoff)})"
+    placement: dict[str, Any] = (
+        {"x0": across[0], "x1": across[1], "y0": start, "y1": end}
+        if vertical
+        else {"x0": start, "x1": end, "y0": across[0], "y1": across[1]}
+    )
+    # Bars would hide a label inside the band, so beside bars the band is named in the legend instead.
+    naming: dict[str, Any] = (
+        {"showlegend": True, "legendgroup": label}
+        if vertical
+        else {
+            "label": {"text": label, "textposition": "top left", "font": {"size": 10, "color": TEXT_COLOUR}}
+        }
+    )
+    figure.add_shape(
+        type="rect",
+        xref="x",
+        yref="y",
+        **placement,
+        **naming,
+        name=label,
+        fillcolor=BAND_COLOUR,
+        opacity=0.25,
+        line={"width": 0},
+        layer="below",
+    )
+
+
+def _bar_marker(style: PartnerStyle, *, lighter: bool = False) -> dict[str, Any]:
+    return {
+        "color": _tint(style.colour, START_TINT) if lighter else style.colour,
+        "line": {"color": style.colour, "width": 1},
+        "pattern": {"shape": style.pattern, "fillmode": "overlay", "fgcolor": "#FFFFFF", "solidity": 0.3},
+    }
+
+
+def _tint(colour: str, white: float) -> str:
+    """A colour mixed with a share of white, as #RRGGBB."""
+    channels = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c + (255 - c) * white):02X}" for c in channels)
+
+
+def _layout(figure: go.Figure, title: str, legend_rows: int = 1) -> None:
+    """The look every chart shares: plain template, short title, and the legend at the top under it."""
+    figure.update_layout(
+        template="simple_white",
+        title={"text": title, "x": 0, "xanchor": "left", "yref": "container", "y": 0.98, "yanchor": "top"},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        margin={"t": 60 + 28 * legend_rows},
+    )
+
+
+def _wrap(text: str) -> str:
+    """Item text shortened to about LABEL_CHARS characters, on lines of about half that."""
+    return "<br>".join(textwrap.wrap(_shorten(text), LABEL_CHARS // 2))
+
+
+def _shorten(text: str) -> str:
+    """Text cut at a word to at most LABEL_CHARS characters, ending in an ellipsis when cut."""
+    short = textwrap.shorten(text, LABEL_CHARS, placeholder="…")
+    return short if short == text else short[:-1].rstrip(",;:") + "…"
+
+
+def _percent(done: int, total: int) -> float:
+    return round(100 * done / total, 1) if total else 0.0
+
+
+def _fmt(value: float) -> str:
+    """A number as people read it: at most one decimal, no trailing zero."""
+    return f"{round(value, 1):g}"
+
+
+def _sentence(clauses: list[str]) -> str:
+    text = "; ".join(clauses)
+    return text[:1].upper() + text[1:] + "."

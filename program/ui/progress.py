@@ -1,0 +1,78 @@
+"""The couple's progress charts, for the partners and for their therapist in a session."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from program import access, charts, progress
+from program.access import Viewer
+from program.db import read_session
+from program.ui import runtime
+
+CHECKIN_LABELS = {
+    "overall": "Overall",
+    "closeness": "Closeness",
+    "communication": "Communication",
+    "conflict": "Handling conflict",
+    "trust": "Trust",
+}
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _figures(
+    couple_id: int, version: tuple[object, ...], rating: str, _viewer: Viewer
+) -> list[tuple[str, object, bool]]:
+    """Every chart of a couple, cached until its data version changes (the viewer's access is checked by
+    the caller on every run; the data holds nothing that differs between allowed viewers)."""
+    program = runtime.program()
+    with read_session(runtime.engine()) as session:
+        data = progress.load_progress(session=session, viewer=_viewer, couple_id=couple_id, program=program)
+    # (title, chart, whether to say why when it is empty); a stage's chart simply waits for its stage.
+    built: list[tuple[str, object, bool]] = [
+        ("Weekly check-ins", charts.checkin_trends(data, rating, CHECKIN_LABELS[rating]), True),
+        ("Where each of you stands", charts.domain_profile(data, program), True),
+        ("Where you see things differently", charts.perception_gap(data, program), True),
+        ("Progress through the program", charts.stage_progress(data, program), True),
+    ]
+    for stage in program.stages:
+        chart = charts.change_since_baseline(data, program, stage.check)
+        built.append((f"{stage.title}: start and end", chart, False))
+    return built
+
+
+def render_couple_charts(viewer: Viewer, couple_id: int) -> None:
+    """Draw the couple's charts, each with a plain caption and its numbers as a table."""
+    with read_session(runtime.engine()) as session:
+        access.require_couple(session=session, viewer=viewer, couple_id=couple_id)
+        version = progress.data_version(session=session, couple_id=couple_id)
+    rating = st.selectbox(
+        "Check-in rating to show",
+        list(CHECKIN_LABELS),
+        format_func=CHECKIN_LABELS.__getitem__,
+        key="progress_rating",
+    )
+    for title, chart, explain_when_empty in _figures(couple_id, version, rating, viewer):
+        if isinstance(chart, charts.EmptyChart):
+            if not explain_when_empty:
+                continue
+            st.subheader(title)
+            st.info(chart.message)
+            continue
+        assert isinstance(chart, charts.Chart)
+        # theme=None keeps the figure's own colour-blind-safe styling; the figure carries its own title.
+        st.plotly_chart(chart.figure, theme=None, config={"displaylogo": False}, key=f"chart::{title}")
+        st.caption(chart.caption)
+        with st.expander("Show the numbers as a table"):
+            st.dataframe(chart.table, hide_index=True)
+
+
+def render_progress(viewer: Viewer) -> None:
+    """A partner's view of the couple's progress."""
+    st.title("Our progress")
+    with read_session(runtime.engine()) as session:
+        couple_id = access.current_couple_id(session=session, viewer=viewer)
+    if couple_id is None:
+        st.info("Your charts appear here once you and your partner are linked (see your account page).")
+        return
+    st.caption("Both of you see the same charts. Notes and the private safety check never appear here.")
+    render_couple_charts(viewer, couple_id)

@@ -1,0 +1,537 @@
+"""Progress charts: traces, axes, captions, tables and empty states, from ProgressData built by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import plotly.io as pio
+import pytest
+
+from program import journey, scoring
+from program.access import CheckInView
+from program.charts import (
+    MEAN_NAME,
+    Chart,
+    EmptyChart,
+    change_since_baseline,
+    checkin_trends,
+    domain_profile,
+    perception_gap,
+    stage_progress,
+)
+from program.curriculum import Instrument, Program, load_instruments, load_program
+from program.progress import Filling, Partner, ProgressData
+
+PROGRAM = load_program()
+GOLDEN = load_instruments(Path(__file__).resolve().parent / "golden")
+BASELINE = PROGRAM.instruments[PROGRAM.assessment.overview.questionnaire]
+ANA, BEN = Partner(1, "Ana"), Partner(2, "Ben")
+WEEKS = [date(2026, 11, 2) + timedelta(weeks=n) for n in range(4)]
+BLUE, ORANGE, GREY = "#0072B2", "#E69F00", "#555555"
+
+
+def _data(
+    partners: tuple[Partner, ...] = (ANA, BEN),
+    checkins: tuple[CheckInView, ...] = (),
+    fillings: tuple[Filling, ...] = (),
+    steps_done: dict[int, dict[str, int]] | None = None,
+) -> ProgressData:
+    return ProgressData(
+        couple_id=7,
+        partners=partners,
+        checkins=checkins,
+        fillings=fillings,
+        steps_done=steps_done or {},
+        steps_total={stage: len(journey.stage_steps(PROGRAM, stage)) for stage in journey.ORDER},
+    )
+
+
+def _checkin(
+    partner: Partner, week: int, overall: int, closeness: int = 5, note: str | None = None
+) -> CheckInView:
+    return CheckInView(partner.person_id, WEEKS[week], closeness, 5, 5, 5, overall, note)
+
+
+def _answered(
+    instrument: Instrument, occasion: str, answers: dict[Partner, dict[str, int | None]], day: int = 0
+) -> Filling:
+    """A filling from item answers, scored the way load_progress scores them."""
+    return Filling(
+        instrument=instrument.key,
+        occasion=occasion,
+        sent_on={p.person_id: date(2026, 11, 2) + timedelta(days=day) for p in answers},
+        answers={p.person_id: a for p, a in answers.items()},
+        scores={
+            p.person_id: {k: s.score for k, s in scoring.score(instrument, a).items()}
+            for p, a in answers.items()
+        },
+    )
+
+
+def _scored(
+    instrument: str, occasion: str, scores: Mapping[Partner, Mapping[str, float | None]], day: int = 0
+) -> Filling:
+    """A filling with subscale scores given directly."""
+    return Filling(
+        instrument=instrument,
+        occasion=occasion,
+        sent_on={p.person_id: date(2026, 11, 2) + timedelta(days=day) for p in scores},
+        answers={p.person_id: {} for p in scores},
+        scores={p.person_id: dict(s) for p, s in scores.items()},
+    )
+
+
+def _with_baseline(key: str) -> Program:
+    """The shipped program with the golden test instruments added and one of them as the baseline."""
+    overview = PROGRAM.assessment.overview.model_copy(update={"questionnaire": key})
+    return PROGRAM.model_copy(
+        update={
+            "instruments": {**PROGRAM.instruments, **GOLDEN},
+            "assessment": PROGRAM.assessment.model_copy(update={"overview": overview}),
+        }
+    )
+
+
+def _chart(result: Chart | EmptyChart) -> Chart:
+    assert isinstance(result, Chart), result
+    return result
+
+
+def _trace(chart: Chart, name: str) -> Any:
+    return next(t for t in chart.figure.data if t.name == name)
+
+
+def _assert_common_layout(chart: Chart) -> None:
+    layout = chart.figure.layout
+    assert layout.template == pio.templates["simple_white"]
+    assert layout.legend.orientation == "h" and layout.legend.y > 1
+    assert layout.title.text
+    assert chart.caption.count(". ") == 0 and chart.caption.endswith(".")
+
+
+# ---- check-in trends ------------------------------------------------------------------------------
+
+
+def test_checkin_trends_draw_each_partner_and_the_couples_mean() -> None:
+    """A line per partner in their own colour, dash and marker; a grey dotted mean for weeks both answered."""
+    checkins = (
+        _checkin(ANA, 0, 5),
+        _checkin(BEN, 0, 6),
+        _checkin(ANA, 1, 6),
+        _checkin(ANA, 2, 7),
+        _checkin(BEN, 2, 5),
+        _checkin(BEN, 3, 6),
+    )
+    chart = _chart(checkin_trends(_data(checkins=checkins)))
+    assert [t.name for t in chart.figure.data] == ["Ana", "Ben", MEAN_NAME]
+    ana, ben, mean = chart.figure.data
+    assert list(ana.x) == WEEKS[:3] and list(ana.y) == [5, 6, 7]
+    assert list(ben.x) == [WEEKS[0], WEEKS[2], WEEKS[3]] and list(ben.y) == [6, 5, 6]
+    assert (ana.line.color, ana.line.dash, ana.marker.symbol) == (BLUE, "solid", "circle")
+    assert (ben.line.color, ben.line.dash, ben.marker.symbol) == (ORANGE, "dash", "square")
+    assert list(mean.x) == [WEEKS[0], WEEKS[2]] and list(mean.y) == [5.5, 6.0]
+    assert (mean.line.color, mean.line.dash) == (GREY, "dot")
+    assert all("%{x|" in t.hovertemplate and "%{y}" in t.hovertemplate for t in chart.figure.data)
+    layout = chart.figure.layout
+    assert tuple(layout.yaxis.range) == (0, 10)
+    assert layout.xaxis.dtick == 7 * 24 * 60 * 60 * 1000  # a tick a week
+    assert layout.yaxis.title.text == "Overall rating (0-10)" and layout.xaxis.title.text == "Week"
+    _assert_common_layout(chart)
+    assert chart.caption == "Ana's overall rating went from 5 to 7 since the first week; Ben's from 6 to 6."
+    assert chart.table == [
+        {"Week": WEEKS[0], "Ana": 5, "Ben": 6, MEAN_NAME: 5.5},
+        {"Week": WEEKS[1], "Ana": 6, "Ben": None, MEAN_NAME: None},
+        {"Week": WEEKS[2], "Ana": 7, "Ben": 5, MEAN_NAME: 6.0},
+        {"Week": WEEKS[3], "Ana": None, "Ben": 6, MEAN_NAME: None},
+    ]
+
+
+def test_checkin_trends_draw_the_chosen_rating_with_its_label() -> None:
+    """Another rating is read from its own field; the axis and caption use its label, with "rating" added."""
+    checkins = (
+        _checkin(ANA, 0, 5, closeness=2),
+        _checkin(ANA, 1, 5, closeness=8),
+        _checkin(BEN, 0, 5, closeness=4),
+    )
+    chart = _chart(checkin_trends(_data(checkins=checkins), "closeness", "Closeness"))
+    assert list(_trace(chart, "Ana").y) == [2, 8] and list(_trace(chart, MEAN_NAME).y) == [3.0]
+    assert chart.figure.layout.yaxis.title.text == "Closeness rating (0-10)"
+    assert chart.caption == "Ana's closeness rating went from 2 to 8 since the first week; Ben's is 4 so far."
+    with pytest.raises(ValueError, match="unknown check-in rating"):
+        checkin_trends(_data(checkins=checkins), "mood")
+
+
+def test_checkin_notes_never_reach_a_chart() -> None:
+    """A note shared with the viewer is still never drawn, tabled or captioned."""
+    checkins = (_checkin(ANA, 0, 5, note="private words"), _checkin(BEN, 0, 6, note="more private words"))
+    chart = _chart(checkin_trends(_data(checkins=checkins)))
+    assert "private words" not in chart.figure.to_json()
+    assert "private words" not in repr(chart.table) + chart.caption
+
+
+def test_a_partner_without_checkins_gets_no_line_and_a_word_in_the_caption() -> None:
+    """Ana's line is drawn; Ben has none and no mean, and the caption says his line comes after his first."""
+    chart = _chart(checkin_trends(_data(checkins=(_checkin(ANA, 0, 5), _checkin(ANA, 1, 7)))))
+    assert [t.name for t in chart.figure.data] == ["Ana"]
+    assert chart.caption == (
+        "Ana's overall rating went from 5 to 7 since the first week; "
+        "Ben hasn't done a check-in yet, and their line appears after their first one."
+    )
+    assert chart.table == [
+        {"Week": WEEKS[0], "Ana": 5, "Ben": None, MEAN_NAME: None},
+        {"Week": WEEKS[1], "Ana": 7, "Ben": None, MEAN_NAME: None},
+    ]
+
+
+def test_checkin_trends_empty_states() -> None:
+    """No couple, or no check-ins at all: a message instead of an empty chart; alone: your own line."""
+    assert checkin_trends(_data(partners=())) == EmptyChart(
+        "Check-in trends appear once you have done your first weekly check-in."
+    )
+    assert checkin_trends(_data()) == EmptyChart(
+        "No check-ins yet: the lines appear after your first weekly check-ins."
+    )
+    solo = _chart(checkin_trends(_data(partners=(ANA,), checkins=(_checkin(ANA, 0, 4),))))
+    assert [t.name for t in solo.figure.data] == ["Ana"]
+    assert solo.caption == (
+        "Ana's overall rating is 4 so far; "
+        "your partner's line appears once they have joined and done a check-in."
+    )
+
+
+# ---- domain profile -------------------------------------------------------------------------------
+
+START = {"communication": 4.0, "conflict": 3.5, "trust": 6.2, "connection": 5.0, "satisfaction": 5.6}
+LATEST = {"communication": 5.5, "conflict": 4.0, "trust": 6.0, "connection": 5.0, "satisfaction": 6.0}
+BEN_START = {"communication": 5.0, "conflict": 4.0, "trust": 4.0, "connection": 4.2, "satisfaction": 5.0}
+BEN_LATEST = {"communication": 5.0, "conflict": 4.8, "trust": 4.0, "connection": 4.0, "satisfaction": 5.0}
+
+
+def test_domain_profile_groups_start_and_latest_bars_per_partner() -> None:
+    """Four bar traces over the subscales on the full 1-7 range; partners differ by colour and pattern."""
+    fillings = (
+        _scored(BASELINE.key, "baseline", {ANA: START, BEN: BEN_START}),
+        _scored(BASELINE.key, "extra:2026-12-01", {ANA: START, BEN: BEN_START}, day=20),
+        _scored(BASELINE.key, "extra:2027-01-10", {ANA: LATEST, BEN: BEN_LATEST}, day=60),
+    )
+    chart = _chart(domain_profile(_data(fillings=fillings), PROGRAM))
+    assert [t.name for t in chart.figure.data] == ["Ana, start", "Ana, latest", "Ben, start", "Ben, latest"]
+    titles = [s.title for s in BASELINE.subscales]
+    for trace, scores in zip(chart.figure.data, (START, LATEST, BEN_START, BEN_LATEST), strict=True):
+        assert trace.type == "bar" and list(trace.x) == titles
+        assert list(trace.y) == [scores[s.key] for s in BASELINE.subscales]
+    ana_start, ana_latest, ben_start, ben_latest = chart.figure.data
+    assert (ana_start.marker.color, ana_latest.marker.color) == ("#8CC0DC", BLUE)  # start: a lighter tint
+    assert (ben_start.marker.color, ben_latest.marker.color) == ("#F4D48C", ORANGE)
+    assert {ana_start.marker.line.color, ana_latest.marker.line.color} == {BLUE}
+    assert {ben_start.marker.line.color, ben_latest.marker.line.color} == {ORANGE}
+    assert {ana_start.marker.pattern.shape, ana_latest.marker.pattern.shape} == {""}
+    assert {ben_start.marker.pattern.shape, ben_latest.marker.pattern.shape} == {"/"}
+    layout = chart.figure.layout
+    assert layout.barmode == "group"
+    assert tuple(layout.yaxis.range) == (1, 7) and layout.yaxis.title.text == "Average answer (1-7)"
+    assert layout.xaxis.title.text and not layout.shapes  # the shipped baseline declares no cut-offs
+    _assert_common_layout(chart)
+    assert chart.caption == (
+        "Since the start, Ana's biggest change is in Communication (4 to 5.5); "
+        "Ben's in Handling conflict (4 to 4.8)."
+    )
+    assert chart.table[0] == {
+        "Area": "Communication", "Partner": "Ana", "Start": 4.0, "Latest": 5.5, "In the concern range": None
+    }  # fmt: skip
+    assert [(r["Partner"], r["Start"], r["Latest"]) for r in chart.table if r["Area"] == "Trust"] == [
+        ("Ana", 6.2, 6.0),
+        ("Ben", 4.0, 4.0),
+    ]
+
+
+def test_domain_profile_with_one_filling_shows_start_bars_only() -> None:
+    """Sent once: the start bars at full strength, and the caption names each partner's highest area."""
+    chart = _chart(
+        domain_profile(
+            _data(fillings=(_scored(BASELINE.key, "baseline", {ANA: START, BEN: BEN_START}),)), PROGRAM
+        )
+    )
+    assert [t.name for t in chart.figure.data] == ["Ana, start", "Ben, start"]
+    assert [t.marker.color for t in chart.figure.data] == [BLUE, ORANGE]
+    assert (
+        chart.caption
+        == "At the start, Ana scored highest on Trust (6.2 of 7); Ben on Communication (5 of 7)."
+    )
+    assert set(chart.table[0]) == {"Area", "Partner", "Start", "In the concern range"}
+
+
+def test_domain_profile_shades_declared_concern_ranges() -> None:
+    """A sum-scored baseline with cut-offs: full 0-16 axis and one labelled band per subscale, on its side."""
+    program = _with_baseline("test-instrument")
+    filling = _scored(
+        "test-instrument",
+        "baseline",
+        {ANA: {"warmth": 6.0, "strain": 9.0}, BEN: {"warmth": 12.0, "strain": None}},
+    )
+    chart = _chart(domain_profile(_data(fillings=(filling,)), program))
+    layout = chart.figure.layout
+    assert tuple(layout.yaxis.range) == (0, 16) and layout.yaxis.title.text == "Total score (0-16)"
+    warmth, strain = layout.shapes
+    assert (warmth.x0, warmth.x1, warmth.y0, warmth.y1) == (-0.5, 0.5, 0, 8.0)
+    assert (strain.x0, strain.x1, strain.y0, strain.y1) == (0.5, 1.5, 7.5, 12)
+    assert (warmth.name, strain.name) == ("Fictional low-warmth range", "Fictional high-strain range")
+    assert warmth.showlegend and strain.showlegend  # named in the legend, where bars cannot hide the label
+    assert list(_trace(chart, "Ben, start").y) == [12.0, None]
+    assert [r["In the concern range"] for r in chart.table] == [True, False, True, None]
+
+
+def test_domain_profile_waits_until_both_sent_the_questionnaire() -> None:
+    """Not sent by both: a message naming the questionnaire, and whether the partner still has to join."""
+    assert domain_profile(_data(), PROGRAM) == EmptyChart(
+        "Charts of the questionnaire “How things are between you” appear once you have both sent it."
+    )
+    alone = domain_profile(_data(partners=(ANA,)), PROGRAM)
+    assert (
+        isinstance(alone, EmptyChart)
+        and "once your partner has joined and you have both sent it" in alone.message
+    )
+
+
+# ---- perception gap -------------------------------------------------------------------------------
+
+
+def _baseline_answers(changes: Mapping[int, int | None]) -> dict[str, int | None]:
+    """Every baseline item answered 4, except the items at the given positions."""
+    return {item.key: changes.get(n, 4) for n, item in enumerate(BASELINE.items)}
+
+
+def test_perception_gap_lists_the_biggest_differences_first() -> None:
+    """From the latest filling: biggest difference first, ties in item order, one bar trace per partner."""
+    earlier = _answered(
+        BASELINE, "baseline", {ANA: _baseline_answers({0: 1}), BEN: _baseline_answers({0: 7})}
+    )
+    latest = _answered(
+        BASELINE,
+        "extra:2027-01-10",
+        {ANA: _baseline_answers({1: 1, 3: 2, 6: 5, 9: 6}), BEN: _baseline_answers({1: 5, 3: 6, 6: 7, 9: 3})},
+        day=60,
+    )
+    chart = _chart(perception_gap(_data(fillings=(earlier, latest)), PROGRAM, top=3))
+    picked = [
+        BASELINE.items[n] for n in (1, 3, 9)
+    ]  # differences 4, 4, 3 (item 6 differs by 2; item 0 is old)
+    assert [row["Statement"] for row in chart.table] == [item.text for item in picked]
+    assert [(row["Ana"], row["Ben"], row["Difference"]) for row in chart.table] == [
+        (1, 5, 4),
+        (2, 6, 4),
+        (6, 3, 3),
+    ]
+    ana, ben = chart.figure.data
+    assert (ana.name, ben.name) == ("Ana", "Ben") and ana.orientation == ben.orientation == "h"
+    assert list(ana.x) == [1, 2, 6] and list(ben.x) == [5, 6, 3]
+    assert [c[0] for c in ana.customdata] == [item.text for item in picked]
+    assert (ana.marker.color, ben.marker.color, ben.marker.pattern.shape) == (BLUE, ORANGE, "/")
+    layout = chart.figure.layout
+    assert tuple(layout.xaxis.range) == (0, 7) and list(layout.xaxis.tickvals) == [1, 2, 3, 4, 5, 6, 7]
+    assert layout.xaxis.title.text == "Answer (1 = Strongly disagree, 7 = Strongly agree)"
+    assert layout.yaxis.autorange == "reversed"
+    _assert_common_layout(chart)
+    assert chart.caption == (
+        "The biggest difference is about “I can count on my partner to do what they say they will do.” "
+        "(Ana answered 1, Ben 5): worth talking about gently."
+    )
+
+
+def test_perception_gap_shortens_long_statements() -> None:
+    """Axis labels keep to about 60 characters, on short lines; the hover text keeps the whole statement."""
+    latest = _answered(
+        BASELINE, "baseline", {ANA: _baseline_answers({15: 1}), BEN: _baseline_answers({15: 7})}
+    )
+    chart = _chart(perception_gap(_data(fillings=(latest,)), PROGRAM))
+    (label,) = chart.figure.data[0].y
+    assert len(label.replace("<br>", " ")) <= 60 and label.endswith("…") and "<br>" in label
+    assert chart.figure.data[0].customdata[0][0] == BASELINE.items[15].text
+    assert "“After we talk something through, I usually feel understood…”" in chart.caption
+
+
+def test_perception_gap_empty_states() -> None:
+    """Not sent by both, or the same answers throughout: a message, not an empty chart."""
+    assert perception_gap(_data(), PROGRAM) == EmptyChart(
+        "Charts of the questionnaire “How things are between you” appear once you have both sent it."
+    )
+    same = _answered(BASELINE, "baseline", {ANA: _baseline_answers({}), BEN: _baseline_answers({2: None})})
+    result = perception_gap(_data(fillings=(same,)), PROGRAM)
+    assert isinstance(result, EmptyChart) and "same answer to every statement" in result.message
+
+
+# ---- stage progress -------------------------------------------------------------------------------
+
+
+def test_stage_progress_shows_the_share_of_steps_done_per_stage() -> None:
+    """One horizontal bar trace per partner, stages in program order by title, 0-100%."""
+    done = {ANA.person_id: {"assessment": 2, "communication": 3}, BEN.person_id: {"assessment": 1}}
+    chart = _chart(stage_progress(_data(steps_done=done), PROGRAM))
+    titles = [PROGRAM.assessment.title, *(s.title for s in PROGRAM.stages)]
+    ana, ben = chart.figure.data
+    assert (ana.name, ben.name) == ("Ana", "Ben") and list(ana.y) == list(ben.y) == titles
+    assert list(ana.x) == [100.0, 50.0, 0.0, 0.0, 0.0] and list(ben.x) == [50.0, 0.0, 0.0, 0.0, 0.0]
+    assert (ana.marker.color, ana.marker.pattern.shape, ben.marker.color, ben.marker.pattern.shape) == (
+        BLUE, "", ORANGE, "/"
+    )  # fmt: skip
+    layout = chart.figure.layout
+    assert tuple(layout.xaxis.range) == (0, 100) and layout.xaxis.title.text == "Steps done (%)"
+    assert ana.texttemplate == "%{x:.0f}%"  # zero bars still say 0%
+    _assert_common_layout(chart)
+    assert chart.table[2] == {
+        "Stage": "Talking and listening",
+        "Partner": "Ana",
+        "Steps done": 3,
+        "Steps": 6,
+        "Percent done": 50.0,
+    }
+    assert chart.caption == "Ana has done 5 of the program's 27 steps and Ben 1."
+
+
+def test_stage_progress_empty_states() -> None:
+    """No couple, or nothing done yet: a message that says where to begin."""
+    assert isinstance(stage_progress(_data(partners=()), PROGRAM), EmptyChart)
+    nothing = stage_progress(_data(), PROGRAM)
+    assert isinstance(nothing, EmptyChart) and "starting with the assessment" in nothing.message
+    solo = _chart(
+        stage_progress(_data(partners=(ANA,), steps_done={ANA.person_id: {"assessment": 1}}), PROGRAM)
+    )
+    assert [t.name for t in solo.figure.data] == ["Ana"] and "once they have joined" in solo.caption
+
+
+# ---- change since baseline ------------------------------------------------------------------------
+
+
+def _ws(warmth: float, strain: float | None) -> dict[str, float | None]:
+    """Scores of the golden test instrument's two subscales."""
+    return {"warmth": warmth, "strain": strain}
+
+
+def test_change_marks_reliable_change_where_the_subscale_declares_reliability() -> None:
+    """First vs latest filling: open then filled markers per partner, verdicts in hover, notes and table."""
+    program = _with_baseline("test-instrument")
+    fillings = (
+        _scored("test-instrument", "baseline", {ANA: _ws(4, 3), BEN: _ws(10, 3)}),
+        _scored("test-instrument", "extra:2026-12-01", {ANA: _ws(0, 0), BEN: _ws(0, 0)}, day=20),
+        _scored("test-instrument", "extra:2027-01-10", {ANA: _ws(12, 4), BEN: _ws(9, 9)}, day=60),
+    )
+    chart = _chart(change_since_baseline(_data(fillings=fillings), program, "test-instrument"))
+    ana, ben = chart.figure.data
+    assert list(ana.x) == [4.0, 12.0, None, 3.0, 4.0, None] and list(ana.y) == [
+        -0.15,
+        -0.15,
+        None,
+        0.85,
+        0.85,
+        None,
+    ]
+    assert list(ben.x) == [10.0, 9.0, None, 3.0, 9.0, None] and list(ben.y) == [
+        0.15,
+        0.15,
+        None,
+        1.15,
+        1.15,
+        None,
+    ]
+    assert list(ana.marker.symbol)[:2] == ["circle-open", "circle"] and list(ben.marker.symbol)[:2] == [
+        "square-open",
+        "square",
+    ]
+    assert (ana.line.color, ana.line.dash, ben.line.color, ben.line.dash) == (BLUE, "solid", ORANGE, "dash")
+    assert ana.hovertext[1] == "Warmth, latest: 12 (reliably better)"
+    assert ana.hovertext[4] == "Strain, latest: 4 (no reliable change)"
+    assert ben.hovertext[4] == "Strain, latest: 9 (reliably worse)"
+    notes = {(a.text, a.x, a.y) for a in chart.figure.layout.annotations}
+    assert notes == {("reliably better", 12.0, -0.15), ("reliably worse", 9.0, 1.15)}
+    assert [r["Reliable change"] for r in chart.table] == [
+        "reliably better", "no reliable change", "no reliable change", "reliably worse"
+    ]  # fmt: skip
+    assert [(r["Start"], r["Latest"], r["Change"]) for r in chart.table] == [
+        (4.0, 12.0, 8.0),
+        (3.0, 4.0, 1.0),
+        (10.0, 9.0, -1.0),
+        (3.0, 9.0, 6.0),
+    ]
+    assert [r["In the concern range"] for r in chart.table] == [False, False, False, True]
+    layout = chart.figure.layout
+    assert tuple(layout.xaxis.range) == (0, 16) and layout.xaxis.title.text == "Total score (0-16)"
+    assert list(layout.yaxis.ticktext) == ["Warmth (0-16)", "Strain (0-12)"] and tuple(
+        layout.yaxis.range
+    ) == (1.5, -0.5)
+    warmth, strain = layout.shapes
+    assert (warmth.x0, warmth.x1, warmth.y0, warmth.y1) == (0, 8.0, -0.5, 0.5)
+    assert (strain.x0, strain.x1, strain.y0, strain.y1) == (7.5, 12, 0.5, 1.5)
+    assert (warmth.label.text, strain.label.text) == (
+        "Fictional low-warmth range",
+        "Fictional high-strain range",
+    )
+    _assert_common_layout(chart)
+    assert chart.caption == (
+        "Since the start, Ana's Warmth is reliably better (4 to 12); Ben's Strain is reliably worse (3 to 9)."
+    )
+
+
+def test_change_over_a_stage_compares_its_start_and_end_checks() -> None:
+    """A stage check without reliability figures: start vs end of that stage, and the caption says so."""
+    check = PROGRAM.stage_by_key["communication"].check
+    fillings = (
+        _scored(check, "communication:start", {ANA: {"communication": 3.0}, BEN: {"communication": 4.4}}),
+        _scored(
+            check, "communication:end", {ANA: {"communication": 5.2}, BEN: {"communication": 4.0}}, day=30
+        ),
+        _scored(BASELINE.key, "baseline", {ANA: START, BEN: BEN_START}, day=40),
+    )
+    chart = _chart(change_since_baseline(_data(fillings=fillings), PROGRAM, check))
+    assert [list(t.x) for t in chart.figure.data] == [[3.0, 5.2, None], [4.4, 4.0, None]]
+    assert not chart.figure.layout.annotations and not chart.figure.layout.shapes
+    assert tuple(chart.figure.layout.xaxis.range) == (1, 7)
+    assert chart.figure.layout.title.text == "Change over “Talking and listening”"
+    assert {r["Reliable change"] for r in chart.table} == {"not judged (no reliability figure)"}
+    assert chart.caption == (
+        "Over “Talking and listening”, Ana's biggest change is in Talking and listening (3 to 5.2); "
+        "Ben's in Talking and listening (4.4 to 4); "
+        "change is shown without a reliability judgement."
+    )
+
+
+def test_change_skips_scores_with_too_few_answers() -> None:
+    """A missing score draws no segment and gets no verdict; the table says so with None."""
+    program = _with_baseline("test-instrument")
+    fillings = (
+        _scored("test-instrument", "baseline", {ANA: _ws(4, 3), BEN: _ws(10, None)}),
+        _scored("test-instrument", "extra:2027-01-10", {ANA: _ws(5, 3), BEN: _ws(10, 2)}, day=60),
+    )
+    chart = _chart(change_since_baseline(_data(fillings=fillings), program, "test-instrument"))
+    assert list(_trace(chart, "Ben").x) == [10.0, 10.0, None]
+    assert chart.table[-1]["Change"] is None and str(chart.table[-1]["Reliable change"]).startswith(
+        "not judged"
+    )
+    assert chart.caption == "Since the start, Ana shows no reliable change; Ben shows no reliable change."
+
+
+def test_change_empty_states() -> None:
+    """Nothing sent by both, only the start check, or a single filling: each says what comes next."""
+    check = PROGRAM.stage_by_key["trust"].check
+    assert change_since_baseline(_data(), PROGRAM, check) == EmptyChart(
+        f"Charts of the questionnaire “{PROGRAM.instruments[check].title}” appear once you have both sent it."
+    )
+    started = _scored(check, "trust:start", {ANA: {"trust": 4.0}, BEN: {"trust": 5.0}})
+    assert change_since_baseline(_data(fillings=(started,)), PROGRAM, check) == EmptyChart(
+        "Change over “Building trust” shows once you have both done its end check."
+    )
+    once = _scored(BASELINE.key, "baseline", {ANA: START, BEN: BEN_START})
+    assert change_since_baseline(_data(fillings=(once,)), PROGRAM, BASELINE.key) == EmptyChart(
+        "Change shows once you have both answered “How things are between you” a second time."
+    )
+
+
+def test_partners_with_the_same_name_are_numbered() -> None:
+    """Two partners called Sam get distinct legend entries and table columns."""
+    sams = (Partner(1, "Sam"), Partner(2, "Sam"))
+    checkins = (CheckInView(1, WEEKS[0], 5, 5, 5, 5, 3, None), CheckInView(2, WEEKS[0], 5, 5, 5, 5, 9, None))
+    chart = _chart(checkin_trends(_data(partners=sams, checkins=checkins)))
+    assert [t.name for t in chart.figure.data] == ["Sam (1)", "Sam (2)", MEAN_NAME]
+    assert chart.table == [{"Week": WEEKS[0], "Sam (1)": 3, "Sam (2)": 9, MEAN_NAME: 6.0}]

@@ -1,0 +1,81 @@
+"""The progress page: charts with both partners, empty states that say what to do, therapists on record."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from program import checkins
+from program.access import Viewer
+from program.curriculum import CHECKIN_KEYS
+from program.db import read_session, write_session
+from program.models import AuditEvent, Role
+from tests.factories import grant, make_couple, make_person
+from tests.program_helpers import PROGRAM, T0, answer_all
+from tests.ui.helpers import app, as_viewer, click, texts
+
+BASELINE = PROGRAM.assessment.overview.questionnaire
+
+
+def _history(engine: Engine, ana: Viewer, ben: Viewer, weeks: int = 3) -> None:
+    for week in range(weeks):
+        for offset, partner in enumerate((ana, ben)):
+            with write_session(engine) as session:
+                checkins.save_checkin(
+                    session=session,
+                    viewer=partner,
+                    ratings=dict.fromkeys(CHECKIN_KEYS, 4 + week + offset),
+                    note=None,
+                    today=(T0 + timedelta(weeks=week)).date(),
+                    now=T0 + timedelta(weeks=week),
+                )
+    answer_all(engine, ana, BASELINE, "baseline", 3)
+    answer_all(engine, ben, BASELINE, "baseline", 6)
+
+
+def test_a_partner_sees_every_chart_with_both_partners(app_env: Engine) -> None:
+    """With check-ins and both baselines, the charts draw a trace for each partner and a caption each."""
+    ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
+    make_couple(app_env, ana, ben)
+    _history(app_env, ana, ben)
+    at = as_viewer(app("pages/progress.py"), ana, app_env).run()
+    assert not at.exception
+    figures = [chart.proto.spec for chart in at.get("plotly_chart")]
+    assert len(figures) == 4
+    for spec in figures:
+        assert "Ana" in spec and "Ben" in spec
+    assert len(at.caption) >= 4
+
+
+def test_empty_states_say_what_to_do_next(app_env: Engine) -> None:
+    """Before anything is done, the page explains what makes each chart appear instead of drawing nothing."""
+    ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
+    make_couple(app_env, ana, ben)
+    at = as_viewer(app("pages/progress.py"), ana, app_env).run()
+    assert not at.get("plotly_chart") or len(at.get("plotly_chart")) <= 1
+    assert len(at.info) >= 3
+
+
+def test_a_partner_without_a_couple_is_told_how_to_get_charts(app_env: Engine) -> None:
+    """A solo partner is pointed to the account page."""
+    ana = make_person(app_env, "ana")
+    at = as_viewer(app("pages/progress.py"), ana, app_env).run()
+    assert "once you and your partner are linked" in texts(at)
+
+
+def test_a_therapist_opens_the_couples_charts_and_the_view_is_recorded(app_env: Engine) -> None:
+    """Opening a couple shows its charts to the therapist and records the view for the couple."""
+    ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
+    kim = make_person(app_env, "dr.kim", Role.THERAPIST, name="Dr Kim")
+    couple = make_couple(app_env, ana, ben)
+    grant(app_env, couple, kim, ana)
+    grant(app_env, couple, kim, ben)
+    _history(app_env, ana, ben)
+    at = as_viewer(app("pages/therapist.py"), kim, app_env).run()
+    click(at, "Open Ana & Ben")
+    assert len(at.get("plotly_chart")) == 4
+    with read_session(app_env) as session:
+        views = session.exec(select(AuditEvent).where(AuditEvent.action == "therapist.viewed")).all()
+    assert [(v.actor_id, v.detail) for v in views] == [(kim.person_id, "progress charts")]
