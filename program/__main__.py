@@ -4,6 +4,9 @@ migrate               bring the database schema up to date (the app also does th
 reset-code USERNAME   make a one-time code (30 minutes) to set a new password on the login page
 disable USERNAME      stop an account from logging in and end its sessions at once
 enable USERNAME       let a disabled account log in again
+demo [--force] [--weeks N]
+                      load a demo couple with N weeks of history (12) and their therapist; refused when
+                      the database has other accounts, unless --force; run it again to refresh the demo
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from sqlmodel import select
 
-from program import accounts, audit, sessions
+from program import accounts, audit, demo, sessions
+from program.curriculum import ContentError, load_program
 from program.db import create_db_engine, migrate, write_session
 from program.models import Person, utcnow
 from program.settings import SettingsError, get_settings
@@ -54,6 +59,27 @@ def _reset_code(username: str) -> str:
     )
 
 
+def _demo(weeks: int, force: bool) -> str:
+    settings = get_settings()
+    engine = create_db_engine(settings.database_url)
+    migrate(engine)
+    loaded = demo.load_demo(
+        engine=engine,
+        program=load_program(operator_instruments=settings.instruments_dir),
+        weeks=weeks,
+        force=force,
+        today=date.today(),
+        bcrypt_rounds=settings.bcrypt_rounds,
+    )
+    return (
+        f"Loaded the demo: a couple with {weeks} weeks of history, and their therapist. Log in as\n"
+        f"  {loaded.partners[0]}  or  {loaded.partners[1]}  (partners)\n"
+        f"  {loaded.therapist}  (their therapist)\n"
+        f"with the password: {loaded.password}\n"
+        "Demo only: this password is public. Run the command again to refresh the history."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one operator command; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m program", description="Kindred's operator commands.")
@@ -65,16 +91,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("enable", "let a disabled account log in again"),
     ):
         commands.add_parser(name, help=help_text).add_argument("username")
+    demo_command = commands.add_parser("demo", help="load a demo couple and therapist (demo password)")
+    demo_command.add_argument("--force", action="store_true", help="load even if other accounts exist")
+    demo_command.add_argument("--weeks", type=int, default=12, help="weeks of history (default 12)")
     args = parser.parse_args(argv)
     try:
         if args.command == "migrate":
             migrate(create_db_engine(get_settings().database_url))
             print("The database is up to date.")
+        elif args.command == "demo":
+            print(_demo(args.weeks, args.force))
         elif args.command == "reset-code":
             print(_reset_code(args.username))
         else:
             print(_set_disabled(args.username, disabled=args.command == "disable"))
-    except (accounts.AccountError, SettingsError) as error:
+    except (accounts.AccountError, demo.DemoError, ContentError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

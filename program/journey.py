@@ -32,6 +32,9 @@ from program.questionnaires import BASELINE, stage_occasion
 ASSESSMENT = "assessment"
 GOALS = "goals-strengths"
 HOMEWORK = "homework"
+# Where goals and strengths are kept (as the writer's own texts, private unless shared).
+GOALS_CONTEXT = f"{ASSESSMENT}:goals"
+STRENGTHS_CONTEXT = f"{ASSESSMENT}:strengths"
 
 
 class JourneyError(ValueError):

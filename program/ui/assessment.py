@@ -14,7 +14,7 @@ from program.ui import runtime
 from program.ui.questionnaire import render_questionnaire
 from program.ui.widgets import answering_as, private_text, render_overview
 
-GOALS_CONTEXT, STRENGTHS_CONTEXT = "assessment:goals", "assessment:strengths"
+GOALS_CONTEXT, STRENGTHS_CONTEXT = journey.GOALS_CONTEXT, journey.STRENGTHS_CONTEXT
 
 
 def render_assessment(viewer: Viewer) -> None:

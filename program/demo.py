@@ -1,0 +1,533 @@
+"""Demo data: a couple with weeks of plausible history and their therapist, so every chart shows at once.
+
+The history is made through the functions the pages call (registering, the invite code, the therapist's
+code and both grants, questionnaires, steps, check-ins), each given a `now` in the past, and it is seeded:
+the same `today` and `weeks` always give the same history. The demo password is printed by the command and
+written in the README, so demo accounts are for trying Kindred out, never for real use. That is why loading
+refuses a database that has anyone else in it unless forced.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import event, func, or_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, delete, select
+
+from program import (
+    accounts,
+    audit,
+    checkins,
+    couples,
+    journey,
+    questionnaires,
+    reflections,
+    therapist_access,
+)
+from program.access import Viewer
+from program.curriculum import Instrument, Program, Stage
+from program.db import write_session
+from program.models import AuditEvent, Couple, CoupleMembership, Person, Role, Visibility
+
+# Demo only: it is printed by the command and written in the README, so anyone can log in with it.
+DEMO_PASSWORD = "harbour lantern maple seventeen"
+ALEX = ("demo-alex", "Alex")
+SAM = ("demo-sam", "Sam")
+THERAPIST = ("demo-therapist", "Dr Rivera")
+DEMO_USERNAMES = (ALEX[0], SAM[0], THERAPIST[0])
+MIN_WEEKS, MAX_WEEKS = 2, 52
+SEED = 7
+# The assessment takes the first week; then a skill stage every four weeks, in the program's order.
+STAGE_WEEKS = 4
+LOADED = "demo.loaded"
+# The contexts the assessment page saves goals and strengths under (program.ui.assessment).
+GOALS_CONTEXT, STRENGTHS_CONTEXT = journey.GOALS_CONTEXT, journey.STRENGTHS_CONTEXT
+
+MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
+
+
+class DemoError(ValueError):
+    """The demo cannot be loaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class DemoAccounts:
+    """Who to log in as after loading the demo."""
+
+    partners: tuple[str, str]
+    therapist: str
+    password: str
+    couple_id: int
+
+    @property
+    def usernames(self) -> tuple[str, str, str]:
+        """All three demo usernames, partners first."""
+        return (*self.partners, self.therapist)
+
+
+# ---- what the demo couple are like ----------------------------------------------------------------
+
+# Baseline answers around these levels (0 = worst, 1 = best end of each subscale): Sam sees most things
+# a little less rosily than Alex, so the perception gap has something to show.
+BASELINE_LEVELS = {
+    ALEX[0]: {"communication": 0.45, "conflict": 0.4, "trust": 0.7, "connection": 0.55, "satisfaction": 0.6},
+    SAM[0]: {"communication": 0.3, "conflict": 0.35, "trust": 0.6, "connection": 0.4, "satisfaction": 0.5},
+}
+# Each stage check: (level at the start, level at the end).
+CHECK_LEVELS = {ALEX[0]: (0.42, 0.68), SAM[0]: (0.32, 0.6)}
+# Weekly ratings: (first week, last week) per rating, and how the path bends (below 1 Alex improves early,
+# above 1 Sam is slow to start and catches up). Noise of at most a point either way keeps the lines lived-in;
+# every rating climbs at least 3 points, so each partner's latest week is still better than their first.
+CHECKIN_TRENDS: dict[str, tuple[dict[str, tuple[float, float]], float]] = {
+    ALEX[0]: (
+        {
+            "closeness": (5, 8),
+            "communication": (4, 7),
+            "conflict": (4, 7),
+            "trust": (5, 8),
+            "overall": (4, 7),
+        },
+        0.7,
+    ),
+    SAM[0]: (
+        {
+            "closeness": (4, 7),
+            "communication": (2, 6),
+            "conflict": (3, 6),
+            "trust": (4, 7),
+            "overall": (3, 6),
+        },
+        1.5,
+    ),
+}
+HARD_WEEK, HARD_WEEK_DIP = 6, 1.5
+CHECKIN_NOISE, MAX_NOISE = 0.7, 1.0
+
+CHECKIN_NOTES: dict[str, dict[int, tuple[str, Visibility]]] = {
+    ALEX[0]: {
+        1: ("First week. A bit nervous about doing this, but glad we started.", Visibility.PRIVATE),
+        4: (
+            "Used the speaker-listener steps when we talked about my mum's visit. "
+            "Slow, but nobody walked off.",
+            Visibility.PARTNER,
+        ),
+        8: (
+            "We called a time-out on Tuesday and actually came back to it an hour later. A first!",
+            Visibility.PARTNER,
+        ),
+        11: ("Trust feels like the big one. I want to keep the small promises I make.", Visibility.THERAPIST),
+    },
+    SAM[0]: {
+        2: ("I didn't expect listening without answering back to feel so awkward.", Visibility.PRIVATE),
+        6: ("Hard week. Work was a lot and I was short with Alex more than once.", Visibility.THERAPIST),
+        9: ("Felt heard this week, properly heard.", Visibility.PARTNER),
+    },
+}
+
+GOALS_AND_STRENGTHS: dict[str, dict[str, tuple[str, Visibility]]] = {
+    ALEX[0]: {
+        GOALS_CONTEXT: (
+            "Talk about money without it turning into a row.\n"
+            "One evening a week that is just ours, phones away.",
+            Visibility.PARTNER,
+        ),
+        STRENGTHS_CONTEXT: (
+            "We make each other laugh, even on bad days. We got through Sam losing their job together.",
+            Visibility.PRIVATE,
+        ),
+    },
+    SAM[0]: {
+        GOALS_CONTEXT: (
+            "Say what I need instead of going quiet and waiting to be noticed.\n"
+            "Argue less about small things like the dishes.",
+            Visibility.PRIVATE,
+        ),
+        STRENGTHS_CONTEXT: (
+            "Alex is kind to everyone, me included. We look after each other well when one of us is ill.",
+            Visibility.PARTNER,
+        ),
+    },
+}
+
+# Some written answers to exercises: (stage, exercise context suffix) -> text and who may read it.
+EXERCISE_TEXTS: dict[str, dict[tuple[str, str], tuple[str, Visibility]]] = {
+    ALEX[0]: {
+        ("communication", "how-i-talk-and-listen:1"): (
+            "Planning the holidays last Sunday. Sam asked what mattered most to me and really waited for the "
+            "answer, and I slowed down too.",
+            Visibility.PARTNER,
+        ),
+        ("conflict", "my-part-in-the-pattern:2"): (
+            "On the outside I explain, and then explain again. Inside I'm worried we're drifting apart and "
+            "that it's my fault.",
+            Visibility.PRIVATE,
+        ),
+        ("trust", "what-trust-looks-like:1"): (
+            "Sam always texts when the train is late. It's small, but I never have to wonder.",
+            Visibility.PRIVATE,
+        ),
+    },
+    SAM[0]: {
+        ("communication", "how-i-talk-and-listen:3"): (
+            "I go quiet and hope Alex will notice. Written down, I can see how hard that must be to read.",
+            Visibility.PRIVATE,
+        ),
+        ("communication", "taking-turns:takeaway"): (
+            "Reflecting back felt silly at first, but I liked hearing my own words come back kindly.",
+            Visibility.PARTNER,
+        ),
+        ("conflict", "my-part-in-the-pattern:1"): (
+            "Money, and who decides what we spend it on. It comes back every month when the bills arrive.",
+            Visibility.THERAPIST,
+        ),
+    },
+}
+
+
+# ---- loading ---------------------------------------------------------------------------------------
+
+
+def load_demo(
+    *,
+    engine: Engine,
+    program: Program,
+    weeks: int = 12,
+    force: bool = False,
+    today: date,
+    bcrypt_rounds: int = 12,
+) -> DemoAccounts:
+    """Load (or refresh) the demo couple and therapist, with `weeks` weeks of history ending this week."""
+    # One transaction: a refusal or a failure leaves the database as it was, and a refresh is all or nothing.
+    if not MIN_WEEKS <= weeks <= MAX_WEEKS:
+        raise DemoError(f"The demo history can be {MIN_WEEKS} to {MAX_WEEKS} weeks long (not {weeks}).")
+    with write_session(engine) as session:
+        others = session.exec(
+            select(func.count()).select_from(Person).where(col(Person.username).not_in(DEMO_USERNAMES))
+        ).one()
+        if others and not force:
+            raise DemoError(
+                f"This database already has {others} real account{'s' if others != 1 else ''}, so the demo "
+                "was not loaded: its accounts share a published password. To add it anyway, run "
+                "`python -m program demo --force`."
+            )
+        _remove_old_demo(session)
+        couple_id = _History(session, program, weeks, today, bcrypt_rounds).make()
+        # The one true event of the demo: an operator loaded it (kept when the demo is refreshed).
+        audit.record(session, action=LOADED, detail=f"{weeks} weeks of demo history")
+    return DemoAccounts((ALEX[0], SAM[0]), THERAPIST[0], DEMO_PASSWORD, couple_id)
+
+
+def _remove_old_demo(session: Session) -> None:
+    """Delete the demo people, their couple and their made-up audit trail (their rows go by cascade)."""
+    people = list(session.exec(select(Person.id).where(col(Person.username).in_(DEMO_USERNAMES))))
+    if not people:
+        return
+    couple_ids = list(
+        session.exec(select(CoupleMembership.couple_id).where(col(CoupleMembership.person_id).in_(people)))
+    )
+    # The history's events are invented; only the record that a demo was loaded is worth keeping.
+    session.exec(
+        delete(AuditEvent).where(
+            col(AuditEvent.action) != LOADED,
+            or_(
+                col(AuditEvent.actor_id).in_(people),
+                col(AuditEvent.subject_id).in_(people),
+                col(AuditEvent.couple_id).in_(couple_ids),
+            ),
+        )
+    )
+    session.exec(delete(Couple).where(col(Couple.id).in_(couple_ids)))
+    session.exec(delete(Person).where(col(Person.id).in_(people)))
+
+
+class _Clock:
+    """The demo's "now" for rows that register and audit.record stamp with the real time."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.now: datetime | None = None
+
+    def set(self, moment: datetime) -> datetime:
+        """Move the clock (rows added so far keep the time they were added at); returns the moment."""
+        self.session.flush()
+        self.now = moment
+        return moment
+
+    def stamp(self, session: Session, _context: Any, _instances: Any) -> None:
+        """Before a flush, give new people and audit events the demo's time."""
+        if self.now is None:
+            return
+        for row in session.new:
+            if isinstance(row, AuditEvent):
+                row.at = self.now
+            elif isinstance(row, Person):
+                row.created_at = self.now
+
+
+@contextmanager
+def _backdated(session: Session) -> Iterator[_Clock]:
+    """A clock whose time new people and audit events get, while the history is being made."""
+    clock = _Clock(session)
+    event.listen(session, "before_flush", clock.stamp)
+    try:
+        yield clock
+        session.flush()
+    finally:
+        event.remove(session, "before_flush", clock.stamp)
+
+
+Action = Callable[[datetime], None]
+
+
+@dataclass
+class _History:
+    """The demo couple's weeks, made in time order through the functions the pages call."""
+
+    # Week 1 is the first week; week `weeks` is the current one, in which only Alex has checked in so far.
+    # Nothing else happens in it, so the history is the same whatever weekday `today` is.
+    session: Session
+    program: Program
+    weeks: int
+    today: date
+    rounds: int
+    rng: random.Random = field(default_factory=lambda: random.Random(SEED))
+    # Codes made here are used at once and never shown; a throwaway key leaves them worthless.
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    plan: list[tuple[datetime, Action]] = field(default_factory=list)
+
+    def at(self, week: int, weekday: int, hour: int, minute: int = 0) -> datetime:
+        """A moment of the history, in UTC."""
+        first_monday = checkins.week_start(self.today) - timedelta(weeks=self.weeks - 1)
+        day = first_monday + timedelta(weeks=week - 1, days=weekday)
+        return datetime.combine(day, time(hour, minute), tzinfo=UTC)
+
+    def then(self, moment: datetime, action: Action) -> None:
+        """Plan an action, if it falls before the current week."""
+        if moment < self.at(self.weeks, MON, 0):
+            self.plan.append((moment, action))
+
+    def make(self) -> int:
+        """Make the whole history; returns the couple's id."""
+        with _backdated(self.session) as clock:
+            therapist, alex, sam, couple_id = self._first_evening(clock)
+            self._assessment(alex, sam)
+            for number, stage in enumerate(self.program.stages):
+                self._stage(stage, 2 + number * STAGE_WEEKS, alex, sam)
+            self._checkins(alex, sam)
+            self.then(self.at(self.weeks - 1, THU, 17), self._session_view(therapist, couple_id))
+            # A stable sort: things planned for the same moment happen in the order they were planned.
+            for moment, action in sorted(self.plan, key=lambda planned: planned[0]):
+                action(clock.set(moment))
+            # This week so far: Alex checked in this morning; Sam hasn't yet.
+            self._checkin(alex, self.weeks, clock.set(datetime.combine(self.today, time(7, 30), tzinfo=UTC)))
+        return couple_id
+
+    def _register(self, person: tuple[str, str], role: Role) -> Viewer:
+        account = accounts.NewAccount(person[0], person[1], DEMO_PASSWORD, DEMO_PASSWORD, role)
+        return Viewer.of(accounts.register(session=self.session, account=account, bcrypt_rounds=self.rounds))
+
+    def _first_evening(self, clock: _Clock) -> tuple[Viewer, Viewer, Viewer, int]:
+        """Dr Rivera suggests Kindred in a session; the couple sign up, pair and let her in that night."""
+        session, key = self.session, self.key
+        clock.set(self.at(1, MON, 9))
+        therapist = self._register(THERAPIST, Role.THERAPIST)
+        now = clock.set(self.at(1, MON, 12))
+        code = therapist_access.issue_therapist_code(session=session, viewer=therapist, key=key, now=now).code
+        clock.set(self.at(1, MON, 19))
+        alex = self._register(ALEX, Role.PARTNER)
+        now = clock.set(self.at(1, MON, 19, 10))
+        invite = couples.create_couple(session=session, viewer=alex, key=key, now=now)
+        clock.set(self.at(1, MON, 21, 20))
+        sam = self._register(SAM, Role.PARTNER)
+        now = clock.set(self.at(1, MON, 21, 30))
+        couple_id = couples.join_couple(session=session, viewer=sam, code=invite.code, key=key, now=now)
+        checkins.set_checkin_time(session=session, viewer=sam, weekday=SUN, at=time(20))
+        for partner, minute in ((alex, 45), (sam, 50)):
+            now = clock.set(self.at(1, MON, 21, minute))
+            therapist_access.grant_access(session=session, viewer=partner, code=code, key=key, now=now)
+        return therapist, alex, sam, couple_id
+
+    def _session_view(self, therapist: Viewer, couple_id: int) -> Action:
+        def view(_moment: datetime) -> None:
+            therapist_access.open_couple(
+                session=self.session, viewer=therapist, couple_id=couple_id, what="progress charts"
+            )
+
+        return view
+
+    # ---- the program ------------------------------------------------------------------------------
+
+    def _assessment(self, alex: Viewer, sam: Viewer) -> None:
+        """Both baselines and both partners' goals and strengths, in the first week."""
+        baseline = self.program.instruments[self.program.assessment.overview.questionnaire]
+        for viewer, sent, named in (
+            (alex, self.at(1, TUE, 20), self.at(1, THU, 20, 30)),
+            (sam, self.at(1, WED, 21), self.at(1, FRI, 19, 45)),
+        ):
+            answers = _answers(self.rng, baseline, BASELINE_LEVELS[viewer.username])
+            self.then(sent, self._questionnaire(viewer, baseline, questionnaires.BASELINE, answers))
+            self.then(named, self._goals_and_strengths(viewer))
+
+    def _stage(self, stage: Stage, week: int, alex: Viewer, sam: Viewer) -> None:
+        """Start check; the first exercise a week later, the rest the week after; homework; end check."""
+        instrument = self.program.instruments[stage.check]
+        for viewer, late in ((alex, 0), (sam, 1)):
+            start, end = CHECK_LEVELS[viewer.username]
+            for when, level, moment in (
+                ("start", start, self.at(week, MON + late, 20)),
+                ("end", end, self.at(week + 3, THU + late, 20)),
+            ):
+                answers = _answers(self.rng, instrument, {s.key: level for s in instrument.subscales})
+                occasion = questionnaires.stage_occasion(stage.key, when)
+                self.then(moment, self._questionnaire(viewer, instrument, occasion, answers))
+            for number, exercise in enumerate(stage.exercises):
+                # Sam does solo work a day after Alex; what they do together, both mark done that evening.
+                solo = late if exercise.kind == "reflection" else 0
+                if number == 0:
+                    done = self.at(week + 1, WED + solo, 21, 5 * late)
+                else:
+                    done = self.at(week + 2, min(SUN, TUE + 2 * (number - 1) + solo), 20, 5 * late)
+                if exercise.kind == "practice_log":
+                    for day in range(1, exercise.days + 1):
+                        values: dict[str, int | bool] = {
+                            f.key: self.rng.randint(4, 9) if f.type == "rating" else self.rng.random() < 0.75
+                            for f in exercise.fields
+                            if f.type != "text"
+                        }
+                        entry = done - timedelta(days=exercise.days - day, minutes=30)
+                        self.then(entry, self._log_entry(viewer, stage, exercise.key, day, values))
+                self.then(done, self._step(viewer, stage.key, exercise.key))
+            self.then(self.at(week + 3, TUE, 20, 5 * late), self._step(viewer, stage.key, journey.HOMEWORK))
+
+    def _questionnaire(
+        self, viewer: Viewer, instrument: Instrument, occasion: str, answers: Mapping[str, int]
+    ) -> Action:
+        def fill_in(sent: datetime) -> None:
+            for item, value in answers.items():
+                questionnaires.save_answer(
+                    session=self.session,
+                    viewer=viewer,
+                    instrument=instrument,
+                    occasion=occasion,
+                    item=item,
+                    value=value,
+                    now=sent - timedelta(minutes=12),
+                )
+            questionnaires.submit(
+                session=self.session, viewer=viewer, instrument=instrument, occasion=occasion, now=sent
+            )
+
+        return fill_in
+
+    def _goals_and_strengths(self, viewer: Viewer) -> Action:
+        def name(moment: datetime) -> None:
+            for context, (body, visibility) in GOALS_AND_STRENGTHS[viewer.username].items():
+                reflections.save_text(
+                    session=self.session,
+                    viewer=viewer,
+                    context=context,
+                    body=body,
+                    visibility=visibility,
+                    now=moment - timedelta(minutes=10),
+                )
+            journey.complete_step(
+                session=self.session,
+                viewer=viewer,
+                program=self.program,
+                stage=journey.ASSESSMENT,
+                step=journey.GOALS,
+                now=moment,
+            )
+
+        return name
+
+    def _step(self, viewer: Viewer, stage: str, step: str) -> Action:
+        def complete(moment: datetime) -> None:
+            for (text_stage, suffix), (body, visibility) in EXERCISE_TEXTS[viewer.username].items():
+                if text_stage == stage and suffix.split(":")[0] == step:
+                    reflections.save_text(
+                        session=self.session,
+                        viewer=viewer,
+                        context=f"{stage}:{suffix}",
+                        body=body,
+                        visibility=visibility,
+                        now=moment - timedelta(minutes=5),
+                    )
+            journey.complete_step(
+                session=self.session, viewer=viewer, program=self.program, stage=stage, step=step, now=moment
+            )
+
+        return complete
+
+    def _log_entry(
+        self, viewer: Viewer, stage: Stage, exercise: str, day: int, values: Mapping[str, int | bool]
+    ) -> Action:
+        def note(moment: datetime) -> None:
+            journey.save_log_entry(
+                session=self.session,
+                viewer=viewer,
+                stage=stage,
+                exercise=exercise,
+                day=day,
+                values=values,
+                now=moment,
+            )
+
+        return note
+
+    # ---- weekly check-ins -------------------------------------------------------------------------
+
+    def _checkins(self, alex: Viewer, sam: Viewer) -> None:
+        """Sunday evening check-ins for every past week; Sam missed one week in the middle."""
+        missed = self.weeks // 2 + 1
+        for week in range(1, self.weeks):
+            self.then(self.at(week, SUN, 20, self.rng.randint(0, 40)), self._weekly(alex, week))
+            if week != missed:
+                self.then(self.at(week, SUN, 20, self.rng.randint(10, 55)), self._weekly(sam, week))
+
+    def _weekly(self, viewer: Viewer, week: int) -> Action:
+        def check_in(moment: datetime) -> None:
+            self._checkin(viewer, week, moment)
+
+        return check_in
+
+    def _checkin(self, viewer: Viewer, week: int, moment: datetime) -> None:
+        """One check-in on the partner's trend for that week, with noise (and the note for it, if any)."""
+        trends, bend = CHECKIN_TRENDS[viewer.username]
+        progress = ((week - 1) / (self.weeks - 1)) ** bend
+        dip = HARD_WEEK_DIP if week == HARD_WEEK else 0.0
+        ratings = {}
+        for key, (first, last) in trends.items():
+            noise = max(-MAX_NOISE, min(MAX_NOISE, self.rng.gauss(0, CHECKIN_NOISE)))
+            ratings[key] = _clamp(round(first + (last - first) * progress - dip + noise), 0, 10)
+        note, visibility = CHECKIN_NOTES[viewer.username].get(week, (None, Visibility.PRIVATE))
+        checkins.save_checkin(
+            session=self.session,
+            viewer=viewer,
+            ratings=ratings,
+            note=note,
+            note_visibility=visibility,
+            today=moment.date(),
+            now=moment,
+        )
+
+
+def _answers(rng: random.Random, instrument: Instrument, levels: Mapping[str, float]) -> dict[str, int]:
+    """Plausible answers: each subscale around a level (0 worst to 1 best), reverse-keyed items mirrored."""
+    low, high = instrument.scale.min, instrument.scale.max
+    answers = {}
+    for item in instrument.items:
+        felt = low + (high - low) * levels.get(item.subscale, 0.5) + rng.gauss(0, 0.15 * (high - low))
+        answers[item.key] = _clamp(round(high + low - felt if item.reverse else felt), low, high)
+    return answers
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return min(high, max(low, value))

@@ -1,0 +1,247 @@
+"""Demo data: one command loads a couple with weeks of history and their therapist; real databases refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from program import access, accounts, checkins, journey, therapist_access
+from program.__main__ import main
+from program.access import Viewer
+from program.curriculum import Program, load_program
+from program.demo import DEMO_PASSWORD, DemoAccounts, DemoError, load_demo
+from program.models import (
+    CheckIn,
+    Couple,
+    CoupleMembership,
+    Person,
+    QuestionnaireSubmission,
+    SafetyScreen,
+    SubmissionStatus,
+    Visibility,
+)
+from program.questionnaires import BASELINE
+from tests.factories import make_person
+
+TODAY = date(2026, 3, 18)  # a Wednesday
+# Sam skipped one week in the middle and hasn't checked in this week yet.
+SAM_CHECKINS = 10
+
+
+@pytest.fixture(scope="module")
+def program() -> Program:
+    """The shipped program content."""
+    return load_program()
+
+
+@pytest.fixture
+def demo(engine: Engine, program: Program) -> DemoAccounts:
+    """The demo, loaded into an empty database."""
+    return load_demo(engine=engine, program=program, today=TODAY, bcrypt_rounds=4)
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session for looking at what was loaded."""
+    with Session(engine) as session:
+        yield session
+
+
+def viewer(session: Session, username: str) -> Viewer:
+    """The demo person with this username, as a viewer."""
+    person = session.exec(select(Person).where(Person.username == username)).one()
+    return Viewer.of(person)
+
+
+def checkin_weeks(session: Session, username: str) -> list[date]:
+    """The weeks this person checked in, oldest first."""
+    return list(
+        session.exec(
+            select(col(CheckIn.week_start))
+            .join(Person, col(Person.id) == CheckIn.person_id)
+            .where(Person.username == username)
+            .order_by(col(CheckIn.week_start))
+        )
+    )
+
+
+def count(session: Session, table: type[object]) -> int:
+    """How many rows a table has."""
+    return session.exec(select(func.count()).select_from(table)).one()
+
+
+def test_loads_twelve_weeks_of_check_ins_ending_this_week(demo: DemoAccounts, db: Session) -> None:
+    """Alex checked in every one of the 12 weeks (this one too); Sam missed one and hasn't done this week."""
+    this_week = checkins.week_start(TODAY)
+    alex = checkin_weeks(db, "demo-alex")
+    assert alex == [this_week - timedelta(weeks=11 - n) for n in range(12)]
+    sam = checkin_weeks(db, "demo-sam")
+    assert len(sam) == SAM_CHECKINS
+    assert sam[0] == alex[0] and this_week not in sam
+    rows = db.exec(select(CheckIn)).all()
+    assert all(row.created_at <= datetime.combine(TODAY, datetime.max.time(), tzinfo=UTC) for row in rows)
+    assert {row.note_visibility for row in rows if row.note} >= {Visibility.PRIVATE, Visibility.PARTNER}
+
+
+def test_ratings_improve_gently_and_differ_between_partners(demo: DemoAccounts, db: Session) -> None:
+    """Each partner's every rating ends above where it began, with ups and downs, on lines of their own."""
+    by_person: dict[int, list[CheckIn]] = {}
+    for row in db.exec(select(CheckIn).order_by(col(CheckIn.week_start))):
+        by_person.setdefault(row.person_id, []).append(row)
+    alex, sam = (by_person[viewer(db, name).person_id] for name in ("demo-alex", "demo-sam"))
+    for series in (alex, sam):
+        for rating in ("closeness", "communication", "conflict", "trust", "overall"):
+            values = [getattr(row, rating) for row in series]
+            assert values[-1] > values[0], (rating, values)
+        overall = [row.overall for row in series]
+        assert any(later < earlier for earlier, later in zip(overall, overall[1:], strict=False))
+    assert [r.overall for r in alex[:SAM_CHECKINS]] != [r.overall for r in sam]
+
+
+def test_both_baselines_are_sent_with_answers_that_differ(demo: DemoAccounts, db: Session) -> None:
+    """Both partners sent the baseline, and they answered enough items differently for a perception gap."""
+    alex = viewer(db, "demo-alex")
+    sent = db.exec(
+        select(QuestionnaireSubmission).where(
+            QuestionnaireSubmission.occasion == BASELINE,
+            QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
+        )
+    ).all()
+    assert len(sent) == 2
+    answers = access.readable_answers(
+        session=db, viewer=alex, couple_id=demo.couple_id, instrument="kindred-baseline", occasion=BASELINE
+    )
+    assert len(answers) == 2
+    mine, theirs = answers.values()
+    assert len(mine) == 25
+    assert sum(abs((mine[item] or 0) - (theirs[item] or 0)) >= 2 for item in mine) >= 3
+
+
+def test_the_therapist_sees_the_couple_and_a_view_is_recorded(demo: DemoAccounts, db: Session) -> None:
+    """Both partners granted the demo therapist access, and one earlier view is in the couple's record."""
+    therapist = viewer(db, demo.therapist)
+    assert access.couples_visible_to_therapist(session=db, viewer=therapist) == [demo.couple_id]
+    record = therapist_access.view_record(session=db, viewer=viewer(db, "demo-sam"))
+    assert [view.therapist_name for view in record] == ["Dr Rivera"]
+    assert record[0].at.date() < checkins.week_start(TODAY)
+
+
+def test_communication_and_conflict_are_finished_and_trust_is_started(
+    demo: DemoAccounts, db: Session, program: Program
+) -> None:
+    """Both partners finished the first two stages, sent Trust's start check and did one Trust exercise."""
+    progress = journey.load_journey(session=db, viewer=viewer(db, "demo-alex"), program=program)
+    assert progress.partner is not None
+    for partner in (progress.me, progress.partner):
+        for stage in (journey.ASSESSMENT, "communication", "conflict"):
+            assert partner.finished_at(stage) is not None, (partner.name, stage)
+        assert partner.did("trust", "check-start")
+        assert partner.finished_at("trust") is None
+        trust_exercises = [e.key for e in program.stage_by_key["trust"].exercises]
+        assert sum(partner.did("trust", key) for key in trust_exercises) == 1
+    assert progress.current_stage() == "trust"
+    communication, conflict = (progress.me.finished_at(stage) for stage in ("communication", "conflict"))
+    assert communication is not None and conflict is not None and communication < conflict
+
+
+def test_goals_and_strengths_are_written_one_shared_one_private(demo: DemoAccounts, db: Session) -> None:
+    """Each partner shares one of their goals and strengths with the other and keeps one private."""
+    alex, sam = viewer(db, "demo-alex"), viewer(db, "demo-sam")
+    shared = access.readable_reflections(session=db, viewer=sam, couple_id=demo.couple_id)
+    assert "assessment:goals" in {r.context for r in shared if r.person_id == alex.person_id}
+    assert "assessment:strengths" not in {r.context for r in shared if r.person_id == alex.person_id}
+
+
+def test_no_safety_screen_is_made_for_the_demo(demo: DemoAccounts, db: Session) -> None:
+    """The demo leaves the private safety screen to whoever tries it out."""
+    assert count(db, SafetyScreen) == 0
+
+
+def test_the_demo_password_logs_all_three_in(demo: DemoAccounts, db: Session) -> None:
+    """One published passphrase, good enough for the password rules, opens each demo account."""
+    assert demo.password == DEMO_PASSWORD
+    for username in demo.usernames:
+        person = accounts.find_person(session=db, username=username)
+        assert person is not None and accounts.verify_password(DEMO_PASSWORD, person.password_hash)
+        accounts.check_password(DEMO_PASSWORD, known=[person.username, person.display_name])
+
+
+def test_refuses_a_database_with_real_accounts_and_says_how_to_force(
+    engine: Engine, program: Program, db: Session
+) -> None:
+    """With someone real registered, nothing is loaded and the message names --force."""
+    make_person(engine, "ana")
+    with pytest.raises(DemoError, match="--force"):
+        load_demo(engine=engine, program=program, today=TODAY, bcrypt_rounds=4)
+    assert [p.username for p in db.exec(select(Person))] == ["ana"]
+    assert count(db, Couple) == 0
+
+
+def test_force_loads_beside_real_accounts(engine: Engine, program: Program, db: Session) -> None:
+    """Forced, the demo is added and the real account is left as it was."""
+    ana = make_person(engine, "ana")
+    loaded = load_demo(engine=engine, program=program, today=TODAY, force=True, bcrypt_rounds=4)
+    assert sorted(p.username for p in db.exec(select(Person))) == ["ana", *sorted(loaded.usernames)]
+    assert db.get(Person, ana.person_id) is not None
+
+
+def test_running_twice_refreshes_instead_of_duplicating(
+    engine: Engine, program: Program, db: Session
+) -> None:
+    """A second run replaces the demo: one couple, three demo people, the same history, no stray rows."""
+    first = load_demo(engine=engine, program=program, today=TODAY, bcrypt_rounds=4)
+    ratings = [(r.week_start, r.overall) for r in db.exec(select(CheckIn).order_by(col(CheckIn.id)))]
+    db.rollback()
+    second = load_demo(engine=engine, program=program, today=TODAY, bcrypt_rounds=4)
+    assert count(db, Couple) == 1 and count(db, Person) == 3 and count(db, CoupleMembership) == 2
+    assert db.exec(select(Couple.id)).one() == second.couple_id
+    assert count(db, CheckIn) == 12 + SAM_CHECKINS
+    assert [(r.week_start, r.overall) for r in db.exec(select(CheckIn).order_by(col(CheckIn.id)))] == ratings
+    assert first.usernames == second.usernames
+
+
+def test_refreshing_a_forced_demo_keeps_the_real_accounts(engine: Engine, program: Program) -> None:
+    """Refreshing deletes only the demo accounts, never someone real."""
+    make_person(engine, "ana")
+    load_demo(engine=engine, program=program, today=TODAY, force=True, bcrypt_rounds=4)
+    load_demo(engine=engine, program=program, today=TODAY, force=True, bcrypt_rounds=4)
+    with Session(engine) as session:
+        assert accounts.find_person(session=session, username="ana") is not None
+        assert count(session, Person) == 4
+
+
+def test_weeks_sets_the_length_of_history(engine: Engine, program: Program, db: Session) -> None:
+    """A shorter history has as many weeks of check-ins, and an impossible length is refused."""
+    load_demo(engine=engine, program=program, weeks=5, today=TODAY, bcrypt_rounds=4)
+    assert len(checkin_weeks(db, "demo-alex")) == 5
+    for weeks in (1, 53):
+        with pytest.raises(DemoError, match="weeks"):
+            load_demo(engine=engine, program=program, weeks=weeks, today=TODAY, bcrypt_rounds=4)
+
+
+def test_demo_command_prints_the_accounts_and_password(
+    app_env: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m program demo` loads the demo and says who to log in as, with which password."""
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    for username in ("demo-alex", "demo-sam", "demo-therapist", DEMO_PASSWORD):
+        assert username in out
+    with Session(app_env) as session:
+        assert count(session, Couple) == 1
+
+
+def test_demo_command_refuses_a_real_database_with_a_failing_exit(
+    app_env: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused, the command exits 1 and tells the operator about --force; --force then loads it."""
+    make_person(app_env, "ana")
+    assert main(["demo"]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert main(["demo", "--force", "--weeks", "4"]) == 0
+    assert "4 weeks" in capsys.readouterr().out
