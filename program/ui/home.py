@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from program import checkins, couples, journey, reminders
 from program.access import Viewer
@@ -36,7 +37,11 @@ def render_partner_home(viewer: Viewer) -> None:
         st.write("Nothing is due right now. Well done.")
     for item in due:
         icon = ":material/schedule:" if item.overdue else ":material/arrow_forward:"
-        st.page_link(f"pages/{item.page}.py", label=item.text, icon=icon)
+        try:
+            st.page_link(f"pages/{item.page}.py", label=item.text, icon=icon)
+        except StreamlitAPIException:
+            # A page file run on its own (a deep link before app.py has routed) knows no other pages.
+            st.markdown(f"{icon} {item.text}")
     current = progress.current_stage()
     if not progress.is_open(current) or progress.next_step(current) is None:
         closed = next((s.key for s in program.stages if not progress.is_open(s.key)), None)

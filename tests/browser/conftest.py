@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"the server was not healthy within {SERVER_START_TIMEOUT_S}s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh Kindred server on its own empty database; yields its base URL."""
-    folder = tmp_path_factory.mktemp("server")
+@contextmanager
+def _serve(folder: Path, *, demo: bool) -> Iterator[str]:
+    """Start Kindred on a fresh database (with the demo loaded through the operator command, if asked)."""
     with fresh_database(folder) as database_url:
         port = _free_port()
         env = {
@@ -85,6 +85,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "KINDRED_COOKIE_KEY": TEST_COOKIE_KEY,
             "KINDRED_BCRYPT_ROUNDS": "4",
         }
+        if demo:
+            subprocess.run(
+                [sys.executable, "-m", "program", "demo"], cwd=ROOT, env=env, check=True, capture_output=True
+            )
         log = folder / "server.log"
         with log.open("wb") as log_file:
             command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
@@ -102,6 +106,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
         assert "Traceback" not in log.read_text(), log.read_text()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh Kindred server on its own empty database; yields its base URL."""
+    with _serve(tmp_path_factory.mktemp("server"), demo=False) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh Kindred server with the demo couple and therapist loaded by `python -m program demo`."""
+    with _serve(tmp_path_factory.mktemp("demo-server"), demo=True) as url:
+        yield url
 
 
 AXE_DIR = ROOT / ".cache" / "axe-core"

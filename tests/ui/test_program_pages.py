@@ -142,3 +142,11 @@ def test_home_lists_what_is_due_and_what_the_partner_finished(app_env: Engine) -
     assert "Ben has finished the assessment." in texts(at)
     links = [getattr(link, "label", "") for link in at.get("page_link")]
     assert "Answer the assessment questionnaire" in links
+
+
+def test_home_run_directly_still_lists_what_is_due(app_env: Engine) -> None:
+    """Opened by a deep link (the page file alone), the home page lists due items as text, not an error."""
+    ana, _, _ = _couple(app_env)
+    at = _page(app_env, ana, "home")
+    assert not at.error
+    assert "Answer the assessment questionnaire" in texts(at)
