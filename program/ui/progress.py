@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from program import access, charts, progress
+from program import access, charts, progress, shared
 from program.access import Viewer
 from program.db import read_session
 from program.ui import runtime
@@ -38,6 +38,24 @@ def _figures(
         chart = charts.change_since_baseline(data, program, stage.check)
         built.append((f"{stage.title}: start and end", chart, False))
     return built
+
+
+def render_shared_texts(viewer: Viewer, couple_id: int) -> None:
+    """What the others in this couple chose to share with the viewer."""
+    with read_session(runtime.engine()) as session:
+        texts = shared.shared_with_viewer(
+            session=session, viewer=viewer, couple_id=couple_id, program=runtime.program()
+        )
+    st.subheader("Shared with you")
+    if not texts:
+        st.caption(
+            "Nothing has been shared with you yet. All writing is private unless its writer shares it."
+        )
+        return
+    for text in texts:
+        with st.container(border=True):
+            st.caption(f"{text.writer} · {text.where} · {text.day:%d %B %Y}")
+            st.text(text.body)
 
 
 def render_couple_charts(viewer: Viewer, couple_id: int) -> None:
@@ -74,5 +92,6 @@ def render_progress(viewer: Viewer) -> None:
     if couple_id is None:
         st.info("Your charts appear here once you and your partner are linked (see your account page).")
         return
-    st.caption("Both of you see the same charts. Notes and the private safety check never appear here.")
+    st.caption("Both of you see the same charts. Notes and the private safety check never appear in them.")
     render_couple_charts(viewer, couple_id)
+    render_shared_texts(viewer, couple_id)

@@ -9,7 +9,7 @@ from program.access import AccessDenied, Viewer
 from program.db import read_session, write_session
 from program.models import utcnow
 from program.ui import runtime
-from program.ui.progress import render_couple_charts
+from program.ui.progress import render_couple_charts, render_shared_texts
 
 OPEN_COUPLE = "kindred_open_couple"
 
@@ -55,6 +55,7 @@ def _render_couple(viewer: Viewer, couple_id: int) -> None:
     st.caption("The couple can see that you opened their record, and when.")
     _open_stage_early(viewer, couple_id)
     render_couple_charts(viewer, couple_id)
+    render_shared_texts(viewer, couple_id)
 
 
 def _open_stage_early(viewer: Viewer, couple_id: int) -> None:

@@ -7,11 +7,11 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from program import checkins
+from program import checkins, journey, reflections
 from program.access import Viewer
 from program.curriculum import CHECKIN_KEYS
 from program.db import read_session, write_session
-from program.models import AuditEvent, Role
+from program.models import AuditEvent, Role, Visibility
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all
 from tests.ui.helpers import app, as_viewer, click, texts
@@ -79,3 +79,22 @@ def test_a_therapist_opens_the_couples_charts_and_the_view_is_recorded(app_env: 
     with read_session(app_env) as session:
         views = session.exec(select(AuditEvent).where(AuditEvent.action == "therapist.viewed")).all()
     assert [(v.actor_id, v.detail) for v in views] == [(kim.person_id, "progress charts")]
+
+
+def test_shared_writing_reaches_the_partner_and_private_writing_does_not(app_env: Engine) -> None:
+    """Ana's goal shared with her partner shows on Ben's progress page; her private strengths do not."""
+    ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
+    make_couple(app_env, ana, ben)
+    with write_session(app_env) as session:
+        reflections.save_text(
+            session=session, viewer=ana, context=journey.GOALS_CONTEXT, body="Fewer rushed mornings.",
+            visibility=Visibility.PARTNER, now=T0,
+        )  # fmt: skip
+        reflections.save_text(
+            session=session, viewer=ana, context=journey.STRENGTHS_CONTEXT, body="A private thought.",
+            visibility=Visibility.PRIVATE, now=T0,
+        )  # fmt: skip
+    at = as_viewer(app("pages/progress.py"), ben, app_env).run()
+    shown = [t.value for t in at.text]
+    assert shown == ["Fewer rushed mornings."]
+    assert "Ana · Goals" in texts(at)

@@ -1,0 +1,68 @@
+"""What a partner or therapist may read of other people's free text: shared reflections and notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from program import access, journey
+from program.access import Viewer
+from program.curriculum import Program
+from program.models import Person
+
+
+@dataclass(frozen=True)
+class SharedText:
+    """One piece of someone else's text that its writer shared with the viewer."""
+
+    writer: str
+    where: str
+    body: str
+    day: date
+
+
+def describe_context(program: Program, context: str) -> str:
+    """A reader's label for where a text was written, e.g. "Talking and listening · Taking turns"."""
+    if context == journey.GOALS_CONTEXT:
+        return "Goals"
+    if context == journey.STRENGTHS_CONTEXT:
+        return "Strengths"
+    stage_key, _, rest = context.partition(":")
+    stage = program.stage_by_key.get(stage_key)
+    if stage is None:
+        return "Kindred"
+    exercise = next((e for e in stage.exercises if e.key == rest.split(":")[0]), None)
+    return f"{stage.title} · {exercise.title}" if exercise else stage.title
+
+
+def shared_with_viewer(
+    *, session: Session, viewer: Viewer, couple_id: int, program: Program
+) -> list[SharedText]:
+    """Other people's texts in this couple that the viewer may read, newest first (rules in access.py)."""
+    reflections = [
+        r
+        for r in access.readable_reflections(session=session, viewer=viewer, couple_id=couple_id)
+        if r.person_id != viewer.person_id
+    ]
+    notes = [
+        c
+        for c in access.readable_checkins(session=session, viewer=viewer, couple_id=couple_id)
+        if c.person_id != viewer.person_id and c.note
+    ]
+    writers = {r.person_id for r in reflections} | {c.person_id for c in notes}
+    names = dict(
+        session.exec(select(Person.id, Person.display_name).where(col(Person.id).in_(writers))).all()
+    )
+    texts = [
+        SharedText(names[r.person_id], describe_context(program, r.context), r.body, r.updated_at.date())
+        for r in reflections
+    ]
+    texts += [
+        SharedText(
+            names[c.person_id], f"Weekly check-in, week of {c.week_start:%d %B}", c.note or "", c.week_start
+        )
+        for c in notes
+    ]
+    return sorted(texts, key=lambda text: text.day, reverse=True)
