@@ -48,7 +48,6 @@ SEED = 7
 STAGE_WEEKS = 4
 LOADED = "demo.loaded"
 # The contexts the assessment page saves goals and strengths under (program.ui.assessment).
-GOALS_CONTEXT, STRENGTHS_CONTEXT = journey.GOALS_CONTEXT, journey.STRENGTHS_CONTEXT
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
@@ -133,23 +132,23 @@ CHECKIN_NOTES: dict[str, dict[int, tuple[str, Visibility]]] = {
 
 GOALS_AND_STRENGTHS: dict[str, dict[str, tuple[str, Visibility]]] = {
     ALEX[0]: {
-        GOALS_CONTEXT: (
+        journey.GOALS_CONTEXT: (
             "Talk about money without it turning into a row.\n"
             "One evening a week that is just ours, phones away.",
             Visibility.PARTNER,
         ),
-        STRENGTHS_CONTEXT: (
+        journey.STRENGTHS_CONTEXT: (
             "We make each other laugh, even on bad days. We got through Sam losing their job together.",
             Visibility.PRIVATE,
         ),
     },
     SAM[0]: {
-        GOALS_CONTEXT: (
+        journey.GOALS_CONTEXT: (
             "Say what I need instead of going quiet and waiting to be noticed.\n"
             "Argue less about small things like the dishes.",
             Visibility.PRIVATE,
         ),
-        STRENGTHS_CONTEXT: (
+        journey.STRENGTHS_CONTEXT: (
             "Alex is kind to everyone, me included. We look after each other well when one of us is ill.",
             Visibility.PARTNER,
         ),

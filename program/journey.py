@@ -166,7 +166,6 @@ def load_journey(*, session: Session, viewer: Viewer, program: Program) -> Journ
             .where(CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None))
         ):
             progress.setdefault(person_id, PartnerProgress(person_id, name))
-    checks: dict[str, str] = {stage.check: stage.key for stage in program.stages}
     for submission in session.exec(
         select(QuestionnaireSubmission).where(
             col(QuestionnaireSubmission.person_id).in_(progress),
@@ -174,7 +173,7 @@ def load_journey(*, session: Session, viewer: Viewer, program: Program) -> Journ
         )
     ):
         assert submission.submitted_at is not None
-        stage, step = _questionnaire_step(submission, program, checks)
+        stage, step = questionnaire_step(submission, program)
         if stage:
             progress[submission.person_id].done.setdefault(stage, {})[step] = submission.submitted_at
     for record in session.exec(
@@ -196,9 +195,9 @@ def load_journey(*, session: Session, viewer: Viewer, program: Program) -> Journ
     return Journey(program, couple_id, progress[viewer.person_id], partner, openings)
 
 
-def _questionnaire_step(
-    submission: QuestionnaireSubmission, program: Program, checks: dict[str, str]
-) -> tuple[str | None, str]:
+def questionnaire_step(submission: QuestionnaireSubmission, program: Program) -> tuple[str | None, str]:
+    """The stage and step a sent questionnaire completes ("assessment", "questionnaire"), or (None, "")."""
+    checks = {stage.check: stage.key for stage in program.stages}
     if submission.occasion == BASELINE and submission.instrument == program.assessment.overview.questionnaire:
         return ASSESSMENT, "questionnaire"
     stage = checks.get(submission.instrument)

@@ -176,13 +176,8 @@ def _steps_done(
     ).all()
     for person_id, stage_key, count in records:
         done[person_id][stage_key] += int(count)
-    checks: dict[str, str] = {stage.check: stage.key for stage in program.stages}
-    baseline = program.assessment.overview.questionnaire
     for submission in submissions:
-        if submission.instrument == baseline and submission.occasion == "baseline":
-            done[submission.person_id][journey.ASSESSMENT] += 1
-        elif (check_of := checks.get(submission.instrument)) and submission.occasion.startswith(
-            f"{check_of}:"
-        ):
-            done[submission.person_id][check_of] += 1
+        stage, _ = journey.questionnaire_step(submission, program)
+        if stage is not None:
+            done[submission.person_id][stage] += 1
     return {pid: dict(stages) for pid, stages in done.items()}

@@ -14,8 +14,6 @@ from program.ui import runtime
 from program.ui.questionnaire import render_questionnaire
 from program.ui.widgets import answering_as, private_text, render_overview
 
-GOALS_CONTEXT, STRENGTHS_CONTEXT = journey.GOALS_CONTEXT, journey.STRENGTHS_CONTEXT
-
 
 def render_assessment(viewer: Viewer) -> None:
     """The first stage, open to each partner on their own (even before the other has joined)."""
@@ -59,8 +57,8 @@ def _goals_and_strengths(viewer: Viewer, program: Program, progress: journey.Jou
     with read_session(runtime.engine()) as session:
         saved = reflections.own_texts(session=session, viewer=viewer, prefix="assessment:")
     for section, context, label in (
-        (content.goals, GOALS_CONTEXT, "My goals"),
-        (content.strengths, STRENGTHS_CONTEXT, "Our strengths"),
+        (content.goals, journey.GOALS_CONTEXT, "My goals"),
+        (content.strengths, journey.STRENGTHS_CONTEXT, "Our strengths"),
     ):
         st.write(section.intro)
         st.markdown("\n".join(f"- {prompt}" for prompt in section.prompts))
@@ -68,7 +66,7 @@ def _goals_and_strengths(viewer: Viewer, program: Program, progress: journey.Jou
     if progress.me.did(journey.ASSESSMENT, journey.GOALS):
         st.success("You have named your goals and strengths. You can still edit them above.")
     elif st.button("I've named my goals and strengths", type="primary"):
-        if GOALS_CONTEXT not in saved:
+        if journey.GOALS_CONTEXT not in saved:
             st.error("Please write at least one goal first (click outside the box so it is saved).")
             return
         with write_session(runtime.engine()) as session:

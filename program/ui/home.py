@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from program import checkins, couples, journey, reminders
+from program import checkins, journey, reminders
 from program.access import Viewer
 from program.db import read_session
 from program.ui import runtime
@@ -16,19 +16,19 @@ def render_partner_home(viewer: Viewer) -> None:
     """Greet the partner, then list what is due and what the partner has finished."""
     program = runtime.program()
     with read_session(runtime.engine()) as session:
-        status = couples.partner_status(session=session, viewer=viewer)
         progress = journey.load_journey(session=session, viewer=viewer, program=program)
         checkin_done = checkins.this_week(session=session, viewer=viewer, today=local_today()) is not None
     st.title(f"Hello, {viewer.display_name}")
-    if status.couple_id is None:
+    # The journey already knows the couple and the partner; no second lookup.
+    if progress.couple_id is None:
         st.info(
             "You haven't linked up with your partner yet. Start or join your couple on your account page; "
             "meanwhile you can begin the assessment on your own."
         )
-    elif status.partner_name is None:
+    elif progress.partner is None:
         st.info("Your couple is set up; your partner hasn't joined yet.")
     else:
-        st.write(f"You're doing Kindred together with **{status.partner_name}**.")
+        st.write(f"You're doing Kindred together with **{progress.partner.name}**.")
     for news in reminders.partner_news(progress):
         st.success(news, icon=":material/notifications:")
     st.subheader("Due now")

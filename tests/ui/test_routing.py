@@ -172,7 +172,7 @@ def test_an_unexpected_error_shows_a_calm_message_not_a_traceback(
     def broken(**_: object) -> None:
         raise RuntimeError("database exploded")
 
-    monkeypatch.setattr("program.couples.partner_status", broken)
+    monkeypatch.setattr("program.journey.load_journey", broken)
     at = as_viewer(app("pages/home.py"), ana, app_env).run()
     assert not at.exception
     assert "Something went wrong on our side" in at.error[0].value
