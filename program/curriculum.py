@@ -371,59 +371,70 @@ def _unique(what: str, keys: list[str]) -> None:
         raise ValueError(f"{what} keys must be unique; repeated: {', '.join(duplicates)}")
 
 
-def _read(path: Path) -> dict[str, object]:
+def _shown(path: Path, folder: Path) -> str:
+    """A file's name for messages: relative to its folder, so partners who see a content error never
+    learn the server's paths (and the operator still finds the file)."""
+    return f"{folder.name}/{path.relative_to(folder).as_posix()}"
+
+
+def _read(path: Path, shown: str) -> dict[str, object]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError as error:
-        raise ContentError(f"{path}: file is missing") from error
+        raise ContentError(f"{shown}: file is missing") from error
     except tomllib.TOMLDecodeError as error:
-        raise ContentError(f"{path}: not valid TOML: {error}") from error
+        raise ContentError(f"{shown}: not valid TOML: {error}") from error
 
 
-def _parse(model: type[ModelT], path: Path) -> ModelT:
+def _parse(model: type[ModelT], path: Path, folder: Path) -> ModelT:
+    shown = _shown(path, folder)
     try:
-        return model.model_validate(_read(path))
+        return model.model_validate(_read(path, shown))
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in e['loc']) or '(file)'}: {e['msg']}" for e in error.errors()
         )
-        raise ContentError(f"{path}: {problems}") from error
+        raise ContentError(f"{shown}: {problems}") from error
 
 
-def load_instruments(folder: Path) -> dict[str, Instrument]:
-    """Every instrument file in a folder, keyed by instrument key (which must match the file name)."""
+def load_instruments(folder: Path, *, root: Path | None = None) -> dict[str, Instrument]:
+    """Every instrument file in a folder, keyed by instrument key (which must match the file name).
+    Messages name files relative to root (default: the folder itself)."""
+    root = root or folder
     found: dict[str, Instrument] = {}
     for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
-        instrument = _parse(Instrument, path)
+        instrument = _parse(Instrument, path, root)
         if instrument.key != path.stem:
-            raise ContentError(f"{path}: key: {instrument.key!r} must match the file name {path.stem!r}")
+            raise ContentError(
+                f"{_shown(path, root)}: key: {instrument.key!r} must match the file name {path.stem!r}"
+            )
         found[instrument.key] = instrument
     return found
 
 
 def load_program(content_dir: Path = CONTENT_DIR, operator_instruments: Path | None = None) -> Program:
     """Read and validate all content; raise ContentError naming the first broken file and field."""
-    shipped = load_instruments(content_dir / "instruments")
+    shipped = load_instruments(content_dir / "instruments", root=content_dir)
     extra = load_instruments(operator_instruments) if operator_instruments else {}
     clashes = sorted(set(shipped) & set(extra))
     if clashes and operator_instruments is not None:
         path = operator_instruments / f"{clashes[0]}.toml"
         raise ContentError(
-            f"{path}: key: {clashes[0]!r} is already one of Kindred's own instruments; rename it"
+            f"{_shown(path, operator_instruments)}: key: {clashes[0]!r} is already one of Kindred's own instruments; rename it"
         )
     instruments = {**shipped, **extra}
     stage_files = sorted((content_dir / "stages").glob("*.toml"))
-    stages = [_parse(Stage, path) for path in stage_files]
+    stages = [_parse(Stage, path, content_dir) for path in stage_files]
     assessment_file = content_dir / "assessment.toml"
-    assessment = _parse(Assessment, assessment_file)
+    assessment = _parse(Assessment, assessment_file, content_dir)
     # Cross-file references, checked here so the message can name the file and field that refer.
     references = [(assessment_file, "overview.questionnaire", assessment.overview.questionnaire)]
     references += [(path, "check", stage.check) for path, stage in zip(stage_files, stages, strict=True)]
     for path, field_name, key in references:
         if key not in instruments:
             raise ContentError(
-                f"{path}: {field_name}: names instrument {key!r}, but no instruments/ file declares it"
+                f"{_shown(path, content_dir)}: {field_name}: names instrument {key!r}, but no instruments/ file declares it"
             )
     try:
         return Program(
@@ -431,8 +442,8 @@ def load_program(content_dir: Path = CONTENT_DIR, operator_instruments: Path | N
             stages=sorted(stages, key=lambda stage: stage.order),
             instruments=instruments,
             extra_instruments=tuple(sorted(extra)),
-            safety=_parse(SafetyScreen, content_dir / "safety.toml"),
-            checkin=_parse(CheckinForm, content_dir / "checkin.toml"),
+            safety=_parse(SafetyScreen, content_dir / "safety.toml", content_dir),
+            checkin=_parse(CheckinForm, content_dir / "checkin.toml", content_dir),
         )
     except ValidationError as error:
-        raise ContentError(f"{content_dir}: {error.errors()[0]['msg']}") from error
+        raise ContentError(f"{content_dir.name}/: {error.errors()[0]['msg']}") from error

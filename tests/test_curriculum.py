@@ -47,8 +47,10 @@ def _refusal(content_dir: Path, operator: Path | None = None) -> tuple[str, str]
     with pytest.raises(ContentError) as caught:
         load_program(content_dir, operator_instruments=operator)
     message = str(caught.value)
-    # The tmp folder's name contains the test's name, so field words are checked without it.
-    return message, message.replace(str(content_dir.parent), "<tmp>")
+    # Partners can see this message: it names files relative to their folder, never a server path.
+    assert str(content_dir.parent) not in message, message
+    assert not message.startswith("/") and " /" not in message and "'/" not in message, message
+    return message, message
 
 
 # ---- what ships -----------------------------------------------------------------------------------
@@ -150,7 +152,7 @@ def test_invalid_toml_is_refused(content: Path) -> None:
     broken = content / "stages" / "conflict.toml"
     _edit(broken, "order = 2\n", "order = = 2\n")
     message, words = _refusal(content)
-    assert str(broken) in message
+    assert message.startswith("content/stages/conflict.toml: ")
     assert "not valid TOML" in words and "line 2" in words
 
 
@@ -160,7 +162,7 @@ def test_a_missing_required_field_is_refused(content: Path) -> None:
     text = broken.read_text()
     broken.write_text(text[: text.index("[homework]")])
     message, words = _refusal(content)
-    assert str(broken) in message
+    assert message.startswith("content/stages/conflict.toml: ")
     assert "homework: Field required" in words
 
 
@@ -170,7 +172,7 @@ def test_an_item_naming_an_unknown_subscale_is_refused(content: Path) -> None:
     item = 'key = "com-heard"\nsubscale = '
     _edit(broken, item + '"communication"', item + '"closeness"')
     message, words = _refusal(content)
-    assert str(broken) in message
+    assert message.startswith("content/instruments/kindred-baseline.toml: ")
     assert "item 'com-heard' names unknown subscale 'closeness'" in words
 
 
@@ -179,7 +181,7 @@ def test_a_scale_with_the_wrong_number_of_labels_is_refused(content: Path) -> No
     broken = content / "instruments" / f"{BASELINE}.toml"
     _edit(broken, '  "Somewhat disagree",\n', "")
     message, words = _refusal(content)
-    assert str(broken) in message
+    assert message.startswith("content/instruments/kindred-baseline.toml: ")
     assert "scale: Value error, labels needs 7 entries" in words
 
 
@@ -191,7 +193,7 @@ def test_a_stage_without_a_conversation_is_refused(content: Path) -> None:
     assert second != reflection
     broken.write_text("[[exercises]]\n".join([head, reflection, second, practice_log]))
     message, words = _refusal(content)
-    assert str(broken) in message
+    assert message.startswith("content/stages/communication.toml: ")
     assert "a stage needs at least one exercise of each kind; missing ['conversation']" in words
 
 
@@ -200,7 +202,7 @@ def test_duplicate_item_keys_are_refused(content: Path) -> None:
     broken = content / "instruments" / "trust-check.toml"
     _edit(broken, 'key = "tru-keep-my-word"', 'key = "tru-follow-through"')
     message, words = _refusal(content)
-    assert str(broken) in message
+    assert message.startswith("content/instruments/trust-check.toml: ")
     assert "items keys must be unique; repeated: tru-follow-through" in words
 
 
@@ -210,7 +212,7 @@ def test_a_stage_check_naming_a_missing_instrument_is_refused(content: Path) -> 
     _edit(broken, 'check = "trust-check"', 'check = "trust-chek"')
     message, words = _refusal(content)
     assert "trust-chek" in words
-    assert str(broken) in message
+    assert message.startswith("content/stages/trust.toml: ")
     assert "check" in words.replace("trust-chek", "")
 
 
@@ -219,7 +221,7 @@ def test_an_instrument_key_must_match_its_file_name(content: Path) -> None:
     broken = content / "instruments" / "trust-check.toml"
     _edit(broken, 'key = "trust-check"', 'key = "trust-checks"')
     message, words = _refusal(content)
-    assert str(broken) in message
+    assert message.startswith("content/instruments/trust-check.toml: ")
     assert "key: 'trust-checks' must match the file name 'trust-check'" in words
 
 
@@ -228,7 +230,7 @@ def test_an_unknown_extra_field_is_refused(content: Path) -> None:
     broken = content / "stages" / "connection.toml"
     broken.write_text(broken.read_text() + 'colour = "teal"\n')  # lands in [homework], the last table
     message, words = _refusal(content)
-    assert str(broken) in message
+    assert message.startswith("content/stages/connection.toml: ")
     assert "homework.colour: Extra inputs are not permitted" in words
 
 
@@ -238,7 +240,7 @@ def test_an_operator_instrument_cannot_replace_a_shipped_one(content: Path, tmp_
     operator.mkdir()
     shutil.copy(content / "instruments" / "trust-check.toml", operator)
     message, words = _refusal(content, operator)
-    assert str(operator) in message
+    assert message.startswith("operator/trust-check.toml: ")
     assert "'trust-check' is already one of Kindred's own instruments" in words
 
 
@@ -249,7 +251,7 @@ def test_an_operator_key_clash_names_the_file_and_key(content: Path, tmp_path: P
     shutil.copy(content / "instruments" / "trust-check.toml", operator)
     message, words = _refusal(content, operator)
     assert "key" in words
-    assert str(operator / "trust-check.toml") in message
+    assert message.startswith("operator/trust-check.toml: key: ")
 
 
 def test_a_broken_operator_instrument_is_refused_naming_its_file(content: Path, tmp_path: Path) -> None:
@@ -260,7 +262,7 @@ def test_a_broken_operator_instrument_is_refused_naming_its_file(content: Path, 
     shutil.copy(GOLDEN / "test-instrument.toml", broken)
     _edit(broken, "min_answered = 0.75", "min_answered = 1.5")
     message, words = _refusal(content, operator)
-    assert str(broken) in message
+    assert message.startswith("operator/test-instrument.toml: ")
     assert "min_answered: Input should be less than or equal to 1" in words
 
 
