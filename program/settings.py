@@ -120,10 +120,15 @@ class Settings(BaseSettings):
         return max(self.partner_session_hours, self.therapist_session_hours) / 24
 
 
+def _owner_only_folder(data_dir: Path) -> None:
+    """Kindred's data folder (database, secrets) exists and is the owner's alone, whatever the umask."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+
+
 def _write_generated_secrets(data_dir: Path) -> None:
     """Create owner-only strong secrets in the data folder for a local first start."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    data_dir.chmod(0o700)
+    _owner_only_folder(data_dir)
     path = data_dir / GENERATED_SECRETS_NAME
     if path.exists():
         return
@@ -155,7 +160,7 @@ def load_settings() -> Settings:
         generated = settings.data_dir / GENERATED_SECRETS_NAME
         raise SettingsError(f"could not read the generated secrets in {generated}")
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _owner_only_folder(settings.data_dir)
     return settings
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,8 +16,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
+import program.settings as settings_module
 from program.db import create_db_engine, migrate, read_session, write_session
 from program.models import AuditEvent, CheckIn, LoginThrottle
+from program.settings import load_settings
 from tests.factories import make_person
 
 
@@ -115,3 +120,77 @@ def test_concurrent_read_then_write_units_all_succeed(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         # Writers are serialised from the start of each unit, so no increment is lost.
         assert row.failures == 40
+
+
+# ---- data files are the owner's alone ---------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No KINDRED_* database or key configured; the data folder (not yet created) in a temp dir."""
+    for name in ("KINDRED_DATABASE_URL", "KINDRED_COOKIE_KEY", "KINDRED_ENVIRONMENT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(settings_module, "STREAMLIT_SECRETS", tmp_path / "absent-secrets.toml")
+    data_dir = tmp_path / "nested" / "data"
+    monkeypatch.setenv("KINDRED_DATA_DIR", str(data_dir))
+    return data_dir
+
+
+@pytest.fixture(params=[0o022, 0o002, 0o000], ids=["umask-022", "umask-002", "umask-000"])
+def permissive_umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Run with a umask that would leave new files readable by others (as many servers and shells do)."""
+    previous = os.umask(request.param)
+    yield request.param
+    os.umask(previous)
+
+
+def _modes(folder: Path) -> dict[str, str]:
+    return {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("key_from", ["generated", "environment"])
+def test_a_first_start_creates_every_data_file_for_the_owner_alone(
+    fresh_data_dir: Path, permissive_umask: int, monkeypatch: pytest.MonkeyPatch, key_from: str
+) -> None:
+    """A first start (settings, engine, migrations, a write) leaves a 0700 folder whose files
+    (database, WAL, shared memory, generated secrets) are all 0600, whatever the umask."""
+    if key_from == "environment":
+        monkeypatch.setenv("KINDRED_COOKIE_KEY", "an-operator-key-0123456789-abcdefghijklmnopq")
+    settings = load_settings()
+    engine = create_db_engine(settings.database_url)
+    try:
+        migrate(engine)
+        with write_session(engine) as session:
+            session.add(AuditEvent(action="first write"))
+        with engine.connect() as connection:  # an open connection keeps the -wal and -shm files
+            connection.exec_driver_sql("SELECT 1")
+            expected = {"kindred.db", "kindred.db-wal", "kindred.db-shm"}
+            if key_from == "generated":
+                expected.add("secrets.toml")
+            modes = _modes(fresh_data_dir)
+            assert set(modes) == expected
+            assert modes == dict.fromkeys(expected, "0o600")
+            assert stat.S_IMODE(fresh_data_dir.stat().st_mode) == 0o700
+    finally:
+        engine.dispose()
+
+
+def test_an_existing_database_readable_by_others_is_made_owner_only(tmp_path: Path) -> None:
+    """A database file left 0644 by an older Kindred is tightened to 0600 when the app opens it."""
+    database = tmp_path / "kindred.db"
+    older = create_db_engine(f"sqlite:///{database}")
+    with older.connect() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        connection.commit()
+    older.dispose()
+    database.chmod(0o644)
+    engine = create_db_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+            connection.commit()
+            assert _modes(tmp_path) == dict.fromkeys(
+                ["kindred.db", "kindred.db-shm", "kindred.db-wal"], "0o600"
+            )
+    finally:
+        engine.dispose()
