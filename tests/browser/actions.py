@@ -8,15 +8,46 @@ from playwright.sync_api import Page, expect
 
 PASSWORD = "a long enough browser passphrase"
 
+# The one limit for every wait in the browser tests, as in Streamlit's own e2e tests: generous enough for a
+# run on a machine busy with other work, where a first script run or a rerun after many clicks has been seen
+# to take well over the 5 s that Playwright's assertions wait by default. conftest.py makes it their default.
+TIMEOUT_MS = 30_000
+# A click or a keystroke reaches the server a moment after Playwright returns from it; until the rerun it asks
+# for has begun, the app still reports the previous run as finished. Streamlit's tests pause this long first.
+RUN_START_MS = 210
 
-def wait_idle(page: Page) -> None:
-    """Wait until Streamlit has finished the current run and nothing on screen is stale."""
+
+def wait_for_app_run(
+    page: Page, *, wait_delay: int = 100, initial_wait: int = RUN_START_MS, timeout: int = TIMEOUT_MS
+) -> None:
+    """Wait for the run a step may have started to end: connected, not running, nothing loading or stale."""
     # Chromium pauses pages in background windows, and with them the cookie component; keep this one in front.
     page.bring_to_front()
-    app = page.locator('[data-testid="stApp"]')
-    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=20_000)
-    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=20_000)
-    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=20_000)
+    page.wait_for_timeout(initial_wait)
+    app = page.get_by_test_id("stApp")
+    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=timeout)
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=timeout)
+    if wait_delay > 0:  # the last elements of a run are drawn just after it reports itself finished
+        page.wait_for_timeout(wait_delay)
+
+
+def wait_for_app_loaded(page: Page, *, timeout: int = TIMEOUT_MS) -> None:
+    """Wait for a page just opened (or reloaded) to show the app and finish its first run."""
+    expect(page.get_by_test_id("stAppViewContainer")).to_be_attached(timeout=timeout)
+    wait_for_app_run(page, timeout=timeout)
+
+
+def open_app(page: Page, url: str) -> None:
+    """Go to a URL of the app and wait for its first run to finish."""
+    page.goto(url)
+    wait_for_app_loaded(page)
+
+
+def wait_idle(page: Page) -> None:
+    """Wait until Streamlit has finished the current run (the name the other browser tests use)."""
+    wait_for_app_run(page)
 
 
 def register(page: Page, name: str, username: str, role_label: str) -> None:

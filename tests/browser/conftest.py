@@ -15,12 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, expect
 
+from tests.browser.actions import TIMEOUT_MS, wait_for_app_loaded
 from tests.conftest import ROOT, TEST_COOKIE_KEY
 from tests.databases import fresh_database
 
 CHROMIUM = os.environ.get("KINDRED_CHROMIUM", "/usr/bin/chromium")
+# Starting includes the first script run (imports, migrating the new database), the slowest run of all.
 SERVER_START_TIMEOUT_S = 60
+# The page the first run opens: a page file, as a deep link would, so the server stays as a fresh one is
+# (app.py's first run switches Streamlit from its folder mode to st.navigation, which the gate test relies on
+# not having happened).
+FIRST_RUN_PATH = "/" + sorted((ROOT / "pages").glob("*.py"))[0].stem
+
+# Every assertion waits up to the one generous limit unless a test says otherwise (Playwright's own is 5 s).
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -60,22 +70,38 @@ def _free_port() -> int:
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll the server's health URL until it answers, the server exits, or the start-up limit passes."""
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited early:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)  # the interval between polls, not a wait for anything
     raise RuntimeError(f"the server was not healthy within {SERVER_START_TIMEOUT_S}s:\n{log.read_text()}")
 
 
+def _first_run(browser: Browser, url: str) -> None:
+    """Open one page in a throwaway browser and wait for its run, so no test pays for the server's first."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(url + FIRST_RUN_PATH, timeout=SERVER_START_TIMEOUT_S * 1000)
+        wait_for_app_loaded(page, timeout=SERVER_START_TIMEOUT_S * 1000)
+    finally:
+        context.close()
+
+
 @contextmanager
-def _serve(folder: Path, *, demo: bool) -> Iterator[str]:
-    """Start Kindred on a fresh database (with the demo loaded through the operator command, if asked)."""
+def _serve(folder: Path, *, demo: bool, browser: Browser | None = None) -> Iterator[str]:
+    """Start Kindred on a fresh database (with the demo loaded through the operator command, if asked).
+
+    Given a browser, it also waits for a first script run before yielding the server's base URL.
+    """
     with fresh_database(folder) as database_url:
         port = _free_port()
         env = {
@@ -91,13 +117,17 @@ def _serve(folder: Path, *, demo: bool) -> Iterator[str]:
             )
         log = folder / "server.log"
         with log.open("wb") as log_file:
+            # No file watcher: others editing the checkout during a run made the server re-import our
+            # modules mid-test ("a class with the same class name", then a traceback), and watching costs CPU.
             command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
                        "--server.port", str(port), "--server.headless", "true",
-                       "--browser.gatherUsageStats", "false"]  # fmt: skip
+                       "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]  # fmt: skip
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(url, process, log)
+            if browser is not None:
+                _first_run(browser, url)
             yield url
         finally:
             process.terminate()
@@ -109,16 +139,16 @@ def _serve(folder: Path, *, demo: bool) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh Kindred server on its own empty database; yields its base URL."""
-    with _serve(tmp_path_factory.mktemp("server"), demo=False) as url:
+def server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
+    """A fresh Kindred server on its own empty database, past its first run; yields its base URL."""
+    with _serve(tmp_path_factory.mktemp("server"), demo=False, browser=browser) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
     """A fresh Kindred server with the demo couple and therapist loaded by `python -m program demo`."""
-    with _serve(tmp_path_factory.mktemp("demo-server"), demo=True) as url:
+    with _serve(tmp_path_factory.mktemp("demo-server"), demo=True, browser=browser) as url:
         yield url
 
 

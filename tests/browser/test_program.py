@@ -5,15 +5,14 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from program.curriculum import load_program
-from tests.browser.actions import log_in, open_menu_page, register, wait_idle
+from tests.browser.actions import log_in, open_app, open_menu_page, register, wait_idle
 
 PROGRAM = load_program()
 
 
 def test_a_partner_completes_the_assessment(page: Page, server: str) -> None:
     """Answer all 25 statements, send them, name a goal, and take the private safety check."""
-    page.goto(server)
-    wait_idle(page)
+    open_app(page, server)
     register(page, "Robin", "robin", "a partner in a couple")
     log_in(page, "robin")
     open_menu_page(page, "Assessment")
