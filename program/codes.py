@@ -9,15 +9,30 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
+# Control (NUL, escape...), format (zero-width, right-to-left override) and lone surrogate characters: never
+# part of anything a person means to type, invisible on screen, and PostgreSQL refuses NUL in text outright.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+HIDDEN_CHARACTER_MESSAGE = (
+    "That code has an invisible or control character in it (often left by copying and pasting). "
+    "Please type it again."
+)
+# Far more than any code typed with spaces and dashes; longer text is refused before any work on it.
+_LONGEST_TYPED = 64
 
 
 def new_code(groups: int) -> str:
     """A random code of `groups` groups of four characters, 20 bits each, like "7KQ2-M9XD-4RTB"."""
     raw = "".join(secrets.choice(ALPHABET) for _ in range(groups * 4))
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def has_hidden_characters(typed: str) -> bool:
+    """Whether typed text holds a control, format or surrogate character that no keyboard types on purpose."""
+    return any(unicodedata.category(ch) in _HIDDEN_CATEGORIES for ch in typed)
 
 
 def normalise(typed: str) -> str:
@@ -32,5 +47,7 @@ def digest(code: str, key: bytes) -> str:
 
 def looks_valid(typed: str, groups: int) -> bool:
     """Whether the typed text has the right length and alphabet to be a code at all."""
+    if len(typed) > _LONGEST_TYPED or has_hidden_characters(typed):
+        return False
     code = normalise(typed)
     return len(code) == groups * 4 and all(ch in ALPHABET for ch in code)

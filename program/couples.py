@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select, update
 
 from program import access, audit, codes
@@ -25,6 +26,7 @@ from program.models import (
 
 INVITE_GROUPS = 3  # 12 characters, 60 bits: short enough to read aloud, far too many to guess
 INVITE_LIFETIME = timedelta(days=3)
+ALREADY_IN_A_COUPLE = "You are already part of a couple."
 
 
 class CoupleError(ValueError):
@@ -112,7 +114,29 @@ def _require_partner(viewer: Viewer) -> None:
         raise CoupleError("Only partners can be part of a couple.")
 
 
-def _lock_couple(session: Session, couple_id: int) -> Couple | None:
+def lock_person(session: Session, person_id: int) -> None:
+    """Hold this person's row until the unit of work ends, so that their couple and consent changes happen one
+    at a time: a check made after this still holds when the change is written.
+
+    FOR UPDATE on PostgreSQL, where at READ COMMITTED two "check, then insert" requests both pass the check;
+    on SQLite the write session's BEGIN IMMEDIATE already serialises every writer. Lock the person before the
+    couple, everywhere, so two requests never wait on each other in opposite orders.
+    """
+    session.exec(select(Person.id).where(Person.id == person_id).with_for_update())
+
+
+def _add_membership(session: Session, couple_id: int, person_id: int, now: datetime) -> None:
+    # The schema allows one current couple per person (uq_couplemembership_one_current). If a request ever
+    # gets past the locked check, the database refuses it: the person sees the check's message all the same.
+    session.add(CoupleMembership(couple_id=couple_id, person_id=person_id, joined_at=now))
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise CoupleError(ALREADY_IN_A_COUPLE) from error
+
+
+def lock_couple(session: Session, couple_id: int) -> Couple | None:
+    """Hold the couple's row until the unit of work ends (joins, leaving, grants); None if it is gone."""
     # FOR UPDATE serialises joins on PostgreSQL; on SQLite the write session already holds the lock.
     return session.exec(select(Couple).where(Couple.id == couple_id).with_for_update()).first()
 
@@ -159,13 +183,14 @@ def _issue_invite(session: Session, couple_id: int, person_id: int, key: bytes, 
 def create_couple(*, session: Session, viewer: Viewer, key: bytes, now: datetime) -> Invite:
     """Start a couple with the viewer as its first partner, and return the invite for the second."""
     _require_partner(viewer)
+    lock_person(session, viewer.person_id)
     if access.current_couple_id(session=session, viewer=viewer) is not None:
-        raise CoupleError("You are already part of a couple.")
+        raise CoupleError(ALREADY_IN_A_COUPLE)
     couple = Couple(created_by_id=viewer.person_id, created_at=now)
     session.add(couple)
     session.flush()
     assert couple.id is not None
-    session.add(CoupleMembership(couple_id=couple.id, person_id=viewer.person_id, joined_at=now))
+    _add_membership(session, couple.id, viewer.person_id, now)
     _adopt_solo_work(session, viewer.person_id, couple.id)
     audit.record(session, action="couple.created", actor_id=viewer.person_id, couple_id=couple.id)
     return _issue_invite(session, couple.id, viewer.person_id, key, now)
@@ -184,27 +209,30 @@ def renew_invite(*, session: Session, viewer: Viewer, key: bytes, now: datetime)
 def join_couple(*, session: Session, viewer: Viewer, code: str, key: bytes, now: datetime) -> int:
     """Join the couple an invite code belongs to; returns its id. Each failure has its own message."""
     _require_partner(viewer)
+    if codes.has_hidden_characters(code):
+        raise CoupleError(codes.HIDDEN_CHARACTER_MESSAGE)
     if not codes.looks_valid(code, INVITE_GROUPS):
         raise CoupleError("An invite code has 12 letters and digits, like 7KQ2-M9XD-4RTB. Please check it.")
     invite = session.exec(select(InviteCode).where(InviteCode.code_hash == codes.digest(code, key))).first()
     if invite is not None and invite.created_by_id == viewer.person_id:
         raise CoupleError("That is your own invite code: your partner needs to enter it on their account.")
+    lock_person(session, viewer.person_id)
     if access.current_couple_id(session=session, viewer=viewer) is not None:
-        raise CoupleError("You are already part of a couple. Leave it first to join another.")
+        raise CoupleError(f"{ALREADY_IN_A_COUPLE} Leave it first to join another.")
     if invite is None:
         raise CoupleError("We don't recognise that code. Please check it with your partner.")
     if invite.used_at is not None:
         raise CoupleError("That code has already been used. Ask your partner to make a new one.")
     if invite.expires_at <= now:
         raise CoupleError("That code has expired. Ask your partner to make a new one.")
-    if _lock_couple(session, invite.couple_id) is None:
+    if lock_couple(session, invite.couple_id) is None:
         raise CoupleError("That couple no longer exists.")
     members = _current_members(session, invite.couple_id)
     if len(members) != 1:
         raise CoupleError("That couple is not waiting for a partner any more.")
     invite.used_at, invite.used_by_id = now, viewer.person_id
     session.add(invite)
-    session.add(CoupleMembership(couple_id=invite.couple_id, person_id=viewer.person_id, joined_at=now))
+    _add_membership(session, invite.couple_id, viewer.person_id, now)
     _adopt_solo_work(session, viewer.person_id, invite.couple_id)
     audit.record(session, action="couple.joined", actor_id=viewer.person_id, couple_id=invite.couple_id)
     return invite.couple_id
@@ -216,7 +244,7 @@ def leave_couple(*, session: Session, viewer: Viewer, now: datetime) -> None:
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     if couple_id is None:
         raise CoupleError("You are not part of a couple.")
-    _lock_couple(session, couple_id)
+    lock_couple(session, couple_id)
     session.exec(
         update(CoupleMembership)
         .where(col(CoupleMembership.couple_id) == couple_id, col(CoupleMembership.left_at).is_(None))

@@ -138,7 +138,17 @@ class Couple(SQLModel, table=True):
 class CoupleMembership(SQLModel, table=True):
     """A partner's place in a couple; a couple has at most two current memberships."""
 
-    __table_args__ = (sa.Index("ix_couplemembership_couple_current", "couple_id", "left_at"),)
+    __table_args__ = (
+        sa.Index("ix_couplemembership_couple_current", "couple_id", "left_at"),
+        # One current couple per person, kept by the database itself: concurrent requests cannot break it.
+        sa.Index(
+            "uq_couplemembership_one_current",
+            "person_id",
+            unique=True,
+            sqlite_where=sa.text("left_at IS NULL"),
+            postgresql_where=sa.text("left_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     couple_id: int = _couple_fk(index=False)
@@ -173,7 +183,19 @@ class TherapistCode(SQLModel, table=True):
 class TherapistGrant(SQLModel, table=True):
     """One partner's consent for one therapist to see the couple; both partners' grants are needed."""
 
-    __table_args__ = (sa.Index("ix_therapistgrant_therapist_couple", "therapist_id", "couple_id"),)
+    __table_args__ = (
+        sa.Index("ix_therapistgrant_therapist_couple", "therapist_id", "couple_id"),
+        # One standing grant per couple, partner and therapist; revoked grants are history and may repeat.
+        sa.Index(
+            "uq_therapistgrant_one_standing",
+            "couple_id",
+            "partner_id",
+            "therapist_id",
+            unique=True,
+            sqlite_where=sa.text("revoked_at IS NULL"),
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     couple_id: int = _couple_fk()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, select
 
@@ -76,6 +77,10 @@ def issue_therapist_code(
 
 def grant_access(*, session: Session, viewer: Viewer, code: str, key: bytes, now: datetime) -> str:
     """The viewer (a partner) grants the therapist behind this code access; returns the therapist's name."""
+    if codes.has_hidden_characters(code):
+        raise AccessError(codes.HIDDEN_CHARACTER_MESSAGE)
+    # One consent change at a time per partner (see couples.lock_person), then the checks.
+    couples.lock_person(session, viewer.person_id)
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     if couple_id is None:
         raise AccessError("Link up with your partner first: a therapist sees a couple, not one partner.")
@@ -93,16 +98,13 @@ def grant_access(*, session: Session, viewer: Viewer, code: str, key: bytes, now
     therapist_code, therapist = found
     if therapist_code.expires_at <= now:
         raise AccessError("That code has expired. Please ask your therapist for a new one.")
-    standing = session.exec(
-        select(TherapistGrant.id).where(
-            TherapistGrant.couple_id == couple_id,
-            TherapistGrant.partner_id == viewer.person_id,
-            TherapistGrant.therapist_id == therapist_code.therapist_id,
-            col(TherapistGrant.revoked_at).is_(None),
-        )
-    ).first()
-    if standing is not None:
-        raise AccessError(f"You have already given {therapist.display_name} access.")
+    # Wait for a partner who is leaving right now: a grant must not land on a couple that has just ended.
+    couples.lock_couple(session, couple_id)
+    if access.current_couple_id(session=session, viewer=viewer) != couple_id:
+        raise AccessError("Your couple has just ended, so there is nobody to give access to.")
+    already = AccessError(f"You have already given {therapist.display_name} access.")
+    if _standing_grant(session, couple_id, viewer.person_id, therapist_code.therapist_id) is not None:
+        raise already
     session.add(
         TherapistGrant(
             couple_id=couple_id,
@@ -111,6 +113,12 @@ def grant_access(*, session: Session, viewer: Viewer, code: str, key: bytes, now
             granted_at=now,
         )
     )
+    # The schema allows one standing grant per couple, partner and therapist (uq_therapistgrant_one_standing):
+    # a duplicate that ever gets past the locked check is refused there, with the check's message.
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise already from error
     audit.record(
         session,
         action="therapist.granted",
@@ -119,6 +127,18 @@ def grant_access(*, session: Session, viewer: Viewer, code: str, key: bytes, now
         subject_id=therapist_code.therapist_id,
     )
     return therapist.display_name
+
+
+def _standing_grant(session: Session, couple_id: int, partner_id: int, therapist_id: int) -> int | None:
+    """The id of this partner's standing grant for this therapist in this couple, if there is one."""
+    return session.exec(
+        select(TherapistGrant.id).where(
+            TherapistGrant.couple_id == couple_id,
+            TherapistGrant.partner_id == partner_id,
+            TherapistGrant.therapist_id == therapist_id,
+            col(TherapistGrant.revoked_at).is_(None),
+        )
+    ).first()
 
 
 def revoke_access(*, session: Session, viewer: Viewer, therapist_id: int, now: datetime) -> None:

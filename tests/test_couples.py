@@ -7,14 +7,24 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from program import access, codes, couples
 from program.access import Viewer
 from program.couples import CoupleError, Invite
 from program.db import read_session, write_session
-from program.models import CheckIn, CoupleMembership, InviteCode, Reflection, Role, TherapistGrant, Visibility
-from tests.factories import grant, make_person
+from program.models import (
+    CheckIn,
+    Couple,
+    CoupleMembership,
+    InviteCode,
+    Reflection,
+    Role,
+    TherapistGrant,
+    Visibility,
+)
+from tests.factories import grant, make_couple, make_person
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -258,6 +268,65 @@ def test_codes_are_forgiving_about_how_they_are_typed(
     assert invite.code == "7KQ0-M1XD-4R01"
     couple_id = _join(engine, ben, typed)
     assert _status(engine, ben) == couples.PartnerStatus(couple_id, "Ana")
+
+
+# NUL, escape, delete, zero-width space, right-to-left override, a lone surrogate.
+HIDDEN = ["\x00", "\x1b", "\x7f", "\u200b", "\u202e", "\ud800"]
+HIDDEN_IDS = ["nul", "escape", "delete", "zero-width", "rtl-override", "surrogate"]
+
+
+@pytest.mark.parametrize("hidden", HIDDEN, ids=HIDDEN_IDS)
+def test_a_code_with_a_hidden_character_is_refused(engine: Engine, hidden: str) -> None:
+    """A valid code with an invisible or control character anywhere in it is refused with a message, and
+    nobody is linked (PostgreSQL would refuse a NUL with a database error if it ever got that far)."""
+    ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
+    invite = _create(engine, ana)
+    for typed in (invite.code + hidden, hidden + invite.code, invite.code.replace("-", hidden, 1)):
+        with pytest.raises(CoupleError, match="invisible or control character"):
+            _join(engine, ben, typed)
+    assert _memberships(engine, ben) == []
+    assert _status(engine, ana).partner_name is None
+
+
+def test_a_code_buried_in_a_flood_of_text_is_refused(engine: Engine) -> None:
+    """A valid code padded with thousands of spaces is not a code someone typed: refused, nobody linked."""
+    ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
+    invite = _create(engine, ana)
+    with pytest.raises(CoupleError, match="An invite code has 12 letters and digits"):
+        _join(engine, ben, invite.code + " " * 10_000)
+    assert _memberships(engine, ben) == []
+
+
+def test_the_database_holds_one_current_couple_per_person(engine: Engine) -> None:
+    """Written straight to the database, a second current couple for a person is refused; past ones
+    do not count, so a partner who left can be in a new couple."""
+    ana, _, _ = _paired(engine)
+    _leave(engine, ana)
+    second = make_couple(engine, ana)
+    with pytest.raises(IntegrityError):
+        make_couple(engine, ana)
+    assert [m.couple_id for m in _memberships(engine, ana) if m.left_at is None] == [second]
+
+
+def test_a_second_couple_that_slips_past_the_check_gets_the_message(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the "already in a couple" check ever misses (a race), the database still refuses, and the person
+    sees the same message as the check's, not a database error; nothing is half-saved."""
+    ana, _, couple_id = _paired(engine)
+    cai = make_person(engine, "cai")
+    invite = _create(engine, cai)
+    monkeypatch.setattr(access, "current_couple_id", lambda **_: None)
+    with pytest.raises(CoupleError, match="You are already part of a couple"):
+        _create(engine, ana)
+    with pytest.raises(CoupleError, match="You are already part of a couple"):
+        _join(engine, ana, invite.code)
+    monkeypatch.undo()
+    assert [(m.couple_id, m.left_at) for m in _memberships(engine, ana)] == [(couple_id, None)]
+    assert _status(engine, cai).partner_name is None
+    with read_session(engine) as session:
+        started = session.exec(select(Couple).where(Couple.created_by_id == ana.person_id)).all()
+    assert [couple.id for couple in started] == [couple_id]
 
 
 def test_a_renewed_invite_retires_the_old_code(engine: Engine) -> None:

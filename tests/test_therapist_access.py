@@ -7,15 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from program import access, codes, therapist_access
 from program.access import AccessDenied, Viewer
 from program.couples import CoupleSummary
 from program.db import read_session, write_session
-from program.models import AuditEvent, Role, TherapistCode
+from program.models import AuditEvent, Role, TherapistCode, TherapistGrant
 from program.therapist_access import AccessError, TherapistAccess, ViewRecord
-from tests.factories import make_couple, make_person
+from tests.factories import grant, make_couple, make_person
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -159,6 +160,48 @@ def test_a_malformed_therapist_code_is_refused(engine: Engine) -> None:
     ana, _, _, _, _ = _setting(engine)
     with pytest.raises(AccessError, match="A therapist's code has 12 letters and digits"):
         _grant(engine, ana, "7KQ2-M9XD")
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    ["\x00", "\x1b", "\x7f", "\u200b", "\u202e", "\ud800"],
+    ids=["nul", "escape", "delete", "zero-width", "rtl-override", "surrogate"],
+)
+def test_a_therapist_code_with_a_hidden_character_is_refused(engine: Engine, hidden: str) -> None:
+    """A valid therapist's code with an invisible or control character in it is refused with a message."""
+    ana, _, _, _, code = _setting(engine)
+    for typed in (code + hidden, hidden + code, code.replace("-", hidden, 1)):
+        with pytest.raises(AccessError, match="invisible or control character"):
+            _grant(engine, ana, typed)
+    assert _therapists(engine, ana) == []
+
+
+def test_the_database_holds_one_standing_grant_per_partner_and_therapist(engine: Engine) -> None:
+    """Written straight to the database, a second standing grant by the same partner for the same therapist
+    is refused; a revoked grant and the other partner's grant do not count."""
+    ana, ben, couple_id, kim, _ = _setting(engine)
+    grant(engine, couple_id, kim, ana, revoked=True)
+    grant(engine, couple_id, kim, ana)
+    grant(engine, couple_id, kim, ben)
+    with pytest.raises(IntegrityError):
+        grant(engine, couple_id, kim, ana)
+    assert _therapists(engine, ana) == [TherapistAccess(kim.person_id, "Dr. Kim", mine=True, partners=True)]
+
+
+def test_a_grant_that_slips_past_the_check_gets_the_message(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the "already given" check ever misses (a race), the database still refuses the second grant and
+    the partner sees the check's message, not a database error; nothing is half-saved."""
+    ana, _, couple_id, _, code = _setting(engine)
+    _grant(engine, ana, code)
+    monkeypatch.setattr(therapist_access, "_standing_grant", lambda *args, **kwargs: None)
+    with pytest.raises(AccessError, match="You have already given Dr. Kim access"):
+        _grant(engine, ana, code, NOW + timedelta(hours=1))
+    with read_session(engine) as session:
+        grants = session.exec(select(TherapistGrant).where(TherapistGrant.couple_id == couple_id)).all()
+        granted = session.exec(select(AuditEvent).where(AuditEvent.action == "therapist.granted")).all()
+    assert len(grants) == 1 and len(granted) == 1
 
 
 def test_a_partner_without_a_couple_cannot_grant(engine: Engine) -> None:
