@@ -421,7 +421,8 @@ def load_program(content_dir: Path = CONTENT_DIR, operator_instruments: Path | N
     if clashes and operator_instruments is not None:
         path = operator_instruments / f"{clashes[0]}.toml"
         raise ContentError(
-            f"{_shown(path, operator_instruments)}: key: {clashes[0]!r} is already one of Kindred's own instruments; rename it"
+            f"{_shown(path, operator_instruments)}: key: {clashes[0]!r} is already one of Kindred's own "
+            "instruments; rename it"
         )
     instruments = {**shipped, **extra}
     stage_files = sorted((content_dir / "stages").glob("*.toml"))
@@ -434,7 +435,8 @@ def load_program(content_dir: Path = CONTENT_DIR, operator_instruments: Path | N
     for path, field_name, key in references:
         if key not in instruments:
             raise ContentError(
-                f"{_shown(path, content_dir)}: {field_name}: names instrument {key!r}, but no instruments/ file declares it"
+                f"{_shown(path, content_dir)}: {field_name}: names instrument {key!r}, but no instruments/ "
+                "file declares it"
             )
     try:
         return Program(

@@ -1,4 +1,4 @@
-"""A broken content file stops the app with a message partners can see: it names the file, not the server's paths."""
+"""A broken content file stops the app with a message partners see: it names the file, not server paths."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 def test_a_broken_operator_instrument_is_named_without_the_servers_path(
     app_env: Engine, tmp_path: Path
 ) -> None:
-    """A partner opening Kindred with a broken operator file sees which file and field, and no absolute path."""
+    """A partner opening Kindred with a broken operator file sees the file and field, no absolute path."""
     operator = tmp_path / "data" / "instruments"
     operator.mkdir(parents=True)
     broken = operator / "test-instrument.toml"
