@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from program import access, checkins, reflections
 from program.access import Viewer
@@ -14,7 +15,7 @@ from program.curriculum import CheckinForm
 from program.db import read_session, write_session
 from program.models import CheckIn, Visibility, utcnow
 from program.ui import runtime
-from program.ui.widgets import answering_as
+from program.ui.widgets import SAVE_LATER, answering_as, save_or_keep
 
 NOTICE = "kindred_checkin_notice"
 SAVE = "Save my check-in"
@@ -111,20 +112,26 @@ def _checkin_form(
         submitted = st.form_submit_button(SAVE, type="primary")
     if not submitted:
         return
+
+    def write(session: Session) -> None:
+        checkins.save_checkin(
+            session=session,
+            viewer=viewer,
+            ratings=ratings,
+            note=note,
+            note_visibility=Visibility(visibility),
+            today=today,
+            now=utcnow(),
+        )
+
     try:
-        with write_session(engine) as session:
-            checkins.save_checkin(
-                session=session,
-                viewer=viewer,
-                ratings=ratings,
-                note=note,
-                note_visibility=Visibility(visibility),
-                today=today,
-                now=utcnow(),
-            )
+        saved = save_or_keep(viewer, "checkin", write, values={}, in_callback=False)
     except checkins.CheckinError as error:
         st.error(str(error))
     else:
+        if not saved:  # the form keeps what was entered; the next run saves it
+            st.warning(SAVE_LATER, icon=":material/cloud_off:")
+            return
         st.session_state[NOTICE] = (
             "Your check-in for this week is updated." if done else "Your check-in for this week is saved."
         )

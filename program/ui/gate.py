@@ -25,6 +25,7 @@ from program.settings import Settings
 from program.ui import runtime
 from program.ui.errors import friendly_errors
 from program.ui.navigation import routed_viewer
+from program.ui.widgets import retry_pending_saves
 
 ROLE_LABELS = {Role.PARTNER: "a partner in a couple", Role.THERAPIST: "a therapist"}
 WRONG_LOGIN = "That username and password don't match an account. Please check them and try again."
@@ -148,7 +149,9 @@ def authenticate() -> Viewer:
 def show_page(render: Callable[[Viewer], None], *roles: Role) -> None:
     """A page's whole body: check access, then draw it, with no traceback ever shown."""
     with friendly_errors():
-        render(require(*roles))
+        viewer = require(*roles)
+        retry_pending_saves(viewer)  # autosaves an earlier run could not write (disk full) go first
+        render(viewer)
 
 
 def require(*roles: Role) -> Viewer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from sqlmodel import Session
 
 from program import access, questionnaires, scoring
 from program.access import Viewer
@@ -10,7 +11,7 @@ from program.curriculum import Instrument
 from program.db import read_session, write_session
 from program.models import utcnow
 from program.ui import runtime
-from program.ui.widgets import answering_as
+from program.ui.widgets import answering_as, kept_value, save_or_keep
 
 
 def _label(instrument: Instrument, point: int) -> str:
@@ -19,17 +20,21 @@ def _label(instrument: Instrument, point: int) -> str:
 
 
 def _save(viewer: Viewer, instrument: Instrument, occasion: str, item: str, key: str) -> None:
+    value: int | None = st.session_state.get(key)
+
+    def write(session: Session) -> None:
+        questionnaires.save_answer(
+            session=session,
+            viewer=viewer,
+            instrument=instrument,
+            occasion=occasion,
+            item=item,
+            value=value,
+            now=utcnow(),
+        )
+
     try:
-        with write_session(runtime.engine()) as session:
-            questionnaires.save_answer(
-                session=session,
-                viewer=viewer,
-                instrument=instrument,
-                occasion=occasion,
-                item=item,
-                value=st.session_state.get(key),
-                now=utcnow(),
-            )
+        save_or_keep(viewer, key, write, values={key: value}, in_callback=True)
     except questionnaires.QuestionnaireError as error:
         st.session_state[f"{key}_error"] = str(error)
 
@@ -54,8 +59,10 @@ def render_questionnaire(
     prefix = f"q::{instrument.key}::{occasion}::"
     for number, item in enumerate(instrument.items, start=1):
         key = prefix + item.key
-        if key not in st.session_state and own.answers.get(item.key) is not None:
-            st.session_state[key] = own.answers[item.key]
+        if key not in st.session_state:  # an answer still waiting to be saved comes first
+            chosen = kept_value(viewer, key, own.answers.get(item.key))
+            if chosen is not None:
+                st.session_state[key] = chosen
         st.radio(
             f"{number}. {item.text}",
             list(instrument.scale.points),
