@@ -210,3 +210,28 @@ def test_the_migration_repairs_what_earlier_races_left(tmp_path: Path) -> None:
                 )
         finally:
             engine.dispose()
+
+
+def test_a_grant_made_while_the_couple_ends_does_not_stand(engine: Engine) -> None:
+    """Ben grants Dr. Kim access at the moment Ana leaves: either the grant came first and leaving revoked it,
+    or Ben is told the couple has ended. No standing grant outlives the couple."""
+    for _ in range(ROUNDS):
+        ana, ben, kim = _person(engine), _person(engine), _person(engine, Role.THERAPIST)
+        couple_id = make_couple(engine, ana, ben)
+        with write_session(engine) as session:
+            code = therapist_access.issue_therapist_code(session=session, viewer=kim, key=KEY, now=NOW).code
+
+        def leave(session: Session, ana: Viewer = ana) -> object:
+            couples.leave_couple(session=session, viewer=ana, now=NOW)
+            return None
+
+        results, errors = _race(engine, leave, _grant(ben, code))
+        _assert_only_friendly(errors, AccessError, "")
+        assert _current_couples(engine, ana) == [] and _current_couples(engine, ben) == []
+        with read_session(engine) as session:
+            standing = session.exec(
+                select(func.count()).where(
+                    TherapistGrant.couple_id == couple_id, col(TherapistGrant.revoked_at).is_(None)
+                )
+            ).one()
+        assert standing == 0
