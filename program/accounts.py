@@ -4,30 +4,64 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 import bcrypt
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from zxcvbn import zxcvbn
 
-from program import audit, codes, sessions
+from program import audit, codes, couples, sessions, throttle
+from program.access import Viewer
 from program.db import read_session, write_session
-from program.models import PasswordResetCode, Person, Role
+from program.models import InviteCode, PasswordResetCode, Person, Role, TherapistCode
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{2,31}")
 MIN_PASSWORD_CHARS = 10
 # bcrypt only reads the first 72 bytes; longer passwords would be silently truncated, so we refuse them.
 MAX_PASSWORD_BYTES = 72
 MAX_NAME_CHARS = 80
+# Names people could mistake for the service speaking; refused with the same words as a taken name.
+RESERVED_USERNAMES = frozenset(
+    {
+        "admin",
+        "administrator",
+        "root",
+        "kindred",
+        "support",
+        "help",
+        "security",
+        "system",
+        "operator",
+        "therapist",
+        "moderator",
+        "staff",
+        "official",
+        "nobody",
+        "null",
+        "none",
+        "undefined",
+    }
+)
+UNAVAILABLE = "That username isn't available. Please choose another."
+CONTROL_CHARACTERS = (
+    "Usernames and passwords can't contain control characters (such as tabs, line breaks or invisible "
+    "codes). Please type them again."
+)
 
 
 class AccountError(ValueError):
     """A request about an account that cannot be done; the message is meant for the person."""
+
+
+class UsernameUnavailable(AccountError):
+    """The name is taken, reserved or a look-alike of one; the message never says which."""
+
+    def __init__(self) -> None:
+        super().__init__(UNAVAILABLE)
 
 
 class WrongResetCode(AccountError):
@@ -46,8 +80,16 @@ class NewAccount:
 
 
 def normalise_username(raw: str) -> str:
-    """The canonical form of a username: trimmed, lower case, compatibility-normalised."""
-    return unicodedata.normalize("NFKC", raw).strip().lower()
+    """The canonical form of a username: trimmed, case-folded, compatibility-normalised (full-width
+    letters become plain ones), so look-alikes of a name are that name."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", raw).casefold()).strip()
+
+
+def refuse_control_characters(*typed: str) -> None:
+    """Raise AccountError if any typed text holds NUL or another control character (never sent to the
+    database: PostgreSQL refuses NUL in text with an error no person should see)."""
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for text in typed for ch in text):
+        raise AccountError(CONTROL_CHARACTERS)
 
 
 def check_username(raw: str) -> str:
@@ -61,11 +103,9 @@ def check_username(raw: str) -> str:
     return username
 
 
-def check_password(password: str, repeat: str | None = None, *, known: Sequence[str] = ()) -> str:
-    """Return the password as it will be stored (login trims surrounding spaces) or raise AccountError.
-
-    `known` holds words from the account (username, name) that make a password easy to guess.
-    """
+def check_password_shape(password: str, repeat: str | None = None) -> str:
+    """The quick checks (characters, length, repeat): the trimmed password, or AccountError."""
+    refuse_control_characters(password, repeat or "")
     password = password.strip()
     if len(password) < MIN_PASSWORD_CHARS:
         raise AccountError(
@@ -79,6 +119,16 @@ def check_password(password: str, repeat: str | None = None, *, known: Sequence[
         )
     if repeat is not None and password != repeat.strip():
         raise AccountError("The two passwords you typed are not the same.")
+    return password
+
+
+def check_password(password: str, repeat: str | None = None, *, known: Sequence[str] = ()) -> str:
+    """Return the password as it will be stored (login trims surrounding spaces) or raise AccountError.
+
+    `known` holds words from the account (username, name) that make a password easy to guess. This
+    takes a while (zxcvbn): never call it inside a write transaction.
+    """
+    password = check_password_shape(password, repeat)
     # zxcvbn ships a list of 30,000 common passwords and spots keyboard runs, repeats and dates;
     # a score of 0 or 1 means fewer than a million guesses would find it.
     verdict = zxcvbn(password, user_inputs=[word for word in known if word])
@@ -112,26 +162,152 @@ def spend_like_a_password_check(*, rounds: int) -> None:
     bcrypt.checkpw(b"not the password", _dummy_hash(rounds))
 
 
-def register(*, session: Session, account: NewAccount, bcrypt_rounds: int) -> Person:
-    """Create a partner or therapist account, or raise AccountError with a message for the page."""
-    username = check_username(account.username)
-    display_name = " ".join(account.display_name.split())
+@dataclass(frozen=True)
+class PreparedAccount:
+    """A registration that passed every check and has its hash: only the short insert is left."""
+
+    username: str
+    display_name: str
+    role: Role
+    password_hash: str
+
+
+def _display_name(raw: str) -> str:
+    display_name = " ".join(raw.split())
     if not display_name:
         raise AccountError("Tell us what to call you.")
     if len(display_name) > MAX_NAME_CHARS:
         raise AccountError(f"Please keep your name under {MAX_NAME_CHARS} characters.")
+    return display_name
+
+
+def check_quickly(account: NewAccount) -> None:
+    """The cheap checks of a registration, made before any rate limit is spent or anything is hashed."""
+    refuse_control_characters(account.username)
+    check_username(account.username)
+    _display_name(account.display_name)
+    check_password_shape(account.password, account.password_repeat)
+
+
+def prepare_account(account: NewAccount, *, bcrypt_rounds: int) -> PreparedAccount:
+    """Check a registration and hash its password, outside any transaction (this is the slow part).
+
+    Whether the name is free is decided later, in the insert, so a taken name costs the same hash.
+    """
+    check_quickly(account)
+    username = check_username(account.username)
+    display_name = _display_name(account.display_name)
     password = check_password(account.password, account.password_repeat, known=[username, display_name])
-    if session.exec(select(Person.id).where(Person.username == username)).first() is not None:
-        raise AccountError("That username is taken. Please choose another.")
+    return PreparedAccount(
+        username, display_name, Role(account.role), hash_password(password, rounds=bcrypt_rounds)
+    )
+
+
+def add_person(*, session: Session, prepared: PreparedAccount) -> Person:
+    """The short write of a registration: re-check the name inside the transaction, insert, audit."""
+    if prepared.username in RESERVED_USERNAMES:
+        raise UsernameUnavailable()
+    if session.exec(select(Person.id).where(Person.username == prepared.username)).first() is not None:
+        raise UsernameUnavailable()
     person = Person(
-        username=username,
-        display_name=display_name,
-        role=Role(account.role),
-        password_hash=hash_password(password, rounds=bcrypt_rounds),
+        username=prepared.username,
+        display_name=prepared.display_name,
+        role=prepared.role,
+        password_hash=prepared.password_hash,
     )
     session.add(person)
     session.flush()
     audit.record(session, action="account.registered", actor_id=person.id, detail=person.role)
+    return person
+
+
+def register(*, session: Session, account: NewAccount, bcrypt_rounds: int) -> Person:
+    """Create an account in the caller's session (operator commands, demo, tests); pages use register_account,
+    which keeps the hashing outside the write transaction."""
+    return add_person(session=session, prepared=prepare_account(account, bcrypt_rounds=bcrypt_rounds))
+
+
+@dataclass(frozen=True)
+class RegistrationPolicy:
+    """What an operator allows: open or invite-only sign-up, and how many accounts per hour."""
+
+    invite_only: bool
+    per_client_per_hour: int
+    per_hour: int
+
+
+REGISTRATION_WINDOW = timedelta(hours=1)
+NO_TICKET = "We don't recognise that code. Please check it with your partner or therapist."
+
+
+def _ticket(session: Session, *, code: str, role: Role, key: bytes, now: datetime) -> str:
+    """Which kind of live code admits this sign-up ("invite" or "therapist"), or AccountError."""
+    if not (codes.looks_valid(code, couples.INVITE_GROUPS)):
+        raise AccountError(
+            "Kindred is open by invitation here: enter the code your partner or therapist gave you "
+            "(12 letters and digits, like 7KQ2-M9XD-4RTB)."
+        )
+    digest = codes.digest(code, key)
+    invite = session.exec(select(InviteCode).where(InviteCode.code_hash == digest)).first()
+    if invite is not None and invite.used_at is None and invite.expires_at > now:
+        if role != Role.PARTNER:
+            raise AccountError(
+                "A partner's invite code is for their partner. Therapists, ask a colleague for theirs."
+            )
+        return "invite"
+    therapist = session.exec(select(TherapistCode).where(TherapistCode.code_hash == digest)).first()
+    if therapist is not None and therapist.expires_at > now:
+        return "therapist"
+    raise AccountError(NO_TICKET)
+
+
+def register_account(
+    *,
+    engine: Engine,
+    account: NewAccount,
+    policy: RegistrationPolicy,
+    client: str,
+    invite_code: str = "",
+    key: bytes,
+    bcrypt_rounds: int,
+    now: datetime,
+) -> Person:
+    """Register from the sign-up form: cheap checks, ticket and rate limits, then hashing with no transaction
+    open, then one short write. Raises AccountError with a message for the page; nothing is half-saved."""
+    check_quickly(account)
+    ticket = ""
+    if policy.invite_only:
+        refuse_control_characters(invite_code)
+        with read_session(engine) as session:
+            ticket = _ticket(session, code=invite_code, role=Role(account.role), key=key, now=now)
+    with write_session(engine) as session:
+        # Both counters in one transaction: a refusal by the second undoes the first.
+        for name, limit in (
+            ("client " + client, policy.per_client_per_hour),
+            ("all clients", policy.per_hour),
+        ):
+            retry = throttle.take(
+                session=session,
+                key=throttle.key_for(name, key, purpose="registration"),
+                limit=limit,
+                window=REGISTRATION_WINDOW,
+                now=now,
+            )
+            if retry is not None:
+                raise AccountError(
+                    f"Too many accounts have been created recently. Please try again after {retry:%H:%M} UTC."
+                )
+    prepared = prepare_account(account, bcrypt_rounds=bcrypt_rounds)
+    with write_session(engine) as session:
+        person = add_person(session=session, prepared=prepared)
+        if ticket == "invite":
+            try:
+                couples.join_couple(
+                    session=session, viewer=Viewer.of(person), code=invite_code, key=key, now=now
+                )
+            except couples.CoupleError as error:  # used or retired meanwhile: nothing is saved
+                raise AccountError(str(error)) from error
+        session.expunge(person)
     return person
 
 
@@ -143,64 +319,56 @@ def find_person(*, session: Session, username: str) -> Person | None:
     return person
 
 
-class CredentialStore(dict[str, dict[str, Any]]):
-    """The `usernames` mapping streamlit-authenticator reads, filled from the database on demand.
+class LoginRefused(AccountError):
+    """A wrong username or password: one message for both, so nobody learns which names exist."""
 
-    The library expects every account in one dict; we look up only the username being tried, so a
-    logged-out page does not load every account, and a login always sees the current password hash.
+    def __init__(self) -> None:
+        super().__init__(WRONG_LOGIN)
+
+
+WRONG_LOGIN = "That username and password don't match an account. Please check them and try again."
+
+
+def attempt_login(
+    *, engine: Engine, username: str, password: str, key: bytes, rounds: int, now: datetime
+) -> Person:
+    """Check a login from the form and return the person, or raise.
+
+    Raises AccountError for text that cannot be a login (control characters), throttle.LoginThrottled
+    when this username must wait, and LoginRefused for a wrong username or password. The attempt is
+    counted in one short write BEFORE the password is checked, so parallel guesses each cost a try;
+    every refusal after that costs exactly one bcrypt check, whether the name exists or the password is
+    too long. The caller starts the session and resets the throttle on success (see the login gate).
     """
-
-    def __init__(self, engine: Engine, guard: Callable[[str], None] | None = None) -> None:
-        super().__init__()
-        self._engine = engine
-        self._guard = guard
-        self.last_username: str | None = None
-        self.last_found = False
-
-    def _load(self, username: object) -> bool:
-        if not isinstance(username, str):
-            return False
-        self.last_username = username
-        self.last_found = True
-        if dict.__contains__(self, username):
-            return True
-        with read_session(self._engine) as session:
-            person = find_person(session=session, username=username)
-        if person is None or person.username != username:
-            self.last_found = False
-            return False
-        self[username] = {
-            "name": person.display_name,
-            "password": person.password_hash,
-            "roles": [person.role],
-            "email": None,
-        }
-        return True
-
-    def __contains__(self, username: object) -> bool:
-        return self._load(username)
-
-    def __getitem__(self, username: str) -> dict[str, Any]:
-        if not self._load(username):
-            raise KeyError(username)
-        return dict.__getitem__(self, username)
-
-    def get(self, username: str, default: Any = None) -> Any:
-        # With max_login_attempts set, the library's login starts with this lookup, before it checks
-        # the password: the one place to refuse a throttled username, known or not (guard raises).
-        if self._guard is not None:
-            self._guard(username)
-        return self[username] if self._load(username) else default
-
-    def __iter__(self) -> Iterator[str]:
-        # Only what has been looked up this run; the library iterates to count logged-in users.
-        return dict.__iter__(self)
-
-
-def record_login(*, engine: Engine, username: str, outcome: str) -> None:
-    """Write a login, a failed login or a logout to the audit trail."""
+    refuse_control_characters(username, password)
+    name = normalise_username(username)
+    candidate = password.strip().encode()
+    throttle_key = throttle.key_for(name, key)
     with write_session(engine) as session:
-        person = session.exec(select(Person).where(Person.username == username)).first()
+        retry_at = throttle.reserve(session=session, key=throttle_key, now=now)
+    person: Person | None = None
+    if USERNAME_PATTERN.fullmatch(name):
+        with read_session(engine) as session:
+            person = find_person(session=session, username=name)
+            if person is not None:
+                session.expunge(person)
+    if retry_at is not None:
+        _audit_login(engine, person, "login.throttled")
+        raise throttle.LoginThrottled(retry_at)
+    if person is None or not candidate or len(candidate) > MAX_PASSWORD_BYTES:
+        spend_like_a_password_check(rounds=rounds)
+        matched = False
+    else:
+        matched = bcrypt.checkpw(candidate, person.password_hash.encode())
+    if not matched or person is None:
+        _audit_login(engine, person, "login.failed")
+        raise LoginRefused()
+    return person
+
+
+def _audit_login(engine: Engine, person: Person | None, outcome: str) -> None:
+    """Write a failed or throttled login to the audit trail."""
+    with write_session(engine) as session:
         audit.record(
             session,
             action=outcome,
@@ -211,19 +379,31 @@ def record_login(*, engine: Engine, username: str, outcome: str) -> None:
 
 
 def change_password(
-    *, session: Session, person_id: int, current: str, new: str, repeat: str, rounds: int, now: datetime
+    *, engine: Engine, person_id: int, current: str, new: str, repeat: str, rounds: int, now: datetime
 ) -> None:
-    """Set a new password after checking the current one, and end every login of this person."""
-    person = session.get(Person, person_id)
-    if person is None:
-        raise AccountError("This account no longer exists.")
-    if not verify_password(current, person.password_hash):
+    """Set a new password after checking the current one, and end every login of this person.
+
+    The checks and the hashing run with no transaction open; the write is one short update.
+    """
+    refuse_control_characters(current, new, repeat)
+    with read_session(engine) as session:
+        person = session.get(Person, person_id)
+        if person is None:
+            raise AccountError("This account no longer exists.")
+        old_hash, username, display_name = person.password_hash, person.username, person.display_name
+    if not verify_password(current, old_hash):
         raise AccountError("Your current password is not right.")
-    password = check_password(new, repeat, known=[person.username, person.display_name])
-    person.password_hash = hash_password(password, rounds=rounds)
-    session.add(person)
-    sessions.end_all(session=session, person_id=person_id, now=now)
-    audit.record(session, action="password.changed", actor_id=person_id)
+    password = check_password(new, repeat, known=[username, display_name])
+    new_hash = hash_password(password, rounds=rounds)
+    with write_session(engine) as session:
+        locked = select(Person).where(col(Person.id) == person_id).with_for_update()
+        person = session.exec(locked.execution_options(populate_existing=True)).first()
+        if person is None or person.password_hash != old_hash:  # changed or reset meanwhile
+            raise AccountError("Your password was changed meanwhile. Please log in again and retry.")
+        person.password_hash = new_hash
+        session.add(person)
+        sessions.end_all(session=session, person_id=person_id, now=now)
+        audit.record(session, action="password.changed", actor_id=person_id)
 
 
 RESET_CODE_GROUPS = 3
@@ -251,7 +431,7 @@ def issue_reset_code(*, session: Session, username: str, key: bytes, now: dateti
 
 def reset_password(
     *,
-    session: Session,
+    engine: Engine,
     username: str,
     code: str,
     new: str,
@@ -263,28 +443,42 @@ def reset_password(
     """Choose a new password with a reset code; ends every login of the account.
 
     Wrong usernames and wrong codes get the same message. Each code allows a few wrong tries, then it
-    stops working, so it cannot be guessed; run this in write_session(commit_on=(WrongResetCode,)).
+    stops working, so it cannot be guessed. The code is checked (and a wrong try counted) in one short
+    write, the new password is checked and hashed with no transaction open, then a second short write
+    uses the code, re-checking that nobody used it meanwhile.
     """
+    refuse_control_characters(username, code, new, repeat)
     wrong = WrongResetCode("That code doesn't match this username. Check both, or ask for a new code.")
-    person = find_person(session=session, username=username)
-    if person is None or person.id is None:
-        raise wrong
-    issued = session.exec(
-        select(PasswordResetCode).where(
-            PasswordResetCode.person_id == person.id, col(PasswordResetCode.used_at).is_(None)
-        )
-    ).first()
-    if issued is None or issued.failed_attempts >= RESET_CODE_MAX_TRIES:
-        raise wrong
-    if issued.code_hash != codes.digest(code, key):
-        issued.failed_attempts += 1
-        session.add(issued)
-        raise wrong
-    if issued.expires_at <= now:
-        raise AccountError("That code has expired. Please ask for a new one.")
-    password = check_password(new, repeat, known=[person.username, person.display_name])
-    person.password_hash = hash_password(password, rounds=rounds)
-    issued.used_at = now
-    session.add_all([person, issued])
-    sessions.end_all(session=session, person_id=person.id, now=now)
-    audit.record(session, action="password.reset", actor_id=person.id)
+    name = normalise_username(username)
+    with write_session(engine, commit_on=(WrongResetCode,)) as session:
+        person = find_person(session=session, username=name) if USERNAME_PATTERN.fullmatch(name) else None
+        if person is None or person.id is None:
+            raise wrong
+        issued = session.exec(
+            select(PasswordResetCode).where(
+                PasswordResetCode.person_id == person.id, col(PasswordResetCode.used_at).is_(None)
+            )
+        ).first()
+        if issued is None or issued.failed_attempts >= RESET_CODE_MAX_TRIES:
+            raise wrong
+        if issued.code_hash != codes.digest(code, key):
+            issued.failed_attempts += 1
+            session.add(issued)
+            raise wrong
+        if issued.expires_at <= now:
+            raise AccountError("That code has expired. Please ask for a new one.")
+        person_id, code_id = person.id, issued.id
+        known = [person.username, person.display_name]
+    password = check_password(new, repeat, known=known)
+    new_hash = hash_password(password, rounds=rounds)
+    with write_session(engine) as session:
+        locked = select(PasswordResetCode).where(col(PasswordResetCode.id) == code_id).with_for_update()
+        issued = session.exec(locked.execution_options(populate_existing=True)).first()
+        person = session.get(Person, person_id)
+        if issued is None or issued.used_at is not None or person is None:
+            raise wrong
+        person.password_hash = new_hash
+        issued.used_at = now
+        session.add_all([person, issued])
+        sessions.end_all(session=session, person_id=person_id, now=now)
+        audit.record(session, action="password.reset", actor_id=person_id)

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     therapist_idle_minutes: float = Field(default=30, gt=0)
     # 12 is bcrypt's usual cost; tests lower it to keep the suite fast.
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    # "open": anyone may create an account; "invite": only with a partner's invite code (which also links
+    # the couple) or a therapist's code, checked before any password is hashed.
+    registration: Literal["open", "invite"] = "open"
+    # Sign-ups cost a bcrypt hash each; these limits keep a flood of them from starving everyone else.
+    registrations_per_client_per_hour: int = Field(default=10, ge=1)
+    registrations_per_hour: int = Field(default=100, ge=1)
 
     @classmethod
     def settings_customise_sources(

@@ -1,8 +1,12 @@
-"""Login throttling per username, in the database so it holds across app processes.
+"""Throttling in the database, so it holds across app processes: logins per username, and counters per window.
 
-After FREE_ATTEMPTS failures, each further attempt must wait: 30 s, then 1, 2, 4 ... minutes, at most
+Logins: after FREE_ATTEMPTS failures, each further attempt must wait: 30 s, then 1, 2, 4 ... minutes, at most
 MAX_WAIT. There is never a permanent lock (a stranger could otherwise lock anyone out by guessing), and
 unknown usernames are throttled exactly like real ones, so the wait reveals nothing about who exists.
+
+Every attempt is reserved (counted as a failure) in one short write BEFORE its password is checked, and a
+success then resets the count. Attempts sent at the same moment therefore queue on the row: each is counted,
+and only those within the allowance reach a password check.
 """
 
 from __future__ import annotations
@@ -11,9 +15,8 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
-from sqlalchemy import case
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from program.models import LoginThrottle
 
@@ -32,9 +35,14 @@ class LoginThrottled(Exception):
         self.retry_at = retry_at
 
 
-def key_for(username: str, key: bytes) -> str:
-    """The row key for a username: a keyed digest, so a password typed into the name field is not kept."""
-    return hmac.new(key, username.encode(), hashlib.sha256).hexdigest()
+def key_for(name: str, key: bytes, *, purpose: str = "login") -> str:
+    """The row key for a name: a keyed digest, so a password typed into the name field is not kept.
+
+    Each purpose digests under its own key, so no typed login name can land on another counter's row.
+    """
+    if purpose != "login":
+        key = hmac.new(key, f"throttle purpose {purpose}".encode(), hashlib.sha256).digest()
+    return hmac.new(key, name.encode(), hashlib.sha256).hexdigest()
 
 
 def wait_after(failures: int) -> timedelta:
@@ -45,28 +53,56 @@ def wait_after(failures: int) -> timedelta:
     return min(FIRST_WAIT * (1 << doublings), MAX_WAIT)
 
 
-def retry_at(*, session: Session, key: str, now: datetime) -> datetime | None:
-    """When the next attempt for this key may be made, if it must wait; else None."""
-    row = session.get(LoginThrottle, key)
-    if row is None or now - row.last_failure_at >= FORGET_AFTER:
-        return None
-    allowed = row.last_failure_at + wait_after(row.failures)
-    return allowed if allowed > now else None
+def _locked_row(session: Session, key: str, now: datetime) -> LoginThrottle:
+    """The row for this key, created if missing and locked until the transaction ends.
 
-
-def record_failure(*, session: Session, key: str, now: datetime) -> None:
-    """Count one more failure; an upsert, so two processes failing at once both count."""
+    On PostgreSQL the row lock queues concurrent attempts; on SQLite the write session's BEGIN IMMEDIATE
+    already holds the database's write lock, so the read and the update below cannot interleave.
+    """
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    failures = col(LoginThrottle.failures)
-    stale = col(LoginThrottle.last_failure_at) <= now - FORGET_AFTER
-    statement = insert(LoginThrottle).values(key=key, failures=1, last_failure_at=now)
     session.exec(
-        statement.on_conflict_do_update(
-            index_elements=["key"],
-            set_={"failures": case((stale, 1), else_=failures + 1), "last_failure_at": now},
-        )
+        insert(LoginThrottle)
+        .values(key=key, failures=0, last_failure_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
     )
-    session.expire_all()
+    locked = select(LoginThrottle).where(col(LoginThrottle.key) == key).with_for_update()
+    return session.exec(locked.execution_options(populate_existing=True)).one()
+
+
+def reserve(*, session: Session, key: str, now: datetime) -> datetime | None:
+    """Count one login attempt before its password is checked; None if it may go ahead, else when it may.
+
+    Run it in its own write_session, committed before the password check. A refused attempt changes
+    nothing, so hammering the form does not lengthen anyone's wait.
+    """
+    row = _locked_row(session, key, now)
+    last = row.last_failure_at
+    failures = 0 if now - last >= FORGET_AFTER else row.failures
+    allowed = last + wait_after(failures)
+    if allowed > now:
+        return allowed
+    row.failures, row.last_failure_at = failures + 1, now
+    session.add(row)
+    session.flush()
+    return None
+
+
+def take(*, session: Session, key: str, limit: int, window: timedelta, now: datetime) -> datetime | None:
+    """Take one of `limit` uses per fixed window (registrations); None if taken, else when the window ends.
+
+    Reuses the login table: `failures` counts uses, `last_failure_at` is when the window started.
+    """
+    row = _locked_row(session, key, now)
+    started = row.last_failure_at
+    if now - started >= window or row.failures == 0:
+        row.failures, row.last_failure_at = 0, now
+        started = now
+    if row.failures >= limit:
+        return started + window
+    row.failures += 1
+    session.add(row)
+    session.flush()
+    return None
 
 
 def reset(*, session: Session, key: str) -> None:

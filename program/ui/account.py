@@ -231,16 +231,15 @@ def _password_section(engine: Engine, settings: Settings, viewer: Viewer) -> Non
         submitted = st.form_submit_button("Change password")
     if submitted:
         try:
-            with write_session(engine) as session:
-                accounts.change_password(
-                    session=session,
-                    person_id=viewer.person_id,
-                    current=current,
-                    new=new,
-                    repeat=repeat,
-                    rounds=settings.bcrypt_rounds,
-                    now=utcnow(),
-                )
+            accounts.change_password(
+                engine=engine,
+                person_id=viewer.person_id,
+                current=current,
+                new=new,
+                repeat=repeat,
+                rounds=settings.bcrypt_rounds,
+                now=utcnow(),
+            )
         except accounts.AccountError as error:
             st.error(str(error))
         else:

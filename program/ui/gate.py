@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from streamlit_authenticator.utilities.exceptions import LoginError
 
 from program import accounts, audit, sessions, throttle
 from program.access import Viewer
@@ -28,7 +27,7 @@ from program.ui.navigation import routed_viewer
 from program.ui.widgets import retry_pending_saves
 
 ROLE_LABELS = {Role.PARTNER: "a partner in a couple", Role.THERAPIST: "a therapist"}
-WRONG_LOGIN = "That username and password don't match an account. Please check them and try again."
+WRONG_LOGIN = accounts.WRONG_LOGIN
 SESSION_ID = "kindred_session_id"
 FLASH = "kindred_flash"
 
@@ -38,13 +37,14 @@ def flash(message: str) -> None:
     st.session_state[FLASH] = message
 
 
-def _authenticator(
-    engine: Engine, settings: Settings, now: datetime
-) -> tuple[stauth.Authenticate, accounts.CredentialStore]:
-    """One Authenticate per run (it mounts the cookie component), reading credentials from the database."""
-    credentials: dict[str, Any] = {"usernames": {}}
-    authenticator = stauth.Authenticate(
-        credentials,
+def _authenticator(settings: Settings) -> stauth.Authenticate:
+    """One Authenticate per run (it mounts the cookie component); we use it for the cookie only.
+
+    Our own login form checks passwords (accounts.attempt_login): the library's form checks the
+    password before anything we could count, and cannot be told to spend equal time on every refusal.
+    """
+    return stauth.Authenticate(
+        {"usernames": {}},
         cookie_name=settings.cookie_name,
         cookie_key=settings.secret_cookie_key(),
         cookie_expiry_days=settings.cookie_lifetime_days(),
@@ -52,18 +52,26 @@ def _authenticator(
         login_sleep_time=0,
     )
 
-    def refuse_if_throttled(username: str) -> None:
-        with read_session(engine) as session:
-            wait_until = throttle.retry_at(
-                session=session, key=throttle.key_for(username, settings.code_key()), now=now
-            )
-        if wait_until is not None:
-            raise throttle.LoginThrottled(wait_until)
 
-    # The library keeps a reference to our dict; swap in the store that reads the database on demand.
-    store = accounts.CredentialStore(engine, guard=refuse_if_throttled)
-    credentials["usernames"] = store
-    return authenticator, store
+def _read_cookie(authenticator: stauth.Authenticate) -> tuple[str, float] | None:
+    """The username and expiry in a valid login cookie; a cookie of any other kind is deleted.
+
+    The library catches only a bad signature or unreadable token: `alg: none`, another algorithm, a
+    missing or non-numeric expiry would raise on every page load and lock the browser out.
+    """
+    try:
+        token = authenticator.cookie_controller.get_cookie()
+        if not token:
+            if authenticator.cookie_controller.cookie_model.token is not None:  # unreadable, bad or expired
+                authenticator.cookie_controller.delete_cookie()
+            return None
+        username, exp_date = token["username"], float(token["exp_date"])
+        if not isinstance(username, str) or exp_date != exp_date:  # NaN
+            raise ValueError("malformed login cookie")
+        return username, exp_date
+    except (jwt.InvalidTokenError, KeyError, TypeError, ValueError, OverflowError, AttributeError):
+        authenticator.cookie_controller.delete_cookie()
+        return None
 
 
 def _resume(
@@ -85,13 +93,13 @@ def _resume(
             authenticator.logout(location="unrendered")
             return None
     elif not state.get("logout"):
-        token = authenticator.cookie_controller.get_cookie()
-        if token:
+        token = _read_cookie(authenticator)
+        if token is not None:
             with read_session(engine) as session:
                 resumed = sessions.resume_from_cookie(
                     session=session,
-                    username=str(token["username"]),
-                    exp_date=float(token["exp_date"]),
+                    username=token[0],
+                    exp_date=token[1],
                     now=now,
                     policies=sessions.Policies.from_settings(settings),
                 )
@@ -125,7 +133,7 @@ def authenticate() -> Viewer:
     engine = runtime.engine()
     settings = runtime.settings()
     now = utcnow()
-    authenticator, store = _authenticator(engine, settings, now)
+    authenticator = _authenticator(settings)
     viewer = _resume(engine, settings, authenticator, now)
     if viewer is not None:
         st.sidebar.caption(f"Signed in as **{viewer.display_name}**")
@@ -142,7 +150,7 @@ def authenticate() -> Viewer:
     # Cookies were checked above against the server's record; stop the library from logging in with one
     # on its own (its login form would otherwise accept a cookie from an ended session).
     st.session_state["logout"] = True
-    _login_page(engine, settings, authenticator, store, now)
+    _login_page(engine, settings, authenticator, now)
     st.stop()
 
 
@@ -167,7 +175,6 @@ def _login_page(
     engine: Engine,
     settings: Settings,
     authenticator: stauth.Authenticate,
-    store: accounts.CredentialStore,
     now: datetime,
 ) -> None:
     st.title("Kindred")
@@ -179,7 +186,7 @@ def _login_page(
         st.info(message)
     login_tab, register_tab, reset_tab = st.tabs(["Log in", "Create an account", "Reset password"])
     with login_tab:
-        _login_form(engine, settings, authenticator, store, now)
+        _login_form(engine, settings, authenticator, now)
     with register_tab:
         _register_form(engine, settings)
     with reset_tab:
@@ -195,48 +202,47 @@ def _login_form(
     engine: Engine,
     settings: Settings,
     authenticator: stauth.Authenticate,
-    store: accounts.CredentialStore,
     now: datetime,
 ) -> None:
-    # A failed attempt leaves False behind; clear it so that False below means "failed in this run".
-    if st.session_state.get("authentication_status") is False:
-        st.session_state["authentication_status"] = None
+    with st.form("login"):
+        st.subheader("Log in")
+        username = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Log in")
+    if not submitted:
+        return
+    if not username.strip() or not password.strip():
+        st.error("Please enter your username and your password.")
+        return
     try:
-        authenticator.login(
-            location="main",
-            key="login",
-            fields={"Form name": "Log in", "Username": "Username", "Password": "Password", "Login": "Log in"},
-            max_login_attempts=throttle.FREE_ATTEMPTS,  # makes the library consult our throttle first
+        person = accounts.attempt_login(
+            engine=engine,
+            username=username,
+            password=password,
+            key=settings.code_key(),
+            rounds=settings.bcrypt_rounds,
+            now=now,
         )
     except throttle.LoginThrottled as wait:
-        _record_attempt(engine, store.last_username or "", "login.throttled")
         st.error(
             "Too many attempts to log in to this account. For its safety, please wait "
             f"{_when(wait.retry_at, now)} (until {wait.retry_at:%H:%M:%S} UTC) and try again."
         )
         return
-    except LoginError:
-        st.error(WRONG_LOGIN)
+    except accounts.AccountError as error:
+        st.error(str(error))
         return
-    status = st.session_state.get("authentication_status")
-    username = st.session_state.get("username") or store.last_username or ""
-    if status is False:
-        if not store.last_found:
-            accounts.spend_like_a_password_check(rounds=settings.bcrypt_rounds)
-        with write_session(engine) as session:
-            throttle.record_failure(
-                session=session, key=throttle.key_for(username, settings.code_key()), now=now
-            )
-        _record_attempt(engine, username, "login.failed")
-        st.error(WRONG_LOGIN)
-    elif status:
-        _start_session(engine, settings, authenticator, username, now)
-        # The cookie component reruns the app once it has stored the cookie; a rerun now would lose it.
-        st.success("Welcome back. Opening Kindred…")
-
-
-def _record_attempt(engine: Engine, username: str, action: str) -> None:
-    accounts.record_login(engine=engine, username=username, outcome=action)
+    st.session_state.update(
+        authentication_status=True,
+        username=person.username,
+        name=person.display_name,
+        roles=[person.role],
+        email=None,
+    )
+    authenticator.cookie_controller.set_cookie()
+    _start_session(engine, settings, authenticator, person.username, now)
+    # The cookie component reruns the app once it has stored the cookie; a rerun now would lose it.
+    st.success("Welcome back. Opening Kindred…")
 
 
 def _start_session(
@@ -258,7 +264,24 @@ def _start_session(
         st.session_state[SESSION_ID] = login.id
 
 
+def client_address() -> str:
+    """Who is registering, for the per-client limit: the peer address, or the proxy's word for it.
+
+    Streamlit reports loopback peers as None; then the request came through our own proxy (nginx on
+    this machine), whose X-Real-IP names the client. A client cannot set that for itself: a direct
+    connection from elsewhere has a peer address, which wins.
+    """
+    address = st.context.ip_address
+    if isinstance(address, str) and address:
+        return address
+    headers = st.context.headers
+    forwarded = headers.get("X-Real-IP") or headers.get("X-Forwarded-For") or ""
+    # Outside a real server (tests, bare runs) these may be stand-ins rather than text.
+    return forwarded.split(",")[-1].strip() if isinstance(forwarded, str) and forwarded.strip() else "local"
+
+
 def _register_form(engine: Engine, settings: Settings) -> None:
+    invite_only = settings.registration == "invite"
     with st.form("register"):
         role = st.radio(
             "I am joining as", list(ROLE_LABELS), format_func=ROLE_LABELS.__getitem__, horizontal=True
@@ -271,21 +294,41 @@ def _register_form(engine: Engine, settings: Settings) -> None:
             help=f"At least {accounts.MIN_PASSWORD_CHARS} characters. A few unrelated words work well.",
         )
         repeat = st.text_input("Type the password again", type="password")
+        invite_code = ""
+        if invite_only:
+            invite_code = st.text_input(
+                "Invite code",
+                placeholder="7KQ2-M9XD-4RTB",
+                help="Kindred is open by invitation here: the code your partner or your therapist gave you. "
+                "A partner's invite code links you with them.",
+            )
         submitted = st.form_submit_button("Create account")
     if not submitted:
         return
     new = accounts.NewAccount(username, display_name, password, repeat, Role(role))
     try:
-        with write_session(engine) as session:
-            person = accounts.register(session=session, account=new, bcrypt_rounds=settings.bcrypt_rounds)
-            username = person.username
+        person = accounts.register_account(
+            engine=engine,
+            account=new,
+            policy=accounts.RegistrationPolicy(
+                invite_only=invite_only,
+                per_client_per_hour=settings.registrations_per_client_per_hour,
+                per_hour=settings.registrations_per_hour,
+            ),
+            client=client_address(),
+            invite_code=invite_code,
+            key=settings.code_key(),
+            bcrypt_rounds=settings.bcrypt_rounds,
+            now=utcnow(),
+        )
     except accounts.AccountError as error:
         st.error(str(error))
     except IntegrityError:  # someone took the name between our check and the insert
-        st.error("That username is taken. Please choose another.")
+        st.error(accounts.UNAVAILABLE)
     else:
         st.success(
-            f"Your account is ready, {new.display_name.strip()}. Log in as **{username}** on the Log in tab."
+            f"Your account is ready, {person.display_name}. "
+            f"Log in as **{person.username}** on the Log in tab."
         )
 
 
@@ -303,17 +346,16 @@ def _reset_form(engine: Engine, settings: Settings) -> None:
     if not submitted:
         return
     try:
-        with write_session(engine, commit_on=(accounts.WrongResetCode,)) as session:
-            accounts.reset_password(
-                session=session,
-                username=username,
-                code=code,
-                new=password,
-                repeat=repeat,
-                key=settings.code_key(),
-                rounds=settings.bcrypt_rounds,
-                now=utcnow(),
-            )
+        accounts.reset_password(
+            engine=engine,
+            username=username,
+            code=code,
+            new=password,
+            repeat=repeat,
+            key=settings.code_key(),
+            rounds=settings.bcrypt_rounds,
+            now=utcnow(),
+        )
     except accounts.AccountError as error:
         st.error(str(error))
     else:
