@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from program import sessions
 from program.db import read_session, write_session
@@ -129,3 +129,33 @@ def test_a_disabled_account_loses_its_live_logins(engine: Engine) -> None:
         assert (
             session.exec(select(LoginSession)).one().revoked_at is None
         )  # refused by the check, not deleted
+
+
+def test_logging_out_ends_exactly_one_login_among_many(engine: Engine) -> None:
+    """With Ana on two devices and Ben and Cai logged in, Ana's laptop logout ends that login and no other."""
+    for username in ("ana", "ben", "cai"):
+        make_person(engine, username)
+    laptop, phone = _login(engine, "ana", 1.8e9), _login(engine, "ana", 1.9e9)
+    others = [_login(engine, "ben", 2.0e9), _login(engine, "cai", 2.1e9)]
+    with write_session(engine) as session:
+        sessions.end(session=session, session_id=laptop, now=T0 + timedelta(minutes=1))
+    later = T0 + timedelta(minutes=2)
+    assert _resume(engine, laptop, later) is None
+    assert _cookie(engine, "ana", 1.8e9, now=later) is None
+    assert all(_resume(engine, session_id, later) is not None for session_id in (phone, *others))
+    assert _cookie(engine, "ana", 1.9e9, now=later) is not None
+    with read_session(engine) as session:
+        revoked = session.exec(select(LoginSession.id).where(col(LoginSession.revoked_at).is_not(None))).all()
+    assert revoked == [laptop]
+
+
+def test_ending_a_login_twice_keeps_the_first_time(engine: Engine) -> None:
+    """A second logout of the same login (two tabs) does not rewrite when it ended."""
+    make_person(engine, "ana")
+    laptop = _login(engine, "ana")
+    for minutes in (1, 5):
+        with write_session(engine) as session:
+            sessions.end(session=session, session_id=laptop, now=T0 + timedelta(minutes=minutes))
+    with read_session(engine) as session:
+        row = session.get(LoginSession, laptop)
+        assert row is not None and row.revoked_at == T0 + timedelta(minutes=1)

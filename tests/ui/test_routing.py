@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
+import bcrypt
+import jwt
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
+from streamlit_authenticator.controllers.cookie_controller import CookieController
 
+from program import couples
 from program.db import read_session, write_session
-from program.models import AuditEvent, Person, Role
+from program.models import AuditEvent, Person, Role, utcnow
+from program.settings import get_settings
 from program.ui.navigation import PARTNER_PAGES, THERAPIST_PAGES
+from tests.conftest import TEST_COOKIE_KEY
 from tests.factories import PASSWORD, grant, make_couple, make_person
-from tests.ui.helpers import LOGIN_BUTTON, PAGE_FILES, REGISTER_BUTTON, app, as_viewer, log_in, texts
+from tests.ui.helpers import LOGIN_BUTTON, PAGE_FILES, REGISTER_BUTTON, app, as_viewer, fill, log_in, texts
 
 
 def test_pages_folder_is_what_the_routing_lists() -> None:
@@ -177,3 +186,136 @@ def test_an_unexpected_error_shows_a_calm_message_not_a_traceback(
     assert not at.exception
     assert "Something went wrong on our side" in at.error[0].value
     assert "exploded" not in texts(at)
+
+
+class _Client:
+    """What a browser's connection tells Streamlit: its cookies, headers and address."""
+
+    def __init__(self, cookies: dict[str, str]) -> None:
+        self.cookies = cookies
+        self.headers: list[tuple[str, str]] = []
+        self.remote_ip = "198.51.100.9"
+
+
+def _with_cookie(monkeypatch: pytest.MonkeyPatch, value: str) -> list[str]:
+    """Send this login cookie with every run; returns the list of cookie deletions the page asked for."""
+    client = _Client({"kindred_session": value})
+    monkeypatch.setattr("streamlit.runtime.context._get_client_context", lambda: client)
+    deleted: list[str] = []
+    monkeypatch.setattr(
+        CookieController, "delete_cookie", lambda self: deleted.append(self.cookie_model.cookie_name)
+    )
+    return deleted
+
+
+def _token(payload: dict[str, object], *, key: str = TEST_COOKIE_KEY, algorithm: str = "HS256") -> str:
+    return jwt.encode(payload, key, algorithm=algorithm)
+
+
+def _unsigned(payload: dict[str, object]) -> str:
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(payload)}."
+
+
+FUTURE = 4.1e9
+BAD_COOKIES = {
+    "alg none": _unsigned({"username": "ana", "exp_date": FUTURE}),
+    "other algorithm": _token({"username": "ana", "exp_date": FUTURE}, algorithm="HS512"),
+    "bad signature": _token({"username": "ana", "exp_date": FUTURE}, key="another key " * 4),
+    "no expiry": _token({"username": "ana"}),
+    "text expiry": _token({"username": "ana", "exp_date": "tomorrow"}),
+    "huge expiry": _token({"username": "ana", "exp_date": 10**400}),
+    "list username": _token({"username": ["ana"], "exp_date": FUTURE}),
+    "no username": _token({"exp_date": FUTURE}),
+    "expired": _token({"username": "ana", "exp_date": 1.0}),
+    "garbage": "not-a-token\x7f%%%",
+}
+
+
+@pytest.mark.parametrize("name", BAD_COOKIES)
+def test_a_bad_cookie_is_deleted_and_the_login_form_shown(
+    app_env: Engine, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A malformed, forged or expired login cookie never locks the browser out: it goes, the form stays."""
+    make_person(app_env, "ana", name="Ana")
+    deleted = _with_cookie(monkeypatch, BAD_COOKIES[name])
+    at = app().run()
+    assert not at.exception
+    assert "Something went wrong" not in texts(at)
+    assert at.title[0].value == "Kindred"
+    assert at.button(key=LOGIN_BUTTON) is not None
+    assert deleted == ["kindred_session"]
+
+
+def test_an_over_long_password_costs_one_check_for_real_and_unknown_names(
+    app_env: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over 72 bytes, a real name and an unknown one each cost one full bcrypt check and get one message."""
+    make_person(app_env, "ana")
+    checks: list[bytes] = []
+    real_checkpw = bcrypt.checkpw
+
+    def counting_checkpw(password: bytes, hashed: bytes) -> bool:
+        result = real_checkpw(password, hashed)  # a check that raises at once costs no time: not counted
+        checks.append(hashed)
+        return result
+
+    monkeypatch.setattr(bcrypt, "checkpw", counting_checkpw)
+    at = log_in(app().run(), "ana", "x" * 80)
+    real = (len(checks), at.error[0].value)
+    checks.clear()
+    at = log_in(at, "nobody-here", "x" * 80)
+    assert (len(checks), at.error[0].value) == real == (1, real[1])
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_a_nul_byte_in_the_login_form_gets_a_clear_message(app_env: Engine, field: str) -> None:
+    """NUL typed into either field is refused by name, on SQLite and PostgreSQL alike, never a generic error."""
+    make_person(app_env, "ana")
+    username, password = ("an\x00a", PASSWORD) if field == "username" else ("ana", PASSWORD + "\x00")
+    at = log_in(app().run(), username, password)
+    assert not at.exception
+    assert "control characters" in at.error[0].value
+    assert at.session_state["authentication_status"] is not True
+
+
+def test_the_sign_up_form_does_not_say_a_name_is_taken(app_env: Engine) -> None:
+    """Registering an existing name, in full-width letters too, gets the same answer as a reserved name."""
+    make_person(app_env, "sam")
+    answers = set()
+    for username in ("sam", "ＳＡＭ", "admin"):
+        at = app().run()
+        at.text_input[2].input("Robin")
+        at.text_input[3].input(username)
+        at.text_input[4].input(PASSWORD)
+        at.text_input[5].input(PASSWORD)
+        at.button(key=REGISTER_BUTTON).click().run()
+        answers.add(at.error[0].value)
+    assert answers == {"That username isn't available. Please choose another."}
+
+
+def test_invite_only_sign_up_asks_for_a_code_and_links_the_couple(
+    app_env: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With KINDRED_REGISTRATION=invite the form asks for a code; a partner's invite makes them a couple."""
+    monkeypatch.setenv("KINDRED_REGISTRATION", "invite")
+    get_settings.cache_clear()
+    ana = make_person(app_env, "ana", name="Ana")
+    with write_session(app_env) as session:
+        invite = couples.create_couple(
+            session=session, viewer=ana, key=get_settings().code_key(), now=utcnow()
+        ).code
+    at = app().run()
+    at.text_input[2].input("Ben")
+    at.text_input[3].input("ben")
+    at.text_input[4].input(PASSWORD)
+    at.text_input[5].input(PASSWORD)
+    at.button(key=REGISTER_BUTTON).click().run()
+    assert "by invitation" in at.error[0].value
+    fill(at, "Invite code", invite)
+    at.button(key=REGISTER_BUTTON).click().run()
+    assert "Your account is ready, Ben" in at.success[0].value
+    at = log_in(at, "ben", PASSWORD).run()
+    assert "You are doing Kindred with" in texts(at.switch_page("pages/account.py").run())
