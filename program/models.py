@@ -57,6 +57,26 @@ def _couple_fk(*, nullable: bool = False, ondelete: OnDelete = "CASCADE", index:
     return Field(default=None, foreign_key="couple.id", ondelete=ondelete, nullable=nullable, index=index)
 
 
+def _unique_per_couple(name: str, *columns: str) -> tuple[sa.Index, sa.Index]:
+    """One row per person and these columns within each couple, and one among a person's couple-less rows.
+
+    Two partial unique indexes: NULLs are distinct in a plain UNIQUE on SQLite and PostgreSQL alike, so
+    (person, couple, ...) alone would let a person keep any number of couple-less rows.
+    """
+    given_in_couple = sa.text("couple_id IS NOT NULL")
+    solo = sa.text("couple_id IS NULL")
+    return (
+        sa.Index(
+            f"uq_{name}_couple", "person_id", "couple_id", *columns, unique=True,
+            sqlite_where=given_in_couple, postgresql_where=given_in_couple,
+        ),
+        sa.Index(
+            f"uq_{name}_solo", "person_id", *columns, unique=True,
+            sqlite_where=solo, postgresql_where=solo,
+        ),
+    )  # fmt: skip
+
+
 class Role(StrEnum):
     """What a person is to Kindred."""
 
@@ -211,8 +231,9 @@ class QuestionnaireSubmission(SQLModel, table=True):
 
     __table_args__ = (
         sa.Index("ix_submission_couple_instrument", "couple_id", "instrument", "occasion"),
-        # One filling-in per person, questionnaire and occasion: drafts are updated, never duplicated.
-        sa.UniqueConstraint("person_id", "instrument", "occasion", name="uq_submission_person_occasion"),
+        # One filling-in per person, couple, questionnaire and occasion: drafts are updated, never
+        # duplicated, and a new couple starts its own assessment.
+        *_unique_per_couple("submission", "instrument", "occasion"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -266,7 +287,7 @@ class ExerciseRecord(SQLModel, table=True):
     """One person's work on one exercise of a stage: a draft until completed."""
 
     __table_args__ = (
-        sa.UniqueConstraint("person_id", "stage", "exercise"),
+        *_unique_per_couple("exerciserecord", "stage", "exercise"),
         sa.Index("ix_exerciserecord_couple_stage", "couple_id", "stage"),
     )
 
@@ -323,7 +344,8 @@ class CheckIn(SQLModel, table=True):
     """A partner's weekly check-in: five 0-10 ratings and an optional note; the charts' main time series."""
 
     __table_args__ = (
-        sa.UniqueConstraint("person_id", "week_start"),
+        # A partner who re-forms within a week checks in again for the new couple.
+        *_unique_per_couple("checkin", "week_start"),
         sa.Index("ix_checkin_couple_week", "couple_id", "week_start"),
         *(
             sa.CheckConstraint(f"{name} BETWEEN 0 AND 10", name=f"ck_checkin_{name}_range")
