@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, func
+from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 
 from program.models import (
@@ -45,6 +46,15 @@ class Viewer:
         """The viewer for a person row."""
         assert person.id is not None
         return cls(person.id, person.username, person.display_name, Role(person.role))
+
+
+def in_couple(column: Any, couple_id: int | None) -> ColumnElement[bool]:
+    """Rows given in this couple; for None, rows given before joining any couple (solo work).
+
+    Everything a person writes or answers belongs to the couple it was given in, so a couple that ended
+    takes its rows with it: they never count, show or open anything in whatever couple comes next.
+    """
+    return col(column).is_(None) if couple_id is None else col(column) == couple_id
 
 
 def current_couple_id(*, session: Session, viewer: Viewer) -> int | None:
@@ -207,31 +217,99 @@ def readable_safety_screens(*, session: Session, viewer: Viewer, person_id: int)
     )
 
 
+@dataclass(frozen=True)
+class SubmissionView:
+    """One person's filling-in of a questionnaire occasion, as a viewer may see it."""
+
+    person_id: int
+    instrument: str
+    occasion: str
+    submitted_at: datetime | None  # None: a draft, only ever the viewer's own
+    answers: dict[str, int | None] | None  # None: blind to this viewer (not both sent yet)
+
+
+def _submissions(
+    session: Session,
+    viewer: Viewer,
+    couple_id: int | None,
+    *,
+    own_drafts: bool,
+    instrument: str | None = None,
+    occasion: str | None = None,
+) -> list[SubmissionView]:
+    """The one statement of the blind rule, for every reader of questionnaires.
+
+    Only answers given in this couple (None: the viewer's own couple-less answers) by its current
+    partners. A partner's sent filling-in is visible as sent; its item answers only once both current
+    partners have sent that occasion in this couple. With own_drafts, the viewer's own answers (drafts
+    too) are always included.
+    """
+    if couple_id is None:
+        if viewer.role != Role.PARTNER:
+            return []
+        people = [viewer.person_id]
+    else:
+        require_couple(session=session, viewer=viewer, couple_id=couple_id)
+        people = _couple_partner_ids(session, couple_id)
+    query = select(QuestionnaireSubmission).where(
+        in_couple(QuestionnaireSubmission.couple_id, couple_id),
+        col(QuestionnaireSubmission.person_id).in_(people),
+    )
+    if instrument is not None:
+        query = query.where(QuestionnaireSubmission.instrument == instrument)
+    if occasion is not None:
+        query = query.where(QuestionnaireSubmission.occasion == occasion)
+    rows = session.exec(query.order_by(col(QuestionnaireSubmission.id))).all()
+    sent: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for row in rows:
+        if row.status == SubmissionStatus.SUBMITTED:
+            sent[(row.instrument, row.occasion)].add(row.person_id)
+
+    def own(row: QuestionnaireSubmission) -> bool:
+        return own_drafts and row.person_id == viewer.person_id
+
+    def open_to_all(row: QuestionnaireSubmission) -> bool:
+        return len(people) == 2 and sent[(row.instrument, row.occasion)] >= set(people)
+
+    visible = [r for r in rows if r.status == SubmissionStatus.SUBMITTED or own(r)]
+    readable = [r.id for r in visible if own(r) or open_to_all(r)]
+    answers: dict[int, dict[str, int | None]] = {sid: {} for sid in readable if sid is not None}
+    if answers:
+        for answer in session.exec(
+            select(QuestionnaireAnswer).where(col(QuestionnaireAnswer.submission_id).in_(list(answers)))
+        ):
+            answers[answer.submission_id][answer.item] = answer.value
+    return [
+        SubmissionView(
+            row.person_id,
+            row.instrument,
+            row.occasion,
+            row.submitted_at if row.status == SubmissionStatus.SUBMITTED else None,
+            answers.get(row.id) if row.id is not None else None,
+        )
+        for row in visible
+    ]
+
+
 def readable_answers(
     *, session: Session, viewer: Viewer, couple_id: int | None, instrument: str, occasion: str
 ) -> dict[int, dict[str, int | None]]:
     """Item-level answers to one questionnaire occasion, by person, that this viewer may read.
 
-    Blind until both submit: the viewer's own answers (drafts too) always; the partner's, and any answers
-    at all for a therapist, only once both current partners have submitted this questionnaire.
+    Only answers given in this couple (couple_id=None: the viewer's own answers given before joining
+    any). Blind until both submit: the viewer's own answers (drafts too) always; the partner's, and any
+    answers at all for a therapist, only once both current partners have submitted this questionnaire.
     """
-    people = [viewer.person_id] if viewer.role == Role.PARTNER else []
-    if couple_id is not None:
-        require_couple(session=session, viewer=viewer, couple_id=couple_id)
-        people = _couple_partner_ids(session, couple_id)
-    rows = session.exec(
-        select(QuestionnaireSubmission, QuestionnaireAnswer)
-        .join(QuestionnaireAnswer, col(QuestionnaireAnswer.submission_id) == QuestionnaireSubmission.id)
-        .where(
-            col(QuestionnaireSubmission.person_id).in_(people),
-            QuestionnaireSubmission.instrument == instrument,
-            QuestionnaireSubmission.occasion == occasion,
+    return {
+        view.person_id: view.answers
+        for view in _submissions(
+            session, viewer, couple_id, own_drafts=True, instrument=instrument, occasion=occasion
         )
-    ).all()
-    submitted = {s.person_id for s, _ in rows if s.status == SubmissionStatus.SUBMITTED}
-    both_submitted = len(people) == 2 and submitted >= set(people)
-    answers: dict[int, dict[str, int | None]] = {}
-    for submission, answer in rows:
-        if submission.person_id == viewer.person_id or both_submitted:
-            answers.setdefault(submission.person_id, {})[answer.item] = answer.value
-    return answers
+        if view.answers is not None
+    }
+
+
+def couple_submissions(*, session: Session, viewer: Viewer, couple_id: int) -> list[SubmissionView]:
+    """Every questionnaire the couple's current partners sent in this couple, answers only where both
+    sent (the blind rule). No drafts and nothing viewer-specific, so every allowed viewer gets the same."""
+    return _submissions(session, viewer, couple_id, own_drafts=False)

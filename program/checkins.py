@@ -46,8 +46,15 @@ def week_start(day: date) -> date:
 
 
 def _own_row(session: Session, viewer: Viewer, week: date) -> CheckIn | None:
+    """The viewer's check-in of a week in their current couple (one made with a former partner is
+    that couple's, and does not count for the next)."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
     return session.exec(
-        select(CheckIn).where(CheckIn.person_id == viewer.person_id, CheckIn.week_start == week)
+        select(CheckIn).where(
+            CheckIn.person_id == viewer.person_id,
+            access.in_couple(CheckIn.couple_id, couple_id),
+            CheckIn.week_start == week,
+        )
     ).first()
 
 
@@ -131,9 +138,6 @@ def save_checkin(
             row = _own_row(session, viewer, week)
             if row is None:
                 raise
-    # A row keeps the couple it was made in (a partner who left keeps it out of any new couple's view);
-    # one made solo joins the couple the partner is in now.
-    row.couple_id = row.couple_id or couple_id
     for key, value in values.items():
         setattr(row, key, value)
     row.note = body
@@ -163,10 +167,13 @@ def this_week(*, session: Session, viewer: Viewer, today: date) -> CheckIn | Non
 
 
 def own_history(*, session: Session, viewer: Viewer) -> list[CheckIn]:
-    """All of the viewer's own check-ins, oldest first."""
+    """The viewer's own check-ins in their current couple (solo: before joining one), oldest first."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
     return list(
         session.exec(
-            select(CheckIn).where(CheckIn.person_id == viewer.person_id).order_by(col(CheckIn.week_start))
+            select(CheckIn)
+            .where(CheckIn.person_id == viewer.person_id, access.in_couple(CheckIn.couple_id, couple_id))
+            .order_by(col(CheckIn.week_start))
         )
     )
 

@@ -166,8 +166,11 @@ def load_journey(*, session: Session, viewer: Viewer, program: Program) -> Journ
             .where(CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None))
         ):
             progress.setdefault(person_id, PartnerProgress(person_id, name))
+    # Only what was done in this couple (or, solo, before joining any) counts: a new couple starts its
+    # own program for both partners.
     for submission in session.exec(
         select(QuestionnaireSubmission).where(
+            access.in_couple(QuestionnaireSubmission.couple_id, couple_id),
             col(QuestionnaireSubmission.person_id).in_(progress),
             QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
         )
@@ -178,7 +181,9 @@ def load_journey(*, session: Session, viewer: Viewer, program: Program) -> Journ
             progress[submission.person_id].done.setdefault(stage, {})[step] = submission.submitted_at
     for record in session.exec(
         select(ExerciseRecord).where(
-            col(ExerciseRecord.person_id).in_(progress), col(ExerciseRecord.completed_at).is_not(None)
+            access.in_couple(ExerciseRecord.couple_id, couple_id),
+            col(ExerciseRecord.person_id).in_(progress),
+            col(ExerciseRecord.completed_at).is_not(None),
         )
     ):
         assert record.completed_at is not None
@@ -195,7 +200,9 @@ def load_journey(*, session: Session, viewer: Viewer, program: Program) -> Journ
     return Journey(program, couple_id, progress[viewer.person_id], partner, openings)
 
 
-def questionnaire_step(submission: QuestionnaireSubmission, program: Program) -> tuple[str | None, str]:
+def questionnaire_step(
+    submission: QuestionnaireSubmission | access.SubmissionView, program: Program
+) -> tuple[str | None, str]:
     """The stage and step a sent questionnaire completes ("assessment", "questionnaire"), or (None, "")."""
     checks = {stage.check: stage.key for stage in program.stages}
     if submission.occasion == BASELINE and submission.instrument == program.assessment.overview.questionnaire:
@@ -224,10 +231,13 @@ def complete_step(
 def exercise_record(
     *, session: Session, viewer: Viewer, stage: str, exercise: str, now: datetime
 ) -> ExerciseRecord:
-    """The viewer's record of an exercise, created when first touched (it keeps drafts: log entries)."""
+    """The viewer's record of an exercise in their current couple, created when first touched (it keeps
+    drafts: log entries)."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
     record = session.exec(
         select(ExerciseRecord).where(
             ExerciseRecord.person_id == viewer.person_id,
+            access.in_couple(ExerciseRecord.couple_id, couple_id),
             ExerciseRecord.stage == stage,
             ExerciseRecord.exercise == exercise,
         )
@@ -235,7 +245,7 @@ def exercise_record(
     if record is None:
         record = ExerciseRecord(
             person_id=viewer.person_id,
-            couple_id=access.current_couple_id(session=session, viewer=viewer),
+            couple_id=couple_id,
             stage=stage,
             exercise=exercise,
             started_at=now,
@@ -249,10 +259,12 @@ LogEntries = dict[str, dict[str, int | bool | None]]
 
 
 def log_entries(*, session: Session, viewer: Viewer, stage: str, exercise: str) -> LogEntries:
-    """The viewer's practice-log entries so far, by day number ("1", "2", ...)."""
+    """The viewer's practice-log entries so far in their current couple, by day number ("1", "2", ...)."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
     data = session.exec(
         select(ExerciseRecord.data).where(
             ExerciseRecord.person_id == viewer.person_id,
+            access.in_couple(ExerciseRecord.couple_id, couple_id),
             ExerciseRecord.stage == stage,
             ExerciseRecord.exercise == exercise,
         )

@@ -17,16 +17,14 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from program import access, journey, scoring
-from program.access import CheckInView, Viewer
+from program.access import CheckInView, SubmissionView, Viewer
 from program.curriculum import Program
 from program.models import (
     CheckIn,
     CoupleMembership,
     ExerciseRecord,
     Person,
-    QuestionnaireAnswer,
     QuestionnaireSubmission,
-    SubmissionStatus,
 )
 
 
@@ -85,8 +83,19 @@ def data_version(*, session: Session, couple_id: int) -> tuple[object, ...]:
 
 
 def load_progress(*, session: Session, viewer: Viewer, couple_id: int, program: Program) -> ProgressData:
-    """The couple's chart data, if the viewer may see the couple (AccessDenied otherwise)."""
-    access.require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    """The couple's chart data, if the viewer may see the couple (AccessDenied otherwise).
+
+    Only what was given in this couple counts: a partner's answers, steps and check-ins from an earlier
+    couple never reach the next one.
+    """
+    # Notes are left out: charts never show them, and without them the data is the same for every viewer
+    # allowed to see the couple, so it can be cached per couple. Reading through access comes first: it
+    # refuses a viewer who may not see the couple before anything else is read.
+    checkins = tuple(
+        replace(row, note=None)
+        for row in access.readable_checkins(session=session, viewer=viewer, couple_id=couple_id)
+    )
+    submissions = access.couple_submissions(session=session, viewer=viewer, couple_id=couple_id)
     partners = tuple(
         Partner(person_id, name)
         for person_id, name in session.exec(
@@ -97,53 +106,28 @@ def load_progress(*, session: Session, viewer: Viewer, couple_id: int, program: 
         )
     )
     ids = [p.person_id for p in partners]
-    # Notes are left out: charts never show them, and without them the data is the same for every viewer
-    # allowed to see the couple, so it can be cached per couple.
-    checkins = tuple(
-        replace(row, note=None)
-        for row in access.readable_checkins(session=session, viewer=viewer, couple_id=couple_id)
-    )
-    submissions = session.exec(
-        select(QuestionnaireSubmission).where(
-            col(QuestionnaireSubmission.person_id).in_(ids),
-            QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
-        )
-    ).all()
     return ProgressData(
         couple_id=couple_id,
         partners=partners,
         checkins=checkins,
-        fillings=tuple(_fillings(session, ids, submissions, program)),
-        steps_done=_steps_done(session, ids, submissions, program),
+        fillings=tuple(_fillings(ids, submissions, program)),
+        steps_done=_steps_done(session, couple_id, ids, submissions, program),
         steps_total={stage: len(journey.stage_steps(program, stage)) for stage in journey.ORDER},
     )
 
 
-def _fillings(
-    session: Session, ids: list[int], submissions: Sequence[QuestionnaireSubmission], program: Program
-) -> list[Filling]:
-    """Questionnaire occasions sent by both partners, with answers and scores (one query)."""
-    if len(ids) != 2:
-        return []
-    by_occasion: dict[tuple[str, str], dict[int, QuestionnaireSubmission]] = defaultdict(dict)
+def _fillings(ids: list[int], submissions: Sequence[SubmissionView], program: Program) -> list[Filling]:
+    """Questionnaire occasions whose answers access.py let through for every partner, scored."""
+    by_occasion: dict[tuple[str, str], dict[int, SubmissionView]] = defaultdict(dict)
     for submission in submissions:
-        by_occasion[(submission.instrument, submission.occasion)][submission.person_id] = submission
-    # The blind rule: only occasions both partners sent are read any further.
-    both = {
-        key: subs
-        for key, subs in by_occasion.items()
-        if set(subs) == set(ids) and key[0] in program.instruments
-    }
-    wanted = [s.id for subs in both.values() for s in subs.values()]
-    answers: dict[int | None, dict[str, int | None]] = defaultdict(dict)
-    for row in session.exec(
-        select(QuestionnaireAnswer).where(col(QuestionnaireAnswer.submission_id).in_(wanted))
-    ):
-        answers[row.submission_id][row.item] = row.value
+        if submission.answers is not None and submission.instrument in program.instruments:
+            by_occasion[(submission.instrument, submission.occasion)][submission.person_id] = submission
     fillings = []
-    for (instrument_key, occasion), subs in both.items():
+    for (instrument_key, occasion), subs in by_occasion.items():
+        if len(ids) != 2 or set(subs) != set(ids):
+            continue
         instrument = program.instruments[instrument_key]
-        item_answers = {pid: answers[s.id] for pid, s in subs.items()}
+        item_answers = {pid: s.answers or {} for pid, s in subs.items()}
         fillings.append(
             Filling(
                 instrument=instrument_key,
@@ -165,19 +149,28 @@ def _day(moment: datetime | None) -> date:
 
 
 def _steps_done(
-    session: Session, ids: list[int], submissions: Sequence[QuestionnaireSubmission], program: Program
+    session: Session,
+    couple_id: int,
+    ids: list[int],
+    submissions: Sequence[SubmissionView],
+    program: Program,
 ) -> dict[int, dict[str, int]]:
-    """How many steps of each stage each partner has done (one query, plus the submissions already read)."""
+    """How many steps of each stage each partner has done in this couple (one query, plus the
+    submissions already read)."""
     done: dict[int, dict[str, int]] = {pid: defaultdict(int) for pid in ids}
     records = session.exec(
         select(ExerciseRecord.person_id, ExerciseRecord.stage, func.count())
-        .where(col(ExerciseRecord.person_id).in_(ids), col(ExerciseRecord.completed_at).is_not(None))
+        .where(
+            access.in_couple(ExerciseRecord.couple_id, couple_id),
+            col(ExerciseRecord.person_id).in_(ids),
+            col(ExerciseRecord.completed_at).is_not(None),
+        )
         .group_by(col(ExerciseRecord.person_id), col(ExerciseRecord.stage))
     ).all()
     for person_id, stage_key, count in records:
         done[person_id][stage_key] += int(count)
     for submission in submissions:
         stage, _ = journey.questionnaire_step(submission, program)
-        if stage is not None:
+        if stage is not None and submission.person_id in done:
             done[submission.person_id][stage] += 1
     return {pid: dict(stages) for pid, stages in done.items()}

@@ -33,9 +33,12 @@ def stage_occasion(stage: str, when: str) -> str:
 def _submission(
     session: Session, viewer: Viewer, instrument: str, occasion: str
 ) -> QuestionnaireSubmission | None:
+    """The viewer's filling-in of an occasion in their current couple (a new couple starts afresh)."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
     return session.exec(
         select(QuestionnaireSubmission).where(
             QuestionnaireSubmission.person_id == viewer.person_id,
+            access.in_couple(QuestionnaireSubmission.couple_id, couple_id),
             QuestionnaireSubmission.instrument == instrument,
             QuestionnaireSubmission.occasion == occasion,
         )
@@ -51,7 +54,7 @@ class OwnAnswers:
 
 
 def own_answers(*, session: Session, viewer: Viewer, instrument: str, occasion: str) -> OwnAnswers:
-    """The viewer's draft or submitted answers (empty if not started)."""
+    """The viewer's draft or submitted answers in their current couple (empty if not started)."""
     submission = _submission(session, viewer, instrument, occasion)
     if submission is None:
         return OwnAnswers({}, None)
@@ -126,7 +129,6 @@ def submit(
         raise QuestionnaireError(f"Please answer a few more questions first: at least {needs}.")
     submission.status = SubmissionStatus.SUBMITTED
     submission.submitted_at = now
-    submission.couple_id = submission.couple_id or access.current_couple_id(session=session, viewer=viewer)
     session.add(submission)
     return scores
 
@@ -141,11 +143,13 @@ class SentAnswers:
 
 
 def own_history(*, session: Session, viewer: Viewer, instrument: str) -> list[SentAnswers]:
-    """Every sent filling-in of one questionnaire by the viewer, oldest first (two queries)."""
+    """Every sent filling-in of one questionnaire by the viewer in their current couple, oldest first."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
     submissions = session.exec(
         select(QuestionnaireSubmission)
         .where(
             QuestionnaireSubmission.person_id == viewer.person_id,
+            access.in_couple(QuestionnaireSubmission.couple_id, couple_id),
             QuestionnaireSubmission.instrument == instrument,
             QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
         )

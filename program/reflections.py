@@ -25,10 +25,16 @@ class TextError(ValueError):
 
 
 def own_texts(*, session: Session, viewer: Viewer, prefix: str) -> dict[str, Reflection]:
-    """The viewer's own texts whose context starts with prefix, by context (one query)."""
+    """The viewer's own texts in their current couple whose context starts with prefix, by context.
+
+    Texts written in an earlier couple stay that couple's: a new couple starts with none.
+    """
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
     rows = session.exec(
         select(Reflection).where(
-            Reflection.person_id == viewer.person_id, col(Reflection.context).startswith(prefix)
+            Reflection.person_id == viewer.person_id,
+            access.in_couple(Reflection.couple_id, couple_id),
+            col(Reflection.context).startswith(prefix),
         )
     ).all()
     return {row.context: row for row in rows}
