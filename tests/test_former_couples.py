@@ -27,7 +27,7 @@ from program import (
 from program.access import AccessDenied, Viewer
 from program.curriculum import CHECKIN_KEYS
 from program.db import read_session, write_session
-from program.models import CheckIn, ExerciseRecord, QuestionnaireSubmission, Reflection, Visibility
+from program.models import CheckIn, ExerciseRecord, QuestionnaireSubmission, Reflection, Role, Visibility
 from tests.factories import make_person
 from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment, finish_stage
 
@@ -265,3 +265,15 @@ def test_joining_adopts_only_work_begun_without_a_couple(engine: Engine) -> None
 
 def _items() -> list[str]:
     return [item.key for item in PROGRAM.instruments[BASELINE].items]
+
+
+def test_couple_less_answers_are_the_writers_own_and_nobody_elses(engine: Engine) -> None:
+    """Two people between couples: each reads only their own couple-less answers, a therapist none."""
+    s = _ana_ben_then_cai(engine)
+    _leave(engine, s.cai, LATER)
+    kim = make_person(engine, "dr.kim", Role.THERAPIST, name="Dr Kim")
+    for person, value in ((s.ana, 1), (s.ben, 2), (s.cai, 3)):
+        answer_all(engine, person, BASELINE, "baseline", value, submit=person != s.ben, now=LATER)
+    for person, value in ((s.ana, 1), (s.ben, 2), (s.cai, 3)):
+        assert _answers(engine, person, None) == {person.person_id: dict.fromkeys(_items(), value)}
+    assert _answers(engine, kim, None) == {}
