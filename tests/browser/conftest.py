@@ -24,9 +24,8 @@ from tests.databases import fresh_database
 CHROMIUM = os.environ.get("KINDRED_CHROMIUM", "/usr/bin/chromium")
 # Starting includes the first script run (imports, migrating the new database), the slowest run of all.
 SERVER_START_TIMEOUT_S = 60
-# The page the first run opens: a page file, as a deep link would, so the server stays as a fresh one is
-# (app.py's first run switches Streamlit from its folder mode to st.navigation, which the gate test relies on
-# not having happened).
+# The page the first run opens: a page file, as a deep link would, so the server is still in folder mode as
+# a fresh one is (a run of app.py switches it to st.navigation, and the gate test checks the fresh state).
 FIRST_RUN_PATH = "/" + sorted((ROOT / "pages").glob("*.py"))[0].stem
 
 # Every assertion waits up to the one generous limit unless a test says otherwise (Playwright's own is 5 s).
