@@ -458,7 +458,7 @@ def _transactions_held_by_others(engine: Engine) -> int:
         return int(
             connection.exec_driver_sql(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+                "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%%'"
             ).scalar_one()
         )
 

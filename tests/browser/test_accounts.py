@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.actions import fill_and_submit, log_in, open_menu_page, register, wait_idle
@@ -112,3 +114,35 @@ def test_repeated_wrong_passwords_bring_a_wait_message(page: Page, server: str) 
     log_in(page, "dee", "a long enough browser passphrase")
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text("Too many attempts")
     expect(page.get_by_role("heading", name="Hello, Dee")).to_have_count(0)
+
+
+def _token(payload: str, header: str) -> str:
+    def part(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(payload)}.c2lnbmF0dXJl"
+
+
+BAD_COOKIES = [
+    _token('{"username": "eve", "exp_date": 4100000000}', '{"alg": "none", "typ": "JWT"}'),
+    _token('{"username": "eve", "exp_date": 4100000000}', '{"alg": "HS512", "typ": "JWT"}'),
+    _token('{"username": "eve"}', '{"alg": "HS256", "typ": "JWT"}'),
+    _token('{"username": "eve", "exp_date": "soon"}', '{"alg": "HS256", "typ": "JWT"}'),
+    "garbage-that-is-no-token",
+]
+
+
+def test_a_bad_login_cookie_of_any_kind_still_shows_the_login_form(browser: Browser, server: str) -> None:
+    """Forged, malformed or garbage cookies: the login form appears (on reload too), never an error page."""
+    for value in BAD_COOKIES:
+        context = browser.new_context()
+        context.add_cookies([{"name": "kindred_session", "value": value, "url": server}])
+        page = context.new_page()
+        page.goto(server)
+        wait_idle(page)
+        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        expect(page.get_by_text("Something went wrong")).to_have_count(0)
+        page.reload()
+        wait_idle(page)
+        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        context.close()
