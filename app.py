@@ -1,5 +1,7 @@
 """Kindred's entry point: log in, then route each role to its own pages."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from program.ui import runtime
@@ -7,7 +9,9 @@ from program.ui.errors import friendly_errors
 from program.ui.gate import authenticate
 from program.ui.navigation import pages_for, render_menu, routed_as
 
-st.set_page_config(page_title="Kindred", page_icon=":material/favorite:", layout="centered")
+# Our own icon file: a `:material/...:` page icon makes browsers fetch the favicon from Google's font CDN.
+ICON = Path(__file__).parent / "program" / "ui" / "assets" / "kindred-icon.png"
+st.set_page_config(page_title="Kindred", page_icon=str(ICON), layout="centered")
 
 with friendly_errors():
     viewer = authenticate()

@@ -41,8 +41,6 @@ EXPECTED: dict[str, Callable[[str], bool]] = {
     "Strict-Transport-Security": lambda v: re.fullmatch(r"max-age=\d{7,}.*", v) is not None,
     "Permissions-Policy": lambda v: all(f"{f}=()" in v for f in ("camera", "microphone", "geolocation")),
 }
-# Streamlit's favicon for a `:material/...:` page icon (see the test that loads Kindred through nginx).
-KNOWN_THIRD_PARTY = "https://fonts.gstatic.com/s/i/short-term/release/materialsymbolsrounded/"
 CSP_MUST = (
     "default-src 'self'",
     "style-src 'self' 'unsafe-inline'",
@@ -290,22 +288,17 @@ def test_kindred_works_through_nginx_with_no_csp_violation(proxy: tuple[str, str
         page.reload()
         wait_for_app_loaded(page)
         expect(page.get_by_role("button", name="Log out")).to_be_visible()
-        # The policy must never block Kindred's own resources. The one load from elsewhere it blocks
-        # today is the favicon Streamlit fetches from Google for app.py's `:material/favorite:` page icon
-        # (a third-party call the CSP rightly stops); anything else blocked is a failure.
-        own = [text for text in refused if KNOWN_THIRD_PARTY not in text]
-        assert own == [], own
+        # The policy must never block anything: Kindred asks for nothing from elsewhere, and its own
+        # resources all pass.
+        assert refused == [], refused
     finally:
         context.close()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="app.py's :material: page icon makes the browser fetch its favicon from Google"
-)
 def test_kindred_asks_the_browser_for_nothing_from_elsewhere(
     proxy: tuple[str, str], browser: Browser
 ) -> None:
-    """Loading Kindred makes no request the CSP must block (drop the xfail once app.py serves its icon)."""
+    """Loading Kindred makes no request the CSP must block (its page icon is its own file)."""
     https, _ = proxy
     context = browser.new_context(ignore_https_errors=True)
     try:
