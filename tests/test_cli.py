@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from program import accounts
 from program.__main__ import main
-from program.db import read_session, write_session
+from program.db import read_session
 from program.models import LoginSession, Person, utcnow
 from program.settings import get_settings
 from tests.factories import make_person, start_login_session
@@ -24,17 +24,16 @@ def test_reset_code_command_prints_a_code_that_works(
     found = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", capsys.readouterr().out)
     assert found is not None
     new = "seven orange bicycles dancing"
-    with write_session(app_env) as session:
-        accounts.reset_password(
-            session=session,
-            username="ana",
-            code=found.group(),
-            new=new,
-            repeat=new,
-            key=get_settings().code_key(),
-            rounds=4,
-            now=utcnow(),
-        )
+    accounts.reset_password(
+        engine=app_env,
+        username="ana",
+        code=found.group(),
+        new=new,
+        repeat=new,
+        key=get_settings().code_key(),
+        rounds=4,
+        now=utcnow(),
+    )
     with read_session(app_env) as session:
         person = session.get(Person, ana.person_id)
         assert person is not None and accounts.verify_password(new, person.password_hash)

@@ -272,7 +272,7 @@ def test_an_over_long_password_costs_one_check_for_real_and_unknown_names(
 
 @pytest.mark.parametrize("field", ["username", "password"])
 def test_a_nul_byte_in_the_login_form_gets_a_clear_message(app_env: Engine, field: str) -> None:
-    """NUL typed into either field is refused by name, on SQLite and PostgreSQL alike, never a generic error."""
+    """NUL typed into either field is refused by name, on SQLite and PostgreSQL alike, never generically."""
     make_person(app_env, "ana")
     username, password = ("an\x00a", PASSWORD) if field == "username" else ("ana", PASSWORD + "\x00")
     at = log_in(app().run(), username, password)
