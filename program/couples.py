@@ -198,9 +198,12 @@ def create_couple(*, session: Session, viewer: Viewer, key: bytes, now: datetime
 
 def renew_invite(*, session: Session, viewer: Viewer, key: bytes, now: datetime) -> Invite:
     """A fresh invite code for a couple still waiting for its second partner (the old one stops working)."""
+    lock_person(session, viewer.person_id)
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     if couple_id is None:
         raise CoupleError("Start a couple first.")
+    # Wait for a partner joining right now, then count: no fresh code for a couple that just filled up.
+    lock_couple(session, couple_id)
     if len(_current_members(session, couple_id)) >= 2:
         raise CoupleError("Your couple already has both partners.")
     return _issue_invite(session, couple_id, viewer.person_id, key, now)
@@ -230,6 +233,16 @@ def join_couple(*, session: Session, viewer: Viewer, code: str, key: bytes, now:
     members = _current_members(session, invite.couple_id)
     if len(members) != 1:
         raise CoupleError("That couple is not waiting for a partner any more.")
+    # Read the code again now that the couple is locked: its maker may have just replaced it.
+    if (
+        session.exec(
+            select(InviteCode.id)
+            .where(InviteCode.id == invite.id, col(InviteCode.used_at).is_(None))
+            .execution_options(populate_existing=True)
+        ).first()
+        is None
+    ):
+        raise CoupleError("We don't recognise that code any more. Ask your partner for their new one.")
     invite.used_at, invite.used_by_id = now, viewer.person_id
     session.add(invite)
     _add_membership(session, invite.couple_id, viewer.person_id, now)

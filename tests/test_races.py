@@ -235,3 +235,25 @@ def test_a_grant_made_while_the_couple_ends_does_not_stand(engine: Engine) -> No
                 )
             ).one()
         assert standing == 0
+
+
+def test_joining_while_the_inviter_renews_the_code(engine: Engine) -> None:
+    """Ben joins with Ana's code at the moment she makes a new one: either he joins (and her renewal is
+    refused) or he is told the code is not recognised; never a database error, never a half-used code."""
+    for _ in range(ROUNDS):
+        ana, ben = _person(engine), _person(engine)
+        with write_session(engine) as session:
+            invite = couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
+
+        def renew(session: Session, ana: Viewer = ana) -> object:
+            return couples.renew_invite(session=session, viewer=ana, key=KEY, now=NOW)
+
+        results, errors = _race(engine, renew, _join(ben, invite.code))
+        _assert_only_friendly(errors, CoupleError, "")
+        assert len(results) + len(errors) == 2
+        joined = _current_couples(engine, ben) == _current_couples(engine, ana)
+        refused = [str(error) for error in errors]
+        if joined:
+            assert refused == ["Your couple already has both partners."]
+        else:
+            assert len(refused) == 1 and "recognise that code" in refused[0]
