@@ -173,12 +173,35 @@ class PreparedAccount:
 
 
 def _display_name(raw: str) -> str:
-    display_name = " ".join(raw.split())
-    if not display_name:
-        raise AccountError("Tell us what to call you.")
-    if len(display_name) > MAX_NAME_CHARS:
-        raise AccountError(f"Please keep your name under {MAX_NAME_CHARS} characters.")
-    return display_name
+    return check_display_name(raw)
+
+
+# A display name is shown to partners and therapists on every page, in charts and in legends: letters,
+# marks, numbers and spaces from any script, and only the punctuation names need. Anything else ([, <, $,
+# :, #, control and format characters such as NUL, bidi overrides or zero-width spaces) could be markup,
+# tracking or a disguise somewhere it is shown.
+NAME_PUNCTUATION = frozenset(".,'’-‐()&")
+MAX_MARKS_IN_A_ROW = 3  # enough for any script's accents; more stack over the text around them
+
+
+def check_display_name(raw: str) -> str:
+    """Return the name as it will be stored (spaces folded, NFC) or raise AccountError saying why not."""
+    name = " ".join(unicodedata.normalize("NFC", raw).split())
+    if not any(unicodedata.category(char)[0] in "LN" for char in name):
+        raise AccountError("Tell us what to call you: a name with at least one letter or number.")
+    if len(name) > MAX_NAME_CHARS:
+        raise AccountError(f"Please keep your name to {MAX_NAME_CHARS} characters or fewer.")
+    marks = 0
+    for char in name:
+        category = unicodedata.category(char)
+        marks = marks + 1 if category[0] == "M" else 0
+        if not (category[0] in "LMN" or char == " " or char in NAME_PUNCTUATION):
+            raise AccountError(
+                "Please use only letters, numbers, spaces and the punctuation . , ' - ( ) & in your name."
+            )
+        if marks > MAX_MARKS_IN_A_ROW:
+            raise AccountError("Your name has too many accents on one letter. Please simplify it.")
+    return name
 
 
 def check_quickly(account: NewAccount) -> None:
