@@ -10,6 +10,7 @@ notes are never read here, and safety screens never reach ProgressData at all.
 
 from __future__ import annotations
 
+import html
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ def checkin_trends(
                 go.Scatter(
                     x=weeks,
                     y=[points[w] for w in weeks],
-                    name=name,
+                    name=plot_text(name),
                     mode="lines+markers",
                     line={"color": style.colour, "dash": style.dash, "width": 2},
                     marker={"color": style.colour, "symbol": style.symbol, "size": 8},
@@ -180,7 +181,7 @@ def domain_profile(data: ProgressData, program: Program) -> Chart | EmptyChart:
     partners, names = data.partners[:2], _names(data.partners[:2])
     occasions = [("start", fillings[0])] + ([("latest", fillings[-1])] if len(fillings) > 1 else [])
     subscales = instrument.subscales
-    titles = [s.title for s in subscales]
+    titles = [plot_text(s.title) for s in subscales]
     low, high = _instrument_range(instrument)
 
     figure = go.Figure()
@@ -191,7 +192,7 @@ def domain_profile(data: ProgressData, program: Program) -> Chart | EmptyChart:
                 go.Bar(
                     x=titles,
                     y=[_score(filling, partner, s.key) for s in subscales],
-                    name=f"{name}, {when}",
+                    name=plot_text(f"{name}, {when}"),
                     marker=_bar_marker(style, lighter=lighter),
                     hovertemplate="%{x}: %{y}" + WHO,
                 )
@@ -298,10 +299,10 @@ def perception_gap(data: ProgressData, program: Program, top: int = 5) -> Chart 
                 y=labels,
                 base=zero,
                 orientation="h",
-                name=name,
+                name=plot_text(name),
                 marker=_bar_marker(style),
                 customdata=[
-                    [item.text, a, scale.labels[a - scale.min]]
+                    [plot_text(item.text), a, plot_text(scale.labels[a - scale.min])]
                     for (item, _, _), a in zip(biggest, answers, strict=True)
                 ],
                 hovertemplate=("%{customdata[0]}<br>Answer: %{customdata[1]} (%{customdata[2]})" + WHO),
@@ -359,9 +360,9 @@ def stage_progress(data: ProgressData, program: Program) -> Chart | EmptyChart:
         figure.add_trace(
             go.Bar(
                 x=[_percent(steps[stage], totals[stage]) for stage in journey.ORDER],
-                y=[titles[stage] for stage in journey.ORDER],
+                y=[plot_text(titles[stage]) for stage in journey.ORDER],
                 orientation="h",
-                name=name,
+                name=plot_text(name),
                 marker=_bar_marker(style),
                 texttemplate="%{x:.0f}%",
                 textposition="outside",
@@ -453,8 +454,8 @@ def change_since_baseline(data: ProgressData, program: Program, instrument: str)
             symbols += [f"{style.symbol}-open", style.symbol, style.symbol]
             judgement = f" ({verdict})" if verdict else ""
             hover += [
-                f"{subscale.title}, start: {_fmt(start)}",
-                f"{subscale.title}, latest: {_fmt(latest)}{judgement}",
+                plot_text(f"{subscale.title}, start: {_fmt(start)}"),
+                plot_text(f"{subscale.title}, latest: {_fmt(latest)}{judgement}"),
                 "",
             ]
             if verdict:
@@ -464,7 +465,7 @@ def change_since_baseline(data: ProgressData, program: Program, instrument: str)
                 figure.add_annotation(
                     x=latest,
                     y=row,
-                    text=verdict,
+                    text=plot_text(verdict),
                     showarrow=False,
                     xanchor="left" if rising else "right",
                     xshift=10 if rising else -10,
@@ -474,7 +475,7 @@ def change_since_baseline(data: ProgressData, program: Program, instrument: str)
             go.Scatter(
                 x=xs,
                 y=ys,
-                name=name,
+                name=plot_text(name),
                 mode="lines+markers",
                 line={"color": style.colour, "dash": style.dash, "width": 2},
                 marker={"color": style.colour, "symbol": symbols, "size": 11, "line": {"width": 2}},
@@ -486,10 +487,10 @@ def change_since_baseline(data: ProgressData, program: Program, instrument: str)
     for index, subscale in enumerate(subscales):
         _band(figure, form, subscale, across=(index - 0.5, index + 0.5), vertical=False)
     ticks = [
-        f"{s.title} ({_fmt(ranges[s.key][0])}-{_fmt(ranges[s.key][1])})" if mixed else s.title
+        plot_text(f"{s.title} ({_fmt(ranges[s.key][0])}-{_fmt(ranges[s.key][1])})" if mixed else s.title)
         for s in subscales
     ]
-    _layout(figure, "Change since the start" if since == "the start" else f"Change over {since}")
+    _layout(figure, "Change since the start" if since == "the start" else plot_text(f"Change over {since}"))
     figure.update_xaxes(title_text=_score_title(form, low, high), range=[low, high])
     figure.update_yaxes(
         title_text="Area (open marker: start, filled: latest)",
@@ -556,6 +557,14 @@ def _change_caption(
 # ---- shared pieces --------------------------------------------------------------------------------
 
 
+def plot_text(text: str) -> str:
+    """Text for a string Plotly renders (trace and legend names, ticks, hover text, annotations): Plotly
+    reads a subset of HTML there (<a href> makes a link, <span style> can cover the chart), so `&`, `<` and
+    `>` become entities, which it shows as the characters typed. `%{` is broken up too, so no placeholder
+    can ever be filled if the text reaches a template."""
+    return html.escape(text, quote=False).replace("%{", "%&#123;")
+
+
 def _names(partners: Sequence[Partner]) -> list[str]:
     """Partners' display names, numbered when two share a name so their rows and legend entries differ."""
     names = [p.name for p in partners]
@@ -604,7 +613,7 @@ def _band(
         return
     low, high = score_range(instrument, subscale.key)
     start, end = (low, subscale.cutoff) if subscale.concern == "below" else (subscale.cutoff, high)
-    label = subscale.cutoff_label or f"Concern range ({subscale.concern} {_fmt(subscale.cutoff)})"
+    label = plot_text(subscale.cutoff_label or f"Concern range ({subscale.concern} {_fmt(subscale.cutoff)})")
     placement: dict[str, Any] = (
         {"x0": across[0], "x1": across[1], "y0": start, "y1": end}
         if vertical
@@ -658,7 +667,7 @@ def _layout(figure: go.Figure, title: str, legend_rows: int = 1) -> None:
 
 def _wrap(text: str) -> str:
     """Item text shortened to about LABEL_CHARS characters, on lines of about half that."""
-    return "<br>".join(textwrap.wrap(_shorten(text), LABEL_CHARS // 2))
+    return "<br>".join(plot_text(line) for line in textwrap.wrap(_shorten(text), LABEL_CHARS // 2))
 
 
 def _shorten(text: str) -> str:

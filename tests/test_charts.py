@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import html
+from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -535,3 +536,83 @@ def test_partners_with_the_same_name_are_numbered() -> None:
     chart = _chart(checkin_trends(_data(partners=sams, checkins=checkins)))
     assert [t.name for t in chart.figure.data] == ["Sam (1)", "Sam (2)", MEAN_NAME]
     assert chart.table == [{"Week": WEEKS[0], "Sam (1)": 3, "Sam (2)": 9, MEAN_NAME: 6.0}]
+
+
+# ---- names and texts are text, never HTML ---------------------------------------------------------
+
+# Plotly renders a subset of HTML in trace names, legend entries, tick labels, annotations and hover text
+# (<a href> becomes a link, <span style> can cover the chart), and fills %{...} placeholders in templates.
+HOSTILE_ANA = Partner(1, '<a href="http://evil.example/a">Ana</a> %{customdata[0]}')
+HOSTILE_BEN = Partner(2, '<img src="http://evil.example/i.png"><span style="font-size:90px">Ben</span>')
+TAGS = ("<a", "<img", "<span", "</a", "</span")
+
+
+def _strings(value: object, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string in a figure's dict, with where it sits (e.g. data.0.name)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}.{index}")
+
+
+def _every_chart_with_hostile_names() -> list[Chart]:
+    program = _with_baseline("test-instrument")
+    check = PROGRAM.stage_by_key["communication"].check
+    ana, ben = HOSTILE_ANA, HOSTILE_BEN
+    data = _data(
+        partners=(ana, ben),
+        checkins=(_checkin(ana, 0, 5), _checkin(ben, 0, 6), _checkin(ana, 1, 7), _checkin(ben, 1, 4)),
+        fillings=(
+            _answered(BASELINE, "baseline", {ana: {i.key: 2 for i in BASELINE.items},
+                                             ben: {i.key: 6 for i in BASELINE.items}}),
+            _scored("test-instrument", "baseline", {ana: _ws(4, 3), ben: _ws(10, 3)}),
+            _scored("test-instrument", "extra:2027-01-10", {ana: _ws(12, 4), ben: _ws(9, 9)}, day=60),
+            _scored(check, "communication:start", {ana: {"communication": 3.0}, ben: {"communication": 4.4}}),
+            _scored(check, "communication:end", {ana: {"communication": 5.2}, ben: {"communication": 4.0}}),
+        ),
+        steps_done={1: {journey.ASSESSMENT: 2}, 2: {journey.ASSESSMENT: 1}},
+    )  # fmt: skip
+    return [
+        _chart(checkin_trends(data)),
+        _chart(domain_profile(data, PROGRAM)),
+        _chart(perception_gap(data, PROGRAM)),
+        _chart(stage_progress(data, PROGRAM)),
+        _chart(change_since_baseline(data, program, "test-instrument")),
+        _chart(change_since_baseline(data, PROGRAM, check)),
+    ]
+
+
+def test_hostile_names_reach_no_chart_as_html_or_template() -> None:
+    """Names with links, images, styled spans and template placeholders are escaped in every string Plotly
+    renders (trace names, legend, hover text, annotations, ticks), and never pasted into a template."""
+    for chart in _every_chart_with_hostile_names():
+        figure = chart.figure.to_plotly_json()
+        for where, text in _strings(figure):
+            assert not any(tag in text for tag in TAGS), (
+                f"{chart.figure.layout.title.text}: {where} = {text!r}"
+            )
+        names = [trace.name for trace in chart.figure.data if trace.name != MEAN_NAME]
+        assert names and all("&lt;" in name for name in names), names
+        # Plotly fills placeholders only in templates; no name may carry one into a template.
+        for trace in chart.figure.data:
+            template = trace.hovertemplate or ""
+            assert "evil" not in template and "Ana" not in template and "Ben" not in template, template
+
+
+def test_tables_and_captions_keep_names_as_typed() -> None:
+    """The table alternative and the caption carry the name itself (shown as text by the page), not
+    HTML entities a reader would see."""
+    trends = _every_chart_with_hostile_names()[0]
+    assert set(trends.table[0]) == {"Week", HOSTILE_ANA.name, HOSTILE_BEN.name, MEAN_NAME}
+    assert HOSTILE_ANA.name in trends.caption and "&lt;" not in trends.caption
+
+
+def test_hostile_names_are_shown_as_the_same_text_in_the_legend() -> None:
+    """Escaping is exact: Plotly turns the entities back into the characters the person typed."""
+    trends = _every_chart_with_hostile_names()[0]
+    shown = [html.unescape(trace.name) for trace in trends.figure.data]
+    assert shown[:2] == [HOSTILE_ANA.name, HOSTILE_BEN.name]

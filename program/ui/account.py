@@ -17,6 +17,7 @@ from program.models import Role, utcnow
 from program.settings import Settings
 from program.ui import runtime
 from program.ui.gate import flash
+from program.ui.text import md
 
 INVITE = "kindred_invite"
 THERAPIST_CODE = "kindred_therapist_code"
@@ -52,7 +53,7 @@ def render_account(viewer: Viewer) -> None:
     st.title("Your account")
     if notice := st.session_state.pop(NOTICE, None):
         st.success(notice)
-    st.write(f"**{summary.display_name}** · username **{summary.username}** · {summary.role}")
+    st.write(f"**{md(summary.display_name)}** · username **{md(summary.username)}** · {summary.role}")
     st.caption(f"Member since {summary.member_since:%d %B %Y}")
     if viewer.role == Role.PARTNER:
         _couple_section(engine, settings, viewer)
@@ -74,7 +75,7 @@ def _couple_section(engine: Engine, settings: Settings, viewer: Viewer) -> None:
         _waiting_for_partner(engine, settings, viewer)
         return
     st.session_state.pop(INVITE, None)
-    st.write(f"You are doing Kindred with **{status.partner_name}**.")
+    st.write(f"You are doing Kindred with **{md(status.partner_name)}**.")
     _therapist_section(engine, settings, viewer)
     with st.expander("Leave this couple"):
         st.write(
@@ -163,14 +164,14 @@ def _therapist_section(engine: Engine, settings: Settings, viewer: Viewer) -> No
         yours = "you have given access" if therapist.mine else "you have not given access"
         partner = "your partner has" if therapist.partners else "your partner has not"
         state = "can see your couple" if therapist.can_see_couple else "cannot see your couple yet"
-        st.write(f"**{therapist.therapist_name}** {state}: {yours}; {partner}.")
+        st.write(f"**{md(therapist.therapist_name)}** {state}: {yours}; {partner}.")
         if therapist.mine and st.button(
-            f"Withdraw my access for {therapist.therapist_name}", key=f"revoke_{therapist.therapist_id}"
+            f"Withdraw my access for {md(therapist.therapist_name)}", key=f"revoke_{therapist.therapist_id}"
         ):
             _attempt(
                 engine,
                 partial(_revoke, viewer=viewer, therapist_id=therapist.therapist_id),
-                f"{therapist.therapist_name} no longer has your access.",
+                f"{md(therapist.therapist_name)} no longer has your access.",
             )
     with st.form("grant_therapist", clear_on_submit=True):
         code = st.text_input("Your therapist's code", placeholder="7KQ2-M9XD-4RTB")

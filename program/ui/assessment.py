@@ -12,6 +12,7 @@ from program.models import SafetyScreen, utcnow
 from program.questionnaires import BASELINE
 from program.ui import runtime
 from program.ui.questionnaire import render_questionnaire
+from program.ui.text import md
 from program.ui.widgets import answering_as, private_text, render_overview
 
 
@@ -47,9 +48,9 @@ def _partner_line(progress: journey.Journey) -> None:
     if progress.partner is None:
         st.caption("You can do all of this before your partner joins. Your answers wait for them.")
     elif progress.partner.finished_at(journey.ASSESSMENT):
-        st.caption(f"{progress.partner.name} has finished the assessment.")
+        st.caption(f"{md(progress.partner.name)} has finished the assessment.")
     else:
-        st.caption(f"{progress.partner.name} hasn't finished the assessment yet.")
+        st.caption(f"{md(progress.partner.name)} hasn't finished the assessment yet.")
 
 
 def _goals_and_strengths(viewer: Viewer, program: Program, progress: journey.Journey) -> None:

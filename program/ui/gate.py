@@ -24,6 +24,7 @@ from program.settings import Settings
 from program.ui import runtime
 from program.ui.errors import friendly_errors
 from program.ui.navigation import routed_viewer
+from program.ui.text import md
 from program.ui.widgets import retry_pending_saves
 
 ROLE_LABELS = {Role.PARTNER: "a partner in a couple", Role.THERAPIST: "a therapist"}
@@ -136,7 +137,7 @@ def authenticate() -> Viewer:
     authenticator = _authenticator(settings)
     viewer = _resume(engine, settings, authenticator, now)
     if viewer is not None:
-        st.sidebar.caption(f"Signed in as **{viewer.display_name}**")
+        st.sidebar.caption(f"Signed in as **{md(viewer.display_name)}**")
         session_id = st.session_state.get(SESSION_ID)
         authenticator.logout(
             "Log out",
@@ -327,8 +328,8 @@ def _register_form(engine: Engine, settings: Settings) -> None:
         st.error(accounts.UNAVAILABLE)
     else:
         st.success(
-            f"Your account is ready, {person.display_name}. "
-            f"Log in as **{person.username}** on the Log in tab."
+            f"Your account is ready, {md(person.display_name)}. "
+            f"Log in as **{md(person.username)}** on the Log in tab."
         )
 
 

@@ -10,6 +10,7 @@ from program.access import Viewer
 from program.db import read_session
 from program.ui import runtime
 from program.ui.checkin import local_today
+from program.ui.text import md
 
 
 def render_partner_home(viewer: Viewer) -> None:
@@ -18,7 +19,7 @@ def render_partner_home(viewer: Viewer) -> None:
     with read_session(runtime.engine()) as session:
         progress = journey.load_journey(session=session, viewer=viewer, program=program)
         checkin_done = checkins.this_week(session=session, viewer=viewer, today=local_today()) is not None
-    st.title(f"Hello, {viewer.display_name}")
+    st.title(f"Hello, {md(viewer.display_name)}")
     # The journey already knows the couple and the partner; no second lookup.
     if progress.couple_id is None:
         st.info(
@@ -28,9 +29,9 @@ def render_partner_home(viewer: Viewer) -> None:
     elif progress.partner is None:
         st.info("Your couple is set up; your partner hasn't joined yet.")
     else:
-        st.write(f"You're doing Kindred together with **{progress.partner.name}**.")
+        st.write(f"You're doing Kindred together with **{md(progress.partner.name)}**.")
     for news in reminders.partner_news(progress):
-        st.success(news, icon=":material/notifications:")
+        st.success(md(news), icon=":material/notifications:")
     st.subheader("Due now")
     due = reminders.due_now(progress, checkin_done=checkin_done, today=local_today())
     if not due:
@@ -46,4 +47,4 @@ def render_partner_home(viewer: Viewer) -> None:
     if not progress.is_open(current) or progress.next_step(current) is None:
         closed = next((s.key for s in program.stages if not progress.is_open(s.key)), None)
         if closed is not None:
-            st.caption(progress.why_closed(closed))
+            st.caption(md(progress.why_closed(closed)))

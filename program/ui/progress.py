@@ -8,6 +8,7 @@ from program import access, charts, progress, shared
 from program.access import Viewer
 from program.db import read_session
 from program.ui import runtime
+from program.ui.text import md
 
 CHECKIN_LABELS = {
     "overall": "Overall",
@@ -54,7 +55,7 @@ def render_shared_texts(viewer: Viewer, couple_id: int) -> None:
         return
     for text in texts:
         with st.container(border=True):
-            st.caption(f"{text.writer} · {text.where} · {text.day:%d %B %Y}")
+            st.caption(md(f"{text.writer} · {text.where} · {text.day:%d %B %Y}"))
             st.text(text.body)
 
 
@@ -79,7 +80,7 @@ def render_couple_charts(viewer: Viewer, couple_id: int) -> None:
         assert isinstance(chart, charts.Chart)
         # theme=None keeps the figure's own colour-blind-safe styling; the figure carries its own title.
         st.plotly_chart(chart.figure, theme=None, config={"displaylogo": False}, key=f"chart::{title}")
-        st.caption(chart.caption)
+        st.caption(md(chart.caption))
         with st.expander("Show the numbers as a table"):
             st.dataframe(chart.table, hide_index=True)
 

@@ -11,6 +11,7 @@ from program.curriculum import Instrument
 from program.db import read_session, write_session
 from program.models import utcnow
 from program.ui import runtime
+from program.ui.text import md
 from program.ui.widgets import answering_as, kept_value, save_or_keep
 
 
@@ -120,9 +121,9 @@ def _render_results(
         )
     theirs = next((a for pid, a in readable.items() if pid != viewer.person_id), None)
     if theirs is None:
-        st.info(f"You'll see {partner_name}'s answers here once {partner_name} has sent theirs too.")
+        st.info(md(f"You'll see {partner_name}'s answers here once {partner_name} has sent theirs too."))
         return
-    st.subheader(f"Your answers beside {partner_name}'s")
+    st.subheader(md(f"Your answers beside {partner_name}'s"))
     st.caption("Where you differ is worth a gentle conversation, not a debate about who is right.")
     st.dataframe(
         [

@@ -14,6 +14,7 @@ from program.models import Reflection, utcnow
 from program.questionnaires import own_answers, stage_occasion
 from program.ui import runtime
 from program.ui.questionnaire import render_questionnaire
+from program.ui.text import md
 from program.ui.widgets import private_text, render_overview
 
 
@@ -71,7 +72,7 @@ def _progress_line(progress: journey.Journey, stage: Stage) -> None:
     line = f"You: {mine} of {len(steps)} steps done."
     if progress.partner is not None:
         theirs = sum(progress.partner.did(stage.key, step) for step in steps)
-        line += f" {progress.partner.name}: {theirs} of {len(steps)}."
+        line += f" {md(progress.partner.name)}: {theirs} of {len(steps)}."
     st.caption(line)
 
 
@@ -129,11 +130,16 @@ def _conversation(
     if progress.partner is not None and progress.partner.did(stage.key, exercise.key):
         if not progress.me.did(stage.key, exercise.key):
             st.info(
-                f"{partner} marked this conversation as done. Once you have had it together, mark yours too."
+                f"{md(partner)} marked this conversation as done. "
+                "Once you have had it together, mark yours too."
             )
     names = [viewer.display_name, partner]
     starter = st.radio(
-        "Who speaks first?", names, horizontal=True, key=f"starter::{stage.key}::{exercise.key}"
+        "Who speaks first?",
+        names,
+        format_func=md,
+        horizontal=True,
+        key=f"starter::{stage.key}::{exercise.key}",
     )
     speakers = {"A": starter, "B": names[1] if starter == names[0] else names[0]}
     turn_key = f"turn::{stage.key}::{exercise.key}"
@@ -141,8 +147,8 @@ def _conversation(
     total = len(exercise.turns)
     if turn < total:
         step = exercise.turns[turn]
-        speaker = speakers[step.speaker]
-        listener = speakers["B" if step.speaker == "A" else "A"]
+        speaker = md(speakers[step.speaker])
+        listener = md(speakers["B" if step.speaker == "A" else "A"])
         st.markdown(f"#### Turn {turn + 1} of {total}: {speaker} speaks, {listener} listens")
         st.markdown(f"**{speaker}, speaking:** {step.prompt}")
         st.markdown(f"**{listener}, listening:** {step.listener}")

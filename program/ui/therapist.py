@@ -10,6 +10,7 @@ from program.db import read_session, write_session
 from program.models import utcnow
 from program.ui import runtime
 from program.ui.progress import render_couple_charts, render_shared_texts
+from program.ui.text import md
 
 OPEN_COUPLE = "kindred_open_couple"
 
@@ -28,7 +29,7 @@ def render_caseload(viewer: Viewer) -> None:
         )
         return
     for couple in caseload:
-        label = " & ".join(couple.partner_names)
+        label = " & ".join(md(name) for name in couple.partner_names)
         if st.button(f"Open {label}", key=f"open_{couple.couple_id}"):
             with write_session(engine) as session:
                 therapist_access.open_couple(
@@ -51,7 +52,7 @@ def _render_couple(viewer: Viewer, couple_id: int) -> None:
         st.warning("This couple no longer gives you access.")
         return
     st.divider()
-    st.header(" & ".join(summary.partner_names))
+    st.header(" & ".join(md(name) for name in summary.partner_names))
     st.caption("The couple can see that you opened their record, and when.")
     _open_stage_early(viewer, couple_id)
     render_couple_charts(viewer, couple_id)

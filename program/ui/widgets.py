@@ -17,6 +17,7 @@ from program.curriculum import Overview
 from program.db import write_session
 from program.models import Reflection, Visibility, utcnow
 from program.ui import runtime
+from program.ui.text import md
 
 log = logging.getLogger("kindred")
 
@@ -176,7 +177,7 @@ def private_text(
 def answering_as(viewer: Viewer) -> None:
     """Shared-device care: say whose answers these are before a questionnaire."""
     st.info(
-        f"You are answering as **{viewer.display_name}** ({viewer.username}). If that isn't you, "
+        f"You are answering as **{md(viewer.display_name)}** ({md(viewer.username)}). If that isn't you, "
         "log out (in the menu) and log in as yourself: each of you answers on your own login.",
         icon=":material/person:",
     )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
 from program.access import Viewer
 from program.ui.gate import SESSION_ID
+from program.ui.text import WORD_JOINER
 from tests.conftest import ROOT
 from tests.factories import start_login_session
 
@@ -31,7 +34,8 @@ def as_viewer(at: AppTest, viewer: Viewer, engine: Engine) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    """Everything the page wrote, as one string to search."""
+    """Everything the page wrote, as one string to search, with typed text as the reader sees it (the
+    backslash escapes and word joiners of program.ui.text.md resolved; Markdown of our own is kept)."""
     parts = [
         e.value
         for kind in (
@@ -47,7 +51,11 @@ def texts(at: AppTest) -> str:
         )
         for e in getattr(at, kind)
     ]
-    return "\n".join(str(part) for part in parts)
+    return "\n".join(_as_read(str(part)) for part in parts)
+
+
+def _as_read(markdown: str) -> str:
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace(WORD_JOINER, "")
 
 
 def log_in(at: AppTest, username: str, password: str) -> AppTest:

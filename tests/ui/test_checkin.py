@@ -13,6 +13,7 @@ from program import checkins
 from program.access import Viewer
 from program.db import read_session
 from program.models import CheckIn, Couple, Role, Visibility
+from program.ui.text import md
 from tests.factories import make_couple, make_person
 from tests.ui.helpers import app, as_viewer, texts
 
@@ -95,7 +96,7 @@ def test_the_page_says_whose_check_in_it_is(app_env: Engine) -> None:
     """On a shared device, the page names the person answering before they answer."""
     ana = make_person(app_env, "ana.r", name="Ana")
     at = _page(app_env, ana)
-    assert "You are answering as **Ana** (ana.r)" in at.info[0].value
+    assert f"You are answering as **Ana** ({md('ana.r')})" in at.info[0].value  # the username as text
 
 
 def test_a_therapist_is_refused(app_env: Engine) -> None:
