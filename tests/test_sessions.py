@@ -159,3 +159,26 @@ def test_ending_a_login_twice_keeps_the_first_time(engine: Engine) -> None:
     with read_session(engine) as session:
         row = session.get(LoginSession, laptop)
         assert row is not None and row.revoked_at == T0 + timedelta(minutes=1)
+
+
+def _revoked_at(engine: Engine) -> dict[int, datetime | None]:
+    with read_session(engine) as session:
+        return {row.id: row.revoked_at for row in session.exec(select(LoginSession)) if row.id is not None}
+
+
+def test_one_logout_ends_that_login_only(engine: Engine) -> None:
+    """Ana logs out on her phone: her laptop, Ben and the therapist stay logged in; a second logout of the
+    same login does not move the time it ended."""
+    for name, role in (("ana", Role.PARTNER), ("ben", Role.PARTNER), ("rivera", Role.THERAPIST)):
+        make_person(engine, name, role)
+    phone = _login(engine, "ana", exp_date=1.8e9)
+    laptop = _login(engine, "ana", exp_date=1.9e9)
+    others = [_login(engine, "ben"), _login(engine, "rivera")]
+    out, again = T0 + timedelta(minutes=5), T0 + timedelta(minutes=9)
+    for when in (out, again):
+        with write_session(engine) as session:
+            sessions.end(session=session, session_id=phone, now=when)
+    assert _revoked_at(engine) == {phone: out, laptop: None, others[0]: None, others[1]: None}
+    still = [_resume(engine, i, T0 + timedelta(minutes=10)) for i in (laptop, *others)]
+    assert [r.session_id if r else None for r in still] == [laptop, *others]
+    assert _resume(engine, phone, T0 + timedelta(minutes=10)) is None
