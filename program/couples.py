@@ -206,7 +206,9 @@ def renew_invite(*, session: Session, viewer: Viewer, key: bytes, now: datetime)
     lock_couple(session, couple_id)
     if len(_current_members(session, couple_id)) >= 2:
         raise CoupleError("Your couple already has both partners.")
-    return _issue_invite(session, couple_id, viewer.person_id, key, now)
+    invite = _issue_invite(session, couple_id, viewer.person_id, key, now)
+    audit.record(session, action="couple.invite_renewed", actor_id=viewer.person_id, couple_id=couple_id)
+    return invite
 
 
 def join_couple(*, session: Session, viewer: Viewer, code: str, key: bytes, now: datetime) -> int:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from program import access
+from program import access, audit
 from program.access import Viewer
 from program.curriculum import STAGE_KEYS, Program, Stage
 from program.models import (
@@ -321,4 +321,8 @@ def open_stage(*, session: Session, viewer: Viewer, couple_id: int, stage: str, 
     if exists is None:
         session.add(
             StageOpening(couple_id=couple_id, stage=stage, opened_at=now, opened_by_id=viewer.person_id)
+        )
+        # A therapist changing what a couple may do next is a consent-relevant change: keep a record.
+        audit.record(
+            session, action="stage.opened", actor_id=viewer.person_id, couple_id=couple_id, detail=stage
         )
