@@ -824,11 +824,18 @@ def test_every_viewer_reads_exactly_what_the_privacy_rules_allow(engine: Engine,
 
 def test_generated_worlds_reach_the_interesting_situations() -> None:
     """The generator puts a therapist who sees a couple (and the other rare cases) in a good share of worlds,
-    so the property test above exercises them on every run and every seed, not by luck."""
+    so the property test above exercises them in many of its examples, not by luck (measured on a fixed draw:
+    hypothesis's own spread between random seeds made a floor on one random draw flaky)."""
     counts: dict[str, int] = {}
     drawn = 0
 
-    @settings(max_examples=100, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=100,
+        database=None,
+        deadline=None,
+        derandomize=True,  # a measure of the generator, not a search: the same worlds every run
+        suppress_health_check=list(HealthCheck),
+    )
     @given(world=worlds())
     def draw(world: World) -> None:
         nonlocal drawn
