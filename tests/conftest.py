@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,18 @@ def app_env(
     get_settings.cache_clear()
     yield engine
     get_settings.cache_clear()
+
+
+# Under mutmut (which sets MUTANT_UNDER_TEST and runs in its mutants/ copy) the quickest tests go first, so
+# a mutant one fast test kills costs that test only (mutmut passes `-x`); durations are mutmut's own record.
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if "MUTANT_UNDER_TEST" not in os.environ:
+        return
+    try:
+        durations: dict[str, float] = json.loads(Path("mutmut-stats.json").read_text())["duration_by_test"]
+    except (OSError, ValueError, KeyError):
+        return
+    items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
 
 
 # In CI every test must run: a skipped browser or PostgreSQL test would hide a gap.
