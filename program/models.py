@@ -263,9 +263,43 @@ class SafetyScreen(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = _person_fk()
+    # "full", or "short": the few items asked again at the start of each stage.
+    form: str = Field(default="full", sa_type=sa.String(16))
     answers: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     flagged: bool = Field(default=False)
     submitted_at: datetime = _when(default_now=True)
+
+
+class PauseReason(StrEnum):
+    """Why a partner paused joint work; only the pauser ever reads it."""
+
+    BUSY = "busy"
+    TRAVELLING = "travelling"
+    BREAK = "break"
+    SAFETY = "safety"
+
+
+class JointPause(SQLModel, table=True):
+    """A partner pausing the couple's joint exercises. The partner learns only that joint work is paused."""
+
+    __table_args__ = (
+        # One standing pause per person: a second "pause" while one stands is the same pause.
+        sa.Index(
+            "uq_jointpause_one_standing",
+            "person_id",
+            unique=True,
+            sqlite_where=sa.text("ended_at IS NULL"),
+            postgresql_where=sa.text("ended_at IS NULL"),
+        ),
+        sa.Index("ix_jointpause_couple_ended", "couple_id", "ended_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _person_fk(index=False)
+    couple_id: int = _couple_fk(index=False)
+    reason: PauseReason = Field(sa_type=sa.String(16))
+    started_at: datetime = _when(default_now=True)
+    ended_at: datetime | None = _when(nullable=True)
 
 
 class Reflection(SQLModel, table=True):
