@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Browser, Page, Request, expect
 from sqlmodel import Session, select
 
 from program.db import create_db_engine
@@ -53,11 +53,11 @@ def _captured_database_url() -> Iterator[list[str]]:
 
 
 @pytest.fixture(scope="module")
-def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The demo couple and therapist, renamed to hostile names, on a fresh server."""
+def hostile_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
+    """The demo couple and therapist, renamed to hostile names, on a fresh server (first run done)."""
     with (
         _captured_database_url() as urls,
-        browser_setup._serve(tmp_path_factory.mktemp("hostile-server"), demo=True) as url,
+        browser_setup._serve(tmp_path_factory.mktemp("hostile-server"), demo=True, browser=browser) as url,
     ):
         engine = create_db_engine(urls[0])
         with Session(engine) as session:
@@ -90,7 +90,7 @@ def _texts(page: Page, selector: str) -> list[str]:
 
 
 def _charts_drawn(page: Page) -> None:
-    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(6, timeout=30_000)
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(6)
     page.wait_for_function(
         """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                  .every(c => c.querySelector('.js-plotly-plot .main-svg'))"""
