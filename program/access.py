@@ -14,6 +14,8 @@ from sqlmodel import Session, col, select
 from program.models import (
     CheckIn,
     CoupleMembership,
+    JointPause,
+    PauseReason,
     Person,
     QuestionnaireAnswer,
     QuestionnaireSubmission,
@@ -215,6 +217,69 @@ def readable_safety_screens(*, session: Session, viewer: Viewer, person_id: int)
             .order_by(col(SafetyScreen.submitted_at), col(SafetyScreen.id))
         )
     )
+
+
+@dataclass(frozen=True)
+class PauseView:
+    """Joint work's pause as one viewer may know it. Only the pauser learns a reason; everyone else
+    learns one bit, whatever the reason, so a pause for safety reads exactly like one for being busy."""
+
+    own_reason: PauseReason | None  # the viewer's own standing pause, if any
+    others_paused: bool  # someone else in the couple paused: the partner, as the viewer may know it
+
+    @property
+    def joint_paused(self) -> bool:
+        """Whether guided conversations are closed for this couple."""
+        return self.own_reason is not None or self.others_paused
+
+
+def standing_pauses(session: Session, couple_id: int) -> list[JointPause]:
+    """The couple's current partners' standing pauses. For access.py and pauses.py only: it carries
+    reasons, which only their pauser may read."""
+    return list(
+        session.exec(
+            select(JointPause).where(
+                JointPause.couple_id == couple_id,
+                col(JointPause.ended_at).is_(None),
+                col(JointPause.person_id).in_(_couple_partner_ids(session, couple_id)),
+            )
+        )
+    )
+
+
+def readable_pause(*, session: Session, viewer: Viewer, couple_id: int) -> PauseView:
+    """Whether joint work is paused in this couple, with the reason only for the viewer's own pause."""
+    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    pauses = standing_pauses(session, couple_id)
+    own = next((PauseReason(p.reason) for p in pauses if p.person_id == viewer.person_id), None)
+    return PauseView(own, any(p.person_id != viewer.person_id for p in pauses))
+
+
+def safety_attention(*, session: Session, viewer: Viewer, couple_id: int) -> list[int]:
+    """The partners of this couple who asked that this therapist be told "my safety check needs
+    attention": consent standing, and their latest screen flagged. Never the answers; therapists only."""
+    if viewer.role != Role.THERAPIST:
+        raise AccessDenied("Only a therapist the person chose is told about their safety check.")
+    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    consenting = session.exec(
+        select(TherapistGrant.partner_id).where(
+            TherapistGrant.couple_id == couple_id,
+            TherapistGrant.therapist_id == viewer.person_id,
+            col(TherapistGrant.revoked_at).is_(None),
+            col(TherapistGrant.share_safety_screen).is_(True),
+            col(TherapistGrant.partner_id).in_(_couple_partner_ids(session, couple_id)),
+        )
+    ).all()
+    flagged = []
+    for person_id in sorted(set(consenting)):
+        latest = session.exec(
+            select(SafetyScreen.flagged)
+            .where(SafetyScreen.person_id == person_id)
+            .order_by(col(SafetyScreen.submitted_at).desc(), col(SafetyScreen.id).desc())
+        ).first()
+        if latest:
+            flagged.append(person_id)
+    return flagged
 
 
 @dataclass(frozen=True)

@@ -265,6 +265,8 @@ class SafetyItem(_Content):
     key: Key
     text: Text
     flag_at: Annotated[int, Field(ge=0)]
+    # Asked again, in the short form, at the start of each stage.
+    short: bool = False
 
 
 class SafetyGuidance(_Content):
@@ -283,6 +285,14 @@ class Resource(_Content):
     detail: Text
 
 
+class ResourceList(_Content):
+    """safety-resources.toml: where to get help, shown after a flagged screen. Operators localise it by
+    putting their own file of the same name in the data folder."""
+
+    note: Text
+    resources: Annotated[list[Resource], Field(min_length=1)]
+
+
 class SafetyScreen(_Content):
     """The private safety screen."""
 
@@ -292,7 +302,9 @@ class SafetyScreen(_Content):
     scale: SafetyScale
     items: Annotated[list[SafetyItem], Field(min_length=1)]
     guidance: SafetyGuidance
-    resources: Annotated[list[Resource], Field(min_length=1)]
+    # From safety-resources.toml (the operator's copy in the data folder, if there is one).
+    resources: list[Resource] = []
+    resources_note: str = ""
 
     @model_validator(mode="after")
     def _flags_in_range(self) -> SafetyScreen:
@@ -300,7 +312,13 @@ class SafetyScreen(_Content):
         for item in self.items:
             if item.flag_at >= len(self.scale.options):
                 raise ValueError(f"item {item.key!r}: flag_at {item.flag_at} is past the last option")
+        if not any(item.short for item in self.items):
+            raise ValueError("mark at least one item short = true: the short form asks those")
         return self
+
+    def items_for(self, form: str) -> list[SafetyItem]:
+        """The items of the full form, or of the short form asked at the start of each stage."""
+        return [item for item in self.items if form == "full" or item.short]
 
 
 class Rating(_Content):
@@ -413,8 +431,23 @@ def load_instruments(folder: Path, *, root: Path | None = None) -> dict[str, Ins
     return found
 
 
-def load_program(content_dir: Path = CONTENT_DIR, operator_instruments: Path | None = None) -> Program:
-    """Read and validate all content; raise ContentError naming the first broken file and field."""
+RESOURCES_FILE = "safety-resources.toml"
+
+
+def load_resources(content_dir: Path, operator_dir: Path | None) -> ResourceList:
+    """The help resources: the operator's localised file in the data folder if present, else Kindred's."""
+    if operator_dir is not None and (operator_dir / RESOURCES_FILE).is_file():
+        return _parse(ResourceList, operator_dir / RESOURCES_FILE, operator_dir)
+    return _parse(ResourceList, content_dir / RESOURCES_FILE, content_dir)
+
+
+def load_program(
+    content_dir: Path = CONTENT_DIR,
+    operator_instruments: Path | None = None,
+    operator_dir: Path | None = None,
+) -> Program:
+    """Read and validate all content; raise ContentError naming the first broken file and field.
+    operator_dir is the data folder, where an operator may put a localised safety-resources.toml."""
     shipped = load_instruments(content_dir / "instruments", root=content_dir)
     extra = load_instruments(operator_instruments) if operator_instruments else {}
     clashes = sorted(set(shipped) & set(extra))
@@ -438,13 +471,16 @@ def load_program(content_dir: Path = CONTENT_DIR, operator_instruments: Path | N
                 f"{_shown(path, content_dir)}: {field_name}: names instrument {key!r}, but no instruments/ "
                 "file declares it"
             )
+    help_list = load_resources(content_dir, operator_dir)
     try:
         return Program(
             assessment=assessment,
             stages=sorted(stages, key=lambda stage: stage.order),
             instruments=instruments,
             extra_instruments=tuple(sorted(extra)),
-            safety=_parse(SafetyScreen, content_dir / "safety.toml", content_dir),
+            safety=_parse(SafetyScreen, content_dir / "safety.toml", content_dir).model_copy(
+                update={"resources": help_list.resources, "resources_note": help_list.note}
+            ),
             checkin=_parse(CheckinForm, content_dir / "checkin.toml", content_dir),
         )
     except ValidationError as error:

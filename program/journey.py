@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from program import access, audit
+from program import access, audit, pauses
 from program.access import Viewer
-from program.curriculum import STAGE_KEYS, Program, Stage
+from program.curriculum import STAGE_KEYS, ConversationExercise, Program, Stage
 from program.models import (
     CoupleMembership,
     ExerciseRecord,
@@ -87,6 +87,23 @@ class Journey:
     me: PartnerProgress
     partner: PartnerProgress | None
     openings: dict[str, datetime]
+    # Whether joint work is paused, as this partner may know it (the partner's reason never reaches here).
+    pause: access.PauseView = access.PauseView(None, False)
+
+    def is_joint(self, stage: str, step: str) -> bool:
+        """Whether a step is done together (a guided conversation)."""
+        if stage == ASSESSMENT or step not in {e.key for e in self.program.stage_by_key[stage].exercises}:
+            return False
+        return isinstance(self.program.stage_by_key[stage].exercise(step), ConversationExercise)
+
+    def joint_closed_reason(self) -> str | None:
+        """Why guided conversations are closed right now (None: they are open). The same sentence for
+        the partner, whatever the pauser's reason."""
+        if self.pause.own_reason is not None:
+            return pauses.OWN_PAUSE
+        if self.pause.others_paused:
+            return pauses.PARTNER_PAUSED
+        return None
 
     def opened_at(self, stage: str) -> datetime | None:
         """When a stage opened for this couple (the assessment is always open, even solo)."""
@@ -122,7 +139,16 @@ class Journey:
         """This partner's next undone step of an open stage (None when finished or closed)."""
         if not self.is_open(stage):
             return None
-        return next((step for step in stage_steps(self.program, stage) if not self.me.did(stage, step)), None)
+        # While joint work is paused, nothing points anyone toward a guided conversation.
+        paused = self.joint_closed_reason() is not None
+        return next(
+            (
+                step
+                for step in stage_steps(self.program, stage)
+                if not self.me.did(stage, step) and not (paused and self.is_joint(stage, step))
+            ),
+            None,
+        )
 
     def check_allowed(self, stage: str, step: str) -> None:
         """Raise JourneyError unless this partner may do that step now."""
@@ -130,6 +156,9 @@ class Journey:
             raise JourneyError(self.why_closed(stage))
         if stage == ASSESSMENT:
             return
+        closed = self.joint_closed_reason()
+        if closed is not None and self.is_joint(stage, step):
+            raise JourneyError(closed)
         skill = self.program.stage_by_key[stage]
         if step != "check-start" and not self.me.did(stage, "check-start"):
             raise JourneyError(
@@ -154,7 +183,7 @@ class Journey:
 
 
 def load_journey(*, session: Session, viewer: Viewer, program: Program) -> Journey:
-    """Both partners' progress in four queries, whatever their history."""
+    """Both partners' progress in a fixed number of queries, whatever their history."""
     if viewer.role != Role.PARTNER:
         raise access.AccessDenied("Only partners have a journey through the program.")
     couple_id = access.current_couple_id(session=session, viewer=viewer)
@@ -197,7 +226,12 @@ def load_journey(*, session: Session, viewer: Viewer, program: Program) -> Journ
         else {}
     )
     partner = next((p for pid, p in progress.items() if pid != viewer.person_id), None)
-    return Journey(program, couple_id, progress[viewer.person_id], partner, openings)
+    pause = (
+        access.readable_pause(session=session, viewer=viewer, couple_id=couple_id)
+        if couple_id is not None
+        else access.PauseView(None, False)
+    )
+    return Journey(program, couple_id, progress[viewer.person_id], partner, openings, pause)
 
 
 def questionnaire_step(

@@ -34,9 +34,22 @@ def _step_text(progress: journey.Journey, stage: str, step: str) -> str:
     return f"{skill.title}: {skill.exercise(step).title}"
 
 
-def due_now(progress: journey.Journey, *, checkin_done: bool, today: date) -> list[Reminder]:
-    """What this partner can do next: the weekly check-in, the next step of each open stage, late homework."""
+# The private safety check, as it appears in the person's own "Due now" (it gates nothing).
+SAFETY_FULL = Reminder("Your private safety check (just for you, a few minutes)", "assessment")
+SAFETY_SHORT = Reminder("Your private safety check-in for this stage (just for you, one minute)", "account")
+
+
+def due_now(
+    progress: journey.Journey, *, checkin_done: bool, today: date, safety_due: str | None = None
+) -> list[Reminder]:
+    """What this partner can do next: their own safety check when due (first, before any joint work), the
+    weekly check-in, the next step of each open stage, late homework. A guided conversation never appears
+    while joint work is paused (next_step skips it)."""
     items: list[Reminder] = []
+    if safety_due == "full":
+        items.append(SAFETY_FULL)
+    elif safety_due == "short":
+        items.append(SAFETY_SHORT)
     if not checkin_done:
         items.append(Reminder("This week's check-in (two minutes)", "checkin"))
     for stage in journey.ORDER:
@@ -64,7 +77,8 @@ def partner_news(progress: journey.Journey) -> list[str]:
                 else progress.program.stage_by_key[stage].title
             )
             news.append(f"{partner.name} has finished {title}.")
-        if stage == journey.ASSESSMENT or not progress.is_open(stage):
+        # While joint work is paused, no notice nudges anyone toward a guided conversation.
+        if stage == journey.ASSESSMENT or not progress.is_open(stage) or progress.joint_closed_reason():
             continue
         for exercise in progress.program.stage_by_key[stage].exercises:
             if (

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select, update
 
+from program import safety
 from program.access import Viewer
 from program.models import LoginSession, Person, Role
 from program.settings import Settings
@@ -37,6 +38,8 @@ class Policies:
 
     partner: SessionPolicy
     therapist: SessionPolicy
+    # The idle limit of a person whose latest safety screen is flagged, when shorter than their role's.
+    flagged_idle: timedelta = timedelta(minutes=15)
 
     def for_role(self, role: str) -> SessionPolicy:
         """The policy that applies to this role."""
@@ -54,6 +57,7 @@ class Policies:
                 timedelta(hours=settings.therapist_session_hours),
                 timedelta(minutes=settings.therapist_idle_minutes),
             ),
+            flagged_idle=timedelta(minutes=settings.flagged_idle_minutes),
         )
 
 
@@ -97,6 +101,11 @@ def _live(
         return None
     login, person = row
     idle_limit = policies.for_role(person.role).idle
+    if person.role == Role.PARTNER and login.last_seen_at + policies.flagged_idle <= now:
+        # Idle longer than a flagged person may be: end it if their latest screen asked for attention.
+        assert person.id is not None
+        if safety.is_flagged(session=session, person_id=person.id):
+            idle_limit = min(idle_limit, policies.flagged_idle)
     if (
         login.revoked_at is not None
         or person.disabled_at is not None

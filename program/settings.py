@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     partner_idle_minutes: float = Field(default=3 * 24 * 60, gt=0)
     therapist_session_hours: float = Field(default=12, gt=0)
     therapist_idle_minutes: float = Field(default=30, gt=0)
+    # After a safety screen asks for attention, that person's logins end after this long unused, so a
+    # shared device does not keep them signed in.
+    flagged_idle_minutes: float = Field(default=15, gt=0)
     # 12 is bcrypt's usual cost; tests lower it to keep the suite fast.
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     # "open": anyone may create an account; "invite": only with a partner's invite code (which also links

@@ -29,14 +29,14 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False)
-def _program_from(operator_instruments: str) -> Program:
-    return load_program(operator_instruments=Path(operator_instruments))
+def _program_from(operator_instruments: str, operator_dir: str) -> Program:
+    return load_program(operator_instruments=Path(operator_instruments), operator_dir=Path(operator_dir))
 
 
 def program() -> Program:
     """The validated program content (read once per process); a broken file stops with its name and field."""
     try:
-        return _program_from(str(settings().instruments_dir))
+        return _program_from(str(settings().instruments_dir), str(settings().data_dir))
     except ContentError as error:
         st.error(f"Kindred's program content has a problem, so it cannot start. {error}")
         st.stop()
