@@ -10,13 +10,14 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from program import accounts, couples, sessions, therapist_access
+from program import accounts, couples, deletion, export, sessions, therapist_access
 from program.access import Viewer
 from program.db import read_session, write_session
 from program.models import Role, utcnow
 from program.settings import Settings
 from program.ui import runtime
 from program.ui.gate import flash
+from program.ui.safety_choices import render_joint_work, render_safety_section
 from program.ui.text import md
 
 INVITE = "kindred_invite"
@@ -57,10 +58,13 @@ def render_account(viewer: Viewer) -> None:
     st.caption(f"Member since {summary.member_since:%d %B %Y}")
     if viewer.role == Role.PARTNER:
         _couple_section(engine, settings, viewer)
+        render_joint_work(viewer)
+        render_safety_section(viewer, runtime.program())
     else:
         _therapist_code_section(engine, settings, viewer)
     _password_section(engine, settings, viewer)
     _sessions_section(engine, viewer)
+    _data_section(engine, settings, viewer)
 
 
 def _couple_section(engine: Engine, settings: Settings, viewer: Viewer) -> None:
@@ -256,3 +260,52 @@ def _sessions_section(engine: Engine, viewer: Viewer) -> None:
             sessions.end_all(session=session, person_id=viewer.person_id, now=utcnow())
         flash("You are signed out on every device.")
         st.rerun()
+
+
+def _data_section(engine: Engine, settings: Settings, viewer: Viewer) -> None:
+    st.header("Your data")
+    st.write(
+        "Take a copy of everything you put into Kindred: a zip of JSON and CSV files, with a README that "
+        "says what each file holds. Your partner's texts are in it only as they shared them with you."
+    )
+    # A download button's /media URL can be read without any login cookie while this tab is open
+    # (STACK-NOTES). So the zip is built only when asked for, offered in this one run and never kept in
+    # session state: the next run (the download itself reruns the page) no longer offers it, and
+    # Streamlit drops the file.
+    if st.button("Prepare my export"):
+        with read_session(engine) as session:
+            data = export.export_zip(session=session, viewer=viewer, program=runtime.program(), now=utcnow())
+        st.download_button(
+            "Download my data (zip)",
+            data=data,
+            file_name=f"kindred-export-{utcnow():%Y-%m-%d}.zip",
+            mime="application/zip",
+            on_click="rerun",
+        )
+        st.caption("This download is offered once. Prepare a new one whenever you like.")
+    with st.expander("Delete my account"):
+        st.write(
+            "This deletes your account and everything you wrote or answered, at once and for good. If you "
+            "are in a couple, it ends, as when you leave; your partner keeps their own data. A therapist's "
+            "notes about your couple are deleted too. Take your export first if you want a copy."
+        )
+        with st.form("delete_account", clear_on_submit=True):
+            typed = st.text_input("Type your username to confirm", placeholder=viewer.username)
+            password = st.text_input("Your password", type="password")
+            submitted = st.form_submit_button("Delete my account and all my data")
+        if submitted:
+            try:
+                deletion.delete_own_account(
+                    engine=engine,
+                    viewer=viewer,
+                    typed_username=typed,
+                    password=password,
+                    key=settings.code_key(),
+                    now=utcnow(),
+                )
+            except (deletion.DeletionError, accounts.AccountError) as error:
+                st.error(str(error))
+            else:
+                # Her logins are gone with her rows: the next run finds no live login and shows this.
+                flash("Your account and all your data are deleted.")
+                st.rerun()
