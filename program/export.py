@@ -29,6 +29,7 @@ from program.models import (
     ExerciseRecord,
     HomeworkAssignment,
     HomeworkCompletion,
+    JointPause,
     Person,
     QuestionnaireAnswer,
     QuestionnaireSubmission,
@@ -53,6 +54,7 @@ FILES: dict[str, str] = {
     "days.",
     "homework.csv": "The homework you marked done.",
     "safety_screens.json": "Your own private safety checks: your answers and whether they were flagged.",
+    "pauses.csv": "Each time you paused joint exercises, with the reason you chose (only you ever see it).",
     "therapist_grants.csv": "Each time you gave a therapist access, whether it included your safety check, "
     "and when you withdrew it.",
     "therapist_views.csv": "Every time a therapist opened a couple you were in.",
@@ -237,7 +239,19 @@ def _homework(session: Session, viewer: Viewer) -> list[Row]:
 
 def _safety_screens(session: Session, viewer: Viewer) -> list[Row]:
     screens = access.readable_safety_screens(session=session, viewer=viewer, person_id=viewer.person_id)
-    return [{"submitted_at": s.submitted_at, "answers": s.answers, "flagged": s.flagged} for s in screens]
+    return [
+        {"submitted_at": s.submitted_at, "form": s.form, "answers": s.answers, "flagged": s.flagged}
+        for s in screens
+    ]
+
+
+def _pauses(session: Session, viewer: Viewer) -> list[Row]:
+    rows = session.exec(
+        select(JointPause)
+        .where(JointPause.person_id == viewer.person_id)
+        .order_by(col(JointPause.started_at), col(JointPause.id))
+    ).all()
+    return [_fields(r, ("couple_id", "reason", "started_at", "ended_at")) for r in rows]
 
 
 def _grants(session: Session, viewer: Viewer) -> list[Row]:
@@ -319,6 +333,7 @@ def export_zip(*, session: Session, viewer: Viewer, program: Program, now: datet
             ("couple", "stage", "title", "due_on", "completed_at"), _homework(session, viewer)
         ),
         "safety_screens.json": _json(_safety_screens(session, viewer)),
+        "pauses.csv": _csv(("couple_id", "reason", "started_at", "ended_at"), _pauses(session, viewer)),
         "therapist_grants.csv": _csv(
             (
                 "couple",

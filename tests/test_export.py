@@ -17,6 +17,8 @@ from program.access import Viewer
 from program.curriculum import CHECKIN_KEYS
 from program.db import read_session, write_session
 from program.models import (
+    JointPause,
+    PauseReason,
     QuestionnaireSubmission,
     Role,
     SafetyScreen,
@@ -102,6 +104,11 @@ def _ana_ben_then_cai(engine: Engine) -> Story:
         session.add(
             TherapistNote(therapist_id=kim.person_id, couple_id=new, body="KIM'S NOTE ON ANA AND CAI")
         )
+        # Ana paused the old couple for a while; Cai now pauses for his safety, which Ana must never learn.
+        session.add(
+            JointPause(person_id=ana.person_id, couple_id=old, reason=PauseReason.BUSY, ended_at=LATER)
+        )
+        session.add(JointPause(person_id=cai.person_id, couple_id=new, reason=PauseReason.SAFETY))
     return Story(ana, ben, cai, kim)
 
 
@@ -165,8 +172,8 @@ def test_export_holds_all_of_ana_s_own_data_across_both_couples(engine: Engine) 
     baseline = next(q for q in questionnaires if q["questionnaire"] == BASELINE)
     assert set(baseline["answers"].values()) == {5} and baseline["scores"]
     assert json.loads(files["safety_screens.json"]) == [
-        {"submitted_at": json.loads(files["safety_screens.json"])[0]["submitted_at"], "answers": {"fear": 3},
-         "flagged": True}
+        {"submitted_at": json.loads(files["safety_screens.json"])[0]["submitted_at"], "form": "full",
+         "answers": {"fear": 3}, "flagged": True}
     ]  # fmt: skip
     grants = _csv_rows(files["therapist_grants.csv"])
     assert [(g["therapist_display_name"], g["revoked_at"] != "") for g in grants] == [("Dr Kim", True)]
@@ -189,6 +196,7 @@ def test_export_holds_nothing_private_of_former_or_current_partners_nor_therapis
         "$2b$",  # a bcrypt hash, anyone's
     ):  # fmt: skip
         assert leaked not in everything, leaked
+    assert [(p["reason"], p["ended_at"] != "") for p in _csv_rows(files["pauses.csv"])] == [("busy", True)]
     shared = json.loads(files["shared_with_me.json"])
     assert [(s["from"], s["text"]) for s in shared] == [("Cai", "Cai SHARED reflection new")]
     assert "ben" not in {r["partner_display_name"] for r in _csv_rows(files["couples.csv"])}  # no usernames
