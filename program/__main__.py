@@ -4,6 +4,8 @@ migrate               bring the database schema up to date (the app also does th
 reset-code USERNAME   make a one-time code (30 minutes) to set a new password on the login page
 disable USERNAME      stop an account from logging in and end its sessions at once
 enable USERNAME       let a disabled account log in again
+delete USERNAME [--yes]
+                      delete an account and all of its data (asks for the username again unless --yes)
 demo [--force] [--weeks N]
                       load a demo couple with N weeks of history (12) and their therapist; refused when
                       the database has other accounts, unless --force; run it again to refresh the demo
@@ -18,7 +20,7 @@ from datetime import date
 
 from sqlmodel import select
 
-from program import accounts, audit, demo, sessions
+from program import accounts, audit, deletion, demo, sessions
 from program.curriculum import ContentError, load_program
 from program.db import create_db_engine, migrate, write_session
 from program.models import Person, utcnow
@@ -59,6 +61,26 @@ def _reset_code(username: str) -> str:
     )
 
 
+def _delete(username: str, yes: bool) -> str:
+    settings = get_settings()
+    name = accounts.normalise_username(username)
+    if not yes:
+        try:
+            typed = input(f"This deletes {name!r} and all of their data, for good. Type the username again: ")
+        except EOFError:
+            typed = ""
+        if accounts.normalise_username(typed) != name:
+            raise deletion.DeletionError("The username was not typed again. Nothing was deleted.")
+    engine = create_db_engine(settings.database_url)
+    migrate(engine)
+    deleted = deletion.delete_by_username(engine=engine, username=name, key=settings.code_key(), now=utcnow())
+    ended = " Their couple has ended for their partner." if deleted.couples_ended else ""
+    return (
+        f"{deleted.username} is deleted with all of their data, and every login of theirs has ended.{ended}\n"
+        f"Therapist notes about their couples deleted: {deleted.notes_deleted}."
+    )
+
+
 def _demo(weeks: int, force: bool) -> str:
     settings = get_settings()
     engine = create_db_engine(settings.database_url)
@@ -91,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("enable", "let a disabled account log in again"),
     ):
         commands.add_parser(name, help=help_text).add_argument("username")
+    delete_command = commands.add_parser("delete", help="delete an account and all of its data")
+    delete_command.add_argument("username")
+    delete_command.add_argument("--yes", action="store_true", help="do not ask for the username again")
     demo_command = commands.add_parser("demo", help="load a demo couple and therapist (demo password)")
     demo_command.add_argument("--force", action="store_true", help="load even if other accounts exist")
     demo_command.add_argument("--weeks", type=int, default=12, help="weeks of history (default 12)")
@@ -101,11 +126,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("The database is up to date.")
         elif args.command == "demo":
             print(_demo(args.weeks, args.force))
+        elif args.command == "delete":
+            print(_delete(args.username, args.yes))
         elif args.command == "reset-code":
             print(_reset_code(args.username))
         else:
             print(_set_disabled(args.username, disabled=args.command == "disable"))
-    except (accounts.AccountError, demo.DemoError, ContentError, SettingsError) as error:
+    except (
+        accounts.AccountError,
+        deletion.DeletionError,
+        demo.DemoError,
+        ContentError,
+        SettingsError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
