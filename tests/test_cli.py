@@ -104,7 +104,9 @@ def _answer(answer: str | type[EOFError]) -> str:
     raise answer()
 
 
-def test_delete_command_reports_unknown_usernames(app_env: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+def test_delete_command_reports_unknown_usernames(
+    app_env: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A typo is reported with a failing exit, and nobody is deleted."""
     make_person(app_env, "ana")
     assert main(["delete", "anna", "--yes"]) == 1
