@@ -10,7 +10,7 @@ The couple ends as when a partner leaves; the other partner's own data stays.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
@@ -21,6 +21,10 @@ from program.db import read_session, write_session
 from program.models import Couple, CoupleMembership, LoginThrottle, Person, TherapistNote
 
 DELETED = "account.deleted"
+# Confirming with the password is a password check: a borrowed session must not become a guessing machine.
+CONFIRM_TRIES = 5
+CONFIRM_WINDOW = timedelta(minutes=15)
+CONFIRM_PURPOSE = "delete-account"
 
 
 class DeletionError(ValueError):
@@ -68,9 +72,8 @@ def delete_account(*, session: Session, person_id: int, throttle_key: bytes, now
     session.expunge(person)
     # Every other row that names them is removed or loses its pointer by the foreign keys' ON DELETE.
     session.exec(delete(Person).where(col(Person.id) == person_id))
-    session.exec(
-        delete(LoginThrottle).where(col(LoginThrottle.key) == throttle.key_for(username, throttle_key))
-    )
+    counters = [throttle.key_for(username, throttle_key, purpose=p) for p in ("login", CONFIRM_PURPOSE)]
+    session.exec(delete(LoginThrottle).where(col(LoginThrottle.key).in_(counters)))
     # The trail keeps that an account was deleted, never whose.
     audit.record(session, action=DELETED, detail=viewer.role)
     return DeletedAccount(username, ended, int(notes.rowcount or 0))
@@ -86,6 +89,18 @@ def delete_own_account(
     accounts.refuse_control_characters(typed_username, password)
     if accounts.normalise_username(typed_username) != viewer.username:
         raise DeletionError(f"To confirm, type your username exactly: {viewer.username}")
+    with write_session(engine) as session:
+        retry_at = throttle.take(
+            session=session,
+            key=throttle.key_for(viewer.username, key, purpose=CONFIRM_PURPOSE),
+            limit=CONFIRM_TRIES,
+            window=CONFIRM_WINDOW,
+            now=now,
+        )
+    if retry_at is not None:
+        raise DeletionError(
+            f"Too many tries. Please try again after {retry_at:%H:%M} UTC. Nothing was deleted."
+        )
     with read_session(engine) as session:
         person = session.get(Person, viewer.person_id)
         if person is None:

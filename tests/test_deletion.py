@@ -317,3 +317,27 @@ def test_the_partner_s_later_export_shows_nothing_of_her(engine: Engine) -> None
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         everything = "\n".join(archive.read(n).decode("utf-8-sig") for n in archive.namelist())
     assert "Zuzanna" not in everything and ZU not in everything
+
+
+def test_confirming_with_the_password_cannot_be_used_to_guess_it(engine: Engine) -> None:
+    """Someone at a borrowed, logged-in device gets five tries; after that even the right password waits,
+    and nothing is deleted."""
+    story = _zuzanna_with_ben_and_dr_kim(engine)
+    for attempt in range(deletion.CONFIRM_TRIES):
+        with pytest.raises(deletion.DeletionError, match="password is not right"):
+            deletion.delete_own_account(
+                engine=engine, viewer=story.zu, typed_username=ZU, password=f"guess {attempt}", key=KEY,
+                now=utcnow(),
+            )  # fmt: skip
+    with pytest.raises(deletion.DeletionError, match="Too many tries"):
+        deletion.delete_own_account(
+            engine=engine, viewer=story.zu, typed_username=ZU, password=PASSWORD, key=KEY, now=utcnow()
+        )
+    with read_session(engine) as session:
+        assert couples.partner_status(session=session, viewer=story.ben).partner_name == "Zuzanna"
+    later = utcnow() + deletion.CONFIRM_WINDOW
+    deletion.delete_own_account(
+        engine=engine, viewer=story.zu, typed_username=ZU, password=PASSWORD, key=KEY, now=later
+    )
+    with read_session(engine) as session:
+        assert session.exec(select(LoginThrottle)).all() == []
