@@ -34,12 +34,14 @@ def _setup(folder: Path, weeks: int) -> tuple[Engine, Any]:
         KINDRED_COOKIE_KEY="benchmark-only-cookie-key-0123456789abcdef",
         KINDRED_BCRYPT_ROUNDS="4",
     )
+    from program import crypto
     from program.curriculum import load_program
     from program.db import create_db_engine, migrate
     from program.demo import load_demo
     from program.settings import get_settings
 
     get_settings.cache_clear()
+    crypto.configure(get_settings().encryption_key_list())  # as the app does before making its engine
     engine = create_db_engine(get_settings().database_url)
     migrate(engine)
     accounts = load_demo(

@@ -6,6 +6,7 @@ disable USERNAME      stop an account from logging in and end its sessions at on
 enable USERNAME       let a disabled account log in again
 delete USERNAME [--yes]
                       delete an account and all of its data (asks for the username again unless --yes)
+rotate-keys           re-encrypt every stored free text under the newest of KINDRED_ENCRYPTION_KEYS
 demo [--force] [--weeks N]
                       load a demo couple with N weeks of history (12) and their therapist; refused when
                       the database has other accounts, unless --force; run it again to refresh the demo
@@ -18,18 +19,51 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
-from sqlmodel import select
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel, select
 
-from program import accounts, audit, deletion, demo, sessions
+from program import accounts, audit, crypto, deletion, demo, sessions
 from program.curriculum import ContentError, load_program
 from program.db import create_db_engine, migrate, write_session
 from program.models import Person, utcnow
 from program.settings import SettingsError, get_settings
 
 
-def _set_disabled(username: str, disabled: bool) -> str:
-    engine = create_db_engine(get_settings().database_url)
+def _engine() -> Engine:
+    """The configured database, migrated, with this process's keyring set first (migrations need it)."""
+    settings = get_settings()
+    crypto.configure(settings.encryption_key_list())
+    engine = create_db_engine(settings.database_url)
     migrate(engine)
+    return engine
+
+
+def _rotate_keys() -> str:
+    engine = _engine()
+    rotation = crypto.rotate_all(engine, SQLModel.metadata)
+    if engine.dialect.name == "sqlite":
+        # Rewrite the file so no page or WAL frame keeps text under the old key (or from before encryption).
+        # On the driver's own connection: VACUUM cannot run in the transaction SQLAlchemy would begin.
+        connection = engine.raw_connection()
+        try:
+            connection.execute("VACUUM")
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            connection.close()
+    engine.dispose()
+    meanwhile = (
+        f" ({rotation.changed_meanwhile} changed by the app meanwhile, kept as written)"
+        if rotation.changed_meanwhile
+        else ""
+    )
+    return (
+        f"Re-encrypted {rotation.values} stored texts under the newest key{meanwhile}.\n"
+        "Once every Kindred process runs with the new key first, older keys can be dropped from the list."
+    )
+
+
+def _set_disabled(username: str, disabled: bool) -> str:
+    engine = _engine()
     with write_session(engine) as session:
         name = accounts.normalise_username(username)
         person = session.exec(select(Person).where(Person.username == name)).first()
@@ -48,8 +82,7 @@ def _set_disabled(username: str, disabled: bool) -> str:
 
 def _reset_code(username: str) -> str:
     settings = get_settings()
-    engine = create_db_engine(settings.database_url)
-    migrate(engine)
+    engine = _engine()
     with write_session(engine) as session:
         code, expires_at = accounts.issue_reset_code(
             session=session, username=username, key=settings.code_key(), now=utcnow()
@@ -71,8 +104,7 @@ def _delete(username: str, yes: bool) -> str:
             typed = ""
         if accounts.normalise_username(typed) != name:
             raise deletion.DeletionError("The username was not typed again. Nothing was deleted.")
-    engine = create_db_engine(settings.database_url)
-    migrate(engine)
+    engine = _engine()
     deleted = deletion.delete_by_username(engine=engine, username=name, key=settings.code_key(), now=utcnow())
     ended = " Their couple has ended for their partner." if deleted.couples_ended else ""
     return (
@@ -83,8 +115,7 @@ def _delete(username: str, yes: bool) -> str:
 
 def _demo(weeks: int, force: bool) -> str:
     settings = get_settings()
-    engine = create_db_engine(settings.database_url)
-    migrate(engine)
+    engine = _engine()
     loaded = demo.load_demo(
         engine=engine,
         program=load_program(operator_instruments=settings.instruments_dir),
@@ -107,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m program", description="Kindred's operator commands.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("rotate-keys", help="re-encrypt stored free text under the newest encryption key")
     for name, help_text in (
         ("reset-code", "make a one-time password reset code"),
         ("disable", "stop an account from logging in, ending its sessions"),
@@ -122,8 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "migrate":
-            migrate(create_db_engine(get_settings().database_url))
+            _engine()
             print("The database is up to date.")
+        elif args.command == "rotate-keys":
+            print(_rotate_keys())
         elif args.command == "demo":
             print(_demo(args.weeks, args.force))
         elif args.command == "delete":
@@ -138,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo.DemoError,
         ContentError,
         SettingsError,
+        crypto.DecryptionError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

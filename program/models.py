@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from program.crypto import EncryptedJSON, EncryptedText
+
 
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
@@ -265,7 +267,7 @@ class SafetyScreen(SQLModel, table=True):
     person_id: int = _person_fk()
     # "full", or "short": the few items asked again at the start of each stage.
     form: str = Field(default="full", sa_type=sa.String(16))
-    answers: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_type=EncryptedJSON)
     flagged: bool = Field(default=False)
     submitted_at: datetime = _when(default_now=True)
 
@@ -311,7 +313,7 @@ class Reflection(SQLModel, table=True):
     person_id: int = _person_fk()
     couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
     context: str = Field(sa_type=sa.String(96))
-    body: str = Field(sa_type=sa.Text)
+    body: str = Field(sa_type=EncryptedText)
     visibility: Visibility = Field(default=Visibility.PRIVATE, sa_type=sa.String(16))
     created_at: datetime = _when(default_now=True)
     updated_at: datetime = _when(default_now=True)
@@ -330,7 +332,7 @@ class ExerciseRecord(SQLModel, table=True):
     couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
     stage: str = Field(sa_type=sa.String(32))
     exercise: str = Field(sa_type=sa.String(64))
-    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=EncryptedJSON)
     started_at: datetime = _when(default_now=True)
     updated_at: datetime = _when(default_now=True)
     completed_at: datetime | None = _when(nullable=True)
@@ -357,7 +359,7 @@ class HomeworkAssignment(SQLModel, table=True):
     couple_id: int = _couple_fk(index=False)
     stage: str | None = Field(default=None, sa_type=sa.String(32))
     title: str = Field(sa_type=sa.String(160))
-    instructions: str = Field(default="", sa_type=sa.Text)
+    instructions: str = Field(default="", sa_type=EncryptedText)
     due_on: date
     assigned_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
     created_at: datetime = _when(default_now=True)
@@ -396,7 +398,7 @@ class CheckIn(SQLModel, table=True):
     conflict: int
     trust: int
     overall: int
-    note: str | None = Field(default=None, sa_type=sa.Text)
+    note: str | None = Field(default=None, sa_type=EncryptedText)
     note_visibility: Visibility = Field(default=Visibility.PRIVATE, sa_type=sa.String(16))
     created_at: datetime = _when(default_now=True)
     updated_at: datetime = _when(default_now=True)
@@ -410,7 +412,7 @@ class TherapistNote(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     therapist_id: int = _person_fk(index=False)
     couple_id: int = _couple_fk()
-    body: str = Field(sa_type=sa.Text)
+    body: str = Field(sa_type=EncryptedText)
     created_at: datetime = _when(default_now=True)
     updated_at: datetime = _when(default_now=True)
 

@@ -11,12 +11,17 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from program import crypto
 from program.db import create_db_engine, migrate
 from program.settings import get_settings
 from tests.databases import fresh_database, postgres_url
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_COOKIE_KEY = "test-only-cookie-key-0123456789-abcdefghijklmnop"
+# Test-only Fernet key for the free text encrypted at rest; this process's engines all use it, and the
+# app's settings and servers under test are given the same one.
+TEST_ENCRYPTION_KEYS = "N8nmjGf-InSwKJ9K04QNM8CgJrTn18qYdnS5YAYU4ms="
+crypto.configure([TEST_ENCRYPTION_KEYS])
 
 
 def pytest_report_header() -> str:
@@ -67,6 +72,7 @@ def app_env(
     monkeypatch.setenv("KINDRED_DATABASE_URL", database_url)
     monkeypatch.setenv("KINDRED_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("KINDRED_COOKIE_KEY", TEST_COOKIE_KEY)
+    monkeypatch.setenv("KINDRED_ENCRYPTION_KEYS", TEST_ENCRYPTION_KEYS)
     monkeypatch.setenv("KINDRED_BCRYPT_ROUNDS", "4")
     get_settings.cache_clear()
     yield engine

@@ -20,6 +20,7 @@ import program.settings as settings_module
 from program.db import create_db_engine, migrate, read_session, write_session
 from program.models import AuditEvent, CheckIn, LoginThrottle
 from program.settings import load_settings
+from tests.conftest import TEST_ENCRYPTION_KEYS
 from tests.factories import make_person
 
 
@@ -128,7 +129,12 @@ def test_concurrent_read_then_write_units_all_succeed(engine: Engine) -> None:
 @pytest.fixture
 def fresh_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No KINDRED_* database or key configured; the data folder (not yet created) in a temp dir."""
-    for name in ("KINDRED_DATABASE_URL", "KINDRED_COOKIE_KEY", "KINDRED_ENVIRONMENT"):
+    for name in (
+        "KINDRED_DATABASE_URL",
+        "KINDRED_COOKIE_KEY",
+        "KINDRED_ENCRYPTION_KEYS",
+        "KINDRED_ENVIRONMENT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(settings_module, "STREAMLIT_SECRETS", tmp_path / "absent-secrets.toml")
     data_dir = tmp_path / "nested" / "data"
@@ -156,6 +162,7 @@ def test_a_first_start_creates_every_data_file_for_the_owner_alone(
     (database, WAL, shared memory, generated secrets) are all 0600, whatever the umask."""
     if key_from == "environment":
         monkeypatch.setenv("KINDRED_COOKIE_KEY", "an-operator-key-0123456789-abcdefghijklmnopq")
+        monkeypatch.setenv("KINDRED_ENCRYPTION_KEYS", TEST_ENCRYPTION_KEYS)
     settings = load_settings()
     engine = create_db_engine(settings.database_url)
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from program import crypto
 from program.curriculum import ContentError, Program, load_program
 from program.db import create_db_engine, migrate
 from program.settings import Settings, SettingsError, get_settings
@@ -44,4 +45,7 @@ def program() -> Program:
 
 def engine() -> Engine:
     """The engine for the configured database, created and migrated once per process."""
-    return _engine_for(settings().database_url)
+    current = settings()
+    # The keyring first: migrations and every read of free text need it.
+    crypto.configure(current.encryption_key_list())
+    return _engine_for(current.database_url)

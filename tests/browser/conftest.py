@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.actions import TIMEOUT_MS, wait_for_app_loaded
-from tests.conftest import ROOT, TEST_COOKIE_KEY
+from tests.conftest import ROOT, TEST_COOKIE_KEY, TEST_ENCRYPTION_KEYS
 from tests.databases import fresh_database
 
 CHROMIUM = os.environ.get("KINDRED_CHROMIUM", "/usr/bin/chromium")
@@ -108,6 +108,7 @@ def _serve(folder: Path, *, demo: bool, browser: Browser | None = None) -> Itera
             "KINDRED_DATABASE_URL": database_url,
             "KINDRED_DATA_DIR": str(folder / "data"),
             "KINDRED_COOKIE_KEY": TEST_COOKIE_KEY,
+            "KINDRED_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,  # the tests seed texts with this process's key
             "KINDRED_BCRYPT_ROUNDS": "4",
         }
         if demo:
