@@ -255,7 +255,15 @@ def readable_pause(*, session: Session, viewer: Viewer, couple_id: int) -> Pause
     return PauseView(own, any(p.person_id != viewer.person_id for p in pauses))
 
 
-def safety_attention(*, session: Session, viewer: Viewer, couple_id: int) -> list[int]:
+@dataclass(frozen=True)
+class AttentionFlag:
+    """A partner who asked that their therapist be told "my safety check needs attention"."""
+
+    person_id: int
+    name: str
+
+
+def safety_attention(*, session: Session, viewer: Viewer, couple_id: int) -> list[AttentionFlag]:
     """The partners of this couple who asked that this therapist be told "my safety check needs
     attention": consent standing, and their latest screen flagged. Never the answers; therapists only."""
     if viewer.role != Role.THERAPIST:
@@ -277,8 +285,9 @@ def safety_attention(*, session: Session, viewer: Viewer, couple_id: int) -> lis
             .where(SafetyScreen.person_id == person_id)
             .order_by(col(SafetyScreen.submitted_at).desc(), col(SafetyScreen.id).desc())
         ).first()
-        if latest:
-            flagged.append(person_id)
+        person = session.get(Person, person_id)
+        if latest and person is not None:
+            flagged.append(AttentionFlag(person_id, person.display_name))
     return flagged
 
 

@@ -96,7 +96,9 @@ def _share(engine: Engine, viewer: Viewer, therapist: Viewer, share: bool) -> No
 
 def _attention(engine: Engine, therapist: Viewer, couple: int) -> list[int]:
     with read_session(engine) as session:
-        return access.safety_attention(session=session, viewer=therapist, couple_id=couple)
+        return [
+            f.person_id for f in access.safety_attention(session=session, viewer=therapist, couple_id=couple)
+        ]
 
 
 def test_the_therapist_learns_of_attention_only_with_consent_and_loses_it_on_revoke(engine: Engine) -> None:

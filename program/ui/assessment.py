@@ -8,10 +8,11 @@ from program import journey, reflections, safety
 from program.access import Viewer
 from program.curriculum import Program
 from program.db import read_session, write_session
-from program.models import SafetyScreen, utcnow
+from program.models import utcnow
 from program.questionnaires import BASELINE
 from program.ui import runtime
 from program.ui.questionnaire import render_questionnaire
+from program.ui.safety_choices import render_safety_form, render_safety_result
 from program.ui.text import md
 from program.ui.widgets import answering_as, private_text, render_overview
 
@@ -90,42 +91,7 @@ def _safety_check(viewer: Viewer, program: Program) -> None:
     with read_session(runtime.engine()) as session:
         latest = safety.latest_own_screen(session=session, viewer=viewer)
     if latest is not None:
-        _safety_result(program, latest)
+        render_safety_result(viewer, program, latest)
         if not st.toggle("Answer the check again", key="safety_again"):
             return
-    with st.form("safety_check"):
-        answers = {
-            item.key: st.radio(
-                item.text,
-                range(len(content.scale.options)),
-                format_func=content.scale.options.__getitem__,
-                index=None,
-                horizontal=True,
-                key=f"safety::{item.key}",
-            )
-            for item in content.items
-        }
-        submitted = st.form_submit_button("Keep my answers private and continue")
-    if submitted:
-        try:
-            with write_session(runtime.engine()) as session:
-                safety.submit_screen(
-                    session=session, viewer=viewer, content=content, answers=answers, now=utcnow()
-                )
-        except safety.SafetyError as error:
-            st.error(str(error))
-        else:
-            st.session_state.pop("safety_again", None)
-            st.rerun()
-
-
-def _safety_result(program: Program, screen: SafetyScreen) -> None:
-    guidance = program.safety.guidance
-    if not screen.flagged:
-        st.success(guidance.clear)
-        return
-    if safety.crisis_flagged(program.safety, screen):
-        st.error(guidance.crisis)
-    st.warning(f"**{guidance.flagged_title}**")
-    st.markdown(guidance.flagged)
-    st.markdown("\n".join(f"- **{r.name}**: {r.detail}" for r in program.safety.resources))
+    render_safety_form(viewer, program, form="full", key="safety_check")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from program import checkins, journey, reminders
+from program import checkins, journey, reminders, safety
 from program.access import Viewer
 from program.db import read_session
 from program.ui import runtime
@@ -19,6 +19,9 @@ def render_partner_home(viewer: Viewer) -> None:
     with read_session(runtime.engine()) as session:
         progress = journey.load_journey(session=session, viewer=viewer, program=program)
         checkin_done = checkins.this_week(session=session, viewer=viewer, today=local_today()) is not None
+        safety_due = safety.screen_due(
+            session=session, viewer=viewer, opened_at=progress.opened_at(progress.current_stage())
+        )
     st.title(f"Hello, {md(viewer.display_name)}")
     # The journey already knows the couple and the partner; no second lookup.
     if progress.couple_id is None:
@@ -30,10 +33,13 @@ def render_partner_home(viewer: Viewer) -> None:
         st.info("Your couple is set up; your partner hasn't joined yet.")
     else:
         st.write(f"You're doing Kindred together with **{md(progress.partner.name)}**.")
+    if (closed_reason := progress.joint_closed_reason()) is not None:
+        # One fixed sentence for the partner, whatever the pauser's reason.
+        st.info(closed_reason, icon=":material/pause_circle:")
     for news in reminders.partner_news(progress):
         st.success(md(news), icon=":material/notifications:")
     st.subheader("Due now")
-    due = reminders.due_now(progress, checkin_done=checkin_done, today=local_today())
+    due = reminders.due_now(progress, checkin_done=checkin_done, today=local_today(), safety_due=safety_due)
     if not due:
         st.write("Nothing is due right now. Well done.")
     for item in due:

@@ -51,7 +51,8 @@ def render_stage(viewer: Viewer, stage_key: str) -> None:
                 _conversation(viewer, progress, stage, exercise, saved)
             else:
                 _practice_log(viewer, stage, exercise, saved)
-            _mark_done(viewer, program, progress, stage.key, exercise.key, done)
+            if done or not (progress.is_joint(stage.key, exercise.key) and progress.joint_closed_reason()):
+                _mark_done(viewer, program, progress, stage.key, exercise.key, done)
 
     st.header("3 · Homework")
     _homework(viewer, program, progress, stage)
@@ -124,6 +125,11 @@ def _conversation(
     saved: dict[str, Reflection],
 ) -> None:
     st.caption(f"Together · about {exercise.minutes} minutes · one screen is enough")
+    if (closed := progress.joint_closed_reason()) is not None:
+        # While joint work is paused: the same sentence for the partner whatever the reason, and nothing
+        # of the conversation to start.
+        st.info(closed, icon=":material/pause_circle:")
+        return
     st.write(exercise.intro)
     st.markdown("**Ground rules**\n" + "\n".join(f"- {rule}" for rule in exercise.rules))
     partner = progress.partner.name if progress.partner else "your partner"

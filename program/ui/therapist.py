@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from program import couples, journey, therapist_access
+from program import access, couples, journey, therapist_access
 from program.access import AccessDenied, Viewer
 from program.db import read_session, write_session
 from program.models import utcnow
@@ -28,8 +28,17 @@ def render_caseload(viewer: Viewer) -> None:
             "they appear here once both partners have entered it."
         )
         return
+    with read_session(engine) as session:
+        attention = {
+            couple.couple_id: access.safety_attention(
+                session=session, viewer=viewer, couple_id=couple.couple_id
+            )
+            for couple in caseload
+        }
     for couple in caseload:
         label = " & ".join(md(name) for name in couple.partner_names)
+        if attention[couple.couple_id]:
+            _attention_alert(attention[couple.couple_id])
         if st.button(f"Open {label}", key=f"open_{couple.couple_id}"):
             with write_session(engine) as session:
                 therapist_access.open_couple(
@@ -54,6 +63,7 @@ def _render_couple(viewer: Viewer, couple_id: int) -> None:
     st.divider()
     st.header(" & ".join(md(name) for name in summary.partner_names))
     st.caption("The couple can see that you opened their record, and when.")
+    _private_to_therapist(viewer, couple_id)
     _open_stage_early(viewer, couple_id)
     render_couple_charts(viewer, couple_id)
     render_shared_texts(viewer, couple_id)
@@ -79,3 +89,31 @@ def _open_stage_early(viewer: Viewer, couple_id: int) -> None:
                 session=session, viewer=viewer, couple_id=couple_id, stage=choice, now=utcnow()
             )
         st.success(f"{program.stage_by_key[choice].title} is open for this couple.")
+
+
+PRIVATE_TITLE = "Only you can see this"
+
+
+def _attention_alert(flags: list[access.AttentionFlag]) -> None:
+    names = " and ".join(md(flag.name) for flag in flags)
+    st.warning(
+        f"**{PRIVATE_TITLE}:** {names} asked that you know their safety check needs attention.",
+        icon=":material/lock:",
+    )
+
+
+def _private_to_therapist(viewer: Viewer, couple_id: int) -> None:
+    """The therapist's private part of the couple view, kept apart from the charts (which may be shown to
+    the couple in a session): what a partner asked to tell this therapist alone."""
+    with read_session(runtime.engine()) as session:
+        flags = access.safety_attention(session=session, viewer=viewer, couple_id=couple_id)
+    if not flags:
+        return
+    with st.container(border=True):
+        st.subheader(f":material/lock: {PRIVATE_TITLE}")
+        for flag in flags:
+            st.write(
+                f"**{md(flag.name)}** asked that you know their private safety check needs attention. "
+                "You do not see their answers, and their partner has not been told. Consider speaking "
+                "with them alone before any joint session; do not raise it with both present."
+            )
