@@ -1,0 +1,92 @@
+"""A renewed invite is still its maker's own code and leaves its row in the audit trail; the account page's
+summary is the viewer's own and nobody else's. Written against the mutants that survived a mutation run of
+program/couples.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from program import couples
+from program.access import AccessDenied, Viewer
+from program.couples import AccountSummary, CoupleError
+from program.db import read_session, write_session
+from program.models import AuditEvent, InviteCode, Person, Role
+from tests.factories import make_person
+
+KEY = b"k" * 32
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def _renewed(engine: Engine, ana: Viewer) -> couples.Invite:
+    with write_session(engine) as session:
+        couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
+    with write_session(engine) as session:
+        return couples.renew_invite(session=session, viewer=ana, key=KEY, now=NOW + timedelta(days=1))
+
+
+def test_a_renewed_code_is_still_its_makers_own(engine: Engine) -> None:
+    """Ana renews her invite and types the new code herself by mistake: she is told it is her own code (her
+    partner must enter it), and the code is kept for Ben."""
+    ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
+    invite = _renewed(engine, ana)
+    with pytest.raises(CoupleError, match="That is your own invite code"), write_session(engine) as session:
+        couples.join_couple(
+            session=session, viewer=ana, code=invite.code, key=KEY, now=NOW + timedelta(days=1)
+        )
+    with read_session(engine) as session:
+        made_by = session.exec(
+            select(InviteCode.created_by_id).where(col(InviteCode.used_at).is_(None))
+        ).all()
+    assert made_by == [ana.person_id]
+    with write_session(engine) as session:
+        couples.join_couple(
+            session=session, viewer=ben, code=invite.code, key=KEY, now=NOW + timedelta(days=1)
+        )
+
+
+def test_renewing_an_invite_leaves_a_row_named_for_what_it_was(engine: Engine) -> None:
+    """The trail says "couple.invite_renewed" for the renewal, after "couple.created", both by Ana."""
+    ana = make_person(engine, "ana")
+    _renewed(engine, ana)
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(AuditEvent.action, AuditEvent.actor_id)
+            .where(col(AuditEvent.action).startswith("couple."))
+            .order_by(col(AuditEvent.id))
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("couple.created", ana.person_id),
+        ("couple.invite_renewed", ana.person_id),
+    ]
+
+
+def test_the_account_summary_is_the_viewers_own(engine: Engine) -> None:
+    """Ana's account page shows her username, name, role and join date; Dr. Kim's shows his, never Ana's."""
+    before = datetime.now(UTC)
+    ana = make_person(engine, "ana", name="Ana Silva")
+    kim = make_person(engine, "dr.kim", Role.THERAPIST, "Dr. Kim")
+    after = datetime.now(UTC)
+    with read_session(engine) as session:
+        mine = couples.account_summary(session=session, viewer=ana)
+        his = couples.account_summary(session=session, viewer=kim)
+        joined = session.get(Person, ana.person_id)
+        assert joined is not None
+    assert mine == AccountSummary("ana", "Ana Silva", Role.PARTNER, joined.created_at)
+    assert his.username == "dr.kim" and his.display_name == "Dr. Kim" and his.role == Role.THERAPIST
+    assert before - timedelta(seconds=1) <= mine.member_since <= after + timedelta(seconds=1)
+
+
+def test_a_deleted_account_has_no_summary(engine: Engine) -> None:
+    """A page still open for an account that was removed is refused, not shown as someone else's."""
+    ana = make_person(engine, "ana")
+    make_person(engine, "ben")
+    with write_session(engine) as session:
+        person = session.get(Person, ana.person_id)
+        assert person is not None
+        session.delete(person)
+    with read_session(engine) as session, pytest.raises(AccessDenied, match="no longer exists"):
+        couples.account_summary(session=session, viewer=ana)
