@@ -81,6 +81,9 @@ def _configure_sqlite(engine: Engine, database: Path | None) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted and overwritten text (plain text from before encryption, tokens under a retired key) is
+        # zeroed, not left in free pages; Debian's SQLite does this by default, other builds may not.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
         # SQLite copies the database file's mode to its companions; check anyway (files made by older
         # versions, or by another tool run with a loose umask).

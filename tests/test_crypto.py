@@ -411,3 +411,40 @@ def test_exercise_record_data_is_a_token(engine: Engine) -> None:
         )
     with read_session(engine) as session:
         assert session.exec(select(ExerciseRecord.data)).one() == {"notes": GOAL}
+
+
+def test_an_upgraded_and_rotated_file_holds_no_plain_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_keyring: None
+) -> None:
+    """A database upgraded from plain text, then rotated: the file holds none of the old text (SQLite
+    zeroes freed pages, and `rotate-keys` ends with a VACUUM), and the text reads back."""
+    database = tmp_path / "kindred.db"
+    engine = create_db_engine(f"sqlite:///{database}")
+    command.upgrade(alembic_config(engine), "0004")
+    ana = make_person(engine, "ana")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO reflection (person_id, context, body, visibility, created_at, updated_at) "
+                "VALUES (:p, 'assessment:goals', :body, 'private', :now, :now)"
+            ),
+            {"p": ana.person_id, "body": GOAL * 400, "now": NOW},
+        )
+    migrate(engine)
+    engine.dispose()
+    monkeypatch.setenv("KINDRED_DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("KINDRED_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KINDRED_COOKIE_KEY", TEST_COOKIE_KEY)
+    monkeypatch.setenv("KINDRED_ENCRYPTION_KEYS", TEST_ENCRYPTION_KEYS)
+    get_settings.cache_clear()
+    try:
+        assert cli(["rotate-keys"]) == 0
+    finally:
+        get_settings.cache_clear()
+    _assert_absent(_stored_bytes(database), (GOAL,))
+    reopened = create_db_engine(f"sqlite:///{database}")
+    try:
+        with read_session(reopened) as session:
+            assert session.exec(select(Reflection.body)).one() == GOAL * 400
+    finally:
+        reopened.dispose()
