@@ -195,21 +195,10 @@ def readable_checkins(*, session: Session, viewer: Viewer, couple_id: int) -> li
 
 
 def readable_safety_screens(*, session: Session, viewer: Viewer, person_id: int) -> list[SafetyScreen]:
-    """A person's safety screens: for that person, or for a therapist they consented to show them to.
-    Never for their partner."""
+    """A person's safety screens, for that person alone. Never for their partner, and never for a
+    therapist: one they chose learns only that the check needs attention (safety_attention)."""
     if viewer.person_id != person_id:
-        if viewer.role != Role.THERAPIST:
-            raise AccessDenied("Safety answers are private to the person who gave them.")
-        consented = session.exec(
-            select(TherapistGrant.couple_id).where(
-                TherapistGrant.partner_id == person_id,
-                TherapistGrant.therapist_id == viewer.person_id,
-                col(TherapistGrant.revoked_at).is_(None),
-                col(TherapistGrant.share_safety_screen).is_(True),
-            )
-        ).all()
-        if not any(can_view_couple(session=session, viewer=viewer, couple_id=c) for c in consented):
-            raise AccessDenied("This person has not shared their safety answers with you.")
+        raise AccessDenied("Safety answers are private to the person who gave them.")
     return list(
         session.exec(
             select(SafetyScreen)

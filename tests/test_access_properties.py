@@ -482,22 +482,9 @@ class Oracle:
         )
 
     def screens(self, viewer: Viewer, person_id: int) -> list[int] | None:
-        """A person's screens: for themself, or a therapist their standing, sharing grant lets in and who
-        currently sees that couple; refused for anyone else, the partner included."""
-        if person_id not in self.index:
-            allowed = viewer.person_id == person_id
-        elif viewer.person_id == person_id:
-            allowed = True
-        elif viewer.role == Role.THERAPIST:
-            therapist, partner = self.therapist_index[viewer.person_id], self.index[person_id]
-            allowed = any(
-                (g := self.standing(c, therapist, partner)) is not None
-                and g.share_safety_screen
-                and self.therapist_sees(therapist, c)
-                for c in range(len(self.world.couples))
-            )
-        else:
-            allowed = False
+        """A person's screens: for themself only. A therapist told "my safety check needs attention"
+        (share_safety_screen) learns just that, through access.safety_attention, never the answers."""
+        allowed = viewer.person_id == person_id
         if not allowed:
             return None
         return sorted(
@@ -614,7 +601,7 @@ def _situations(world: World) -> set[str]:
     if seen:
         found.add("a therapist sees a couple")
     if any(g.share_safety_screen and (g.therapist, g.couple) in seen for g in world.grants if not g.revoked):
-        found.add("a therapist may read a safety screen")
+        found.add("a therapist was told a safety check needs attention")
     if any(c.former and len(c.current) == 2 for c in world.couples):
         found.add("a couple of two has a former partner")
     if any(
@@ -858,7 +845,7 @@ def test_generated_worlds_reach_the_interesting_situations() -> None:
 # 0.36-0.53, 0.22-0.41, 0.23-0.46, 0.14-0.28, 0.55-0.76, 0.43, 0.24-0.30).
 _SITUATION_FLOORS = {
     "a therapist sees a couple": 0.2,
-    "a therapist may read a safety screen": 0.1,
+    "a therapist was told a safety check needs attention": 0.1,
     "a couple of two has a former partner": 0.1,
     "a pair ended and re-formed as a new couple": 0.05,
     "a former partner's answers are filed in the couple": 0.2,

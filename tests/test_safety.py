@@ -213,3 +213,19 @@ def test_an_operator_localises_the_help_list_from_the_data_folder(tmp_path: Path
     (tmp_path / "safety-resources.toml").write_text("note = 'x'\n")
     with pytest.raises(ContentError, match=r"safety-resources\.toml: resources"):
         load_program(CONTENT_DIR, operator_dir=tmp_path)
+
+
+def test_a_therapist_told_of_attention_still_never_reads_the_answers(engine: Engine) -> None:
+    """Consent to "needs attention" opens no answers: the screens stay readable by their person alone."""
+    ana, ben, kim, couple = _therapist_couple(engine)
+    _screen(engine, ana, flag=True)
+    _share(engine, ana, kim, True)
+    assert _attention(engine, kim, couple) == [ana.person_id]
+    with read_session(engine) as session:
+        assert [
+            s.person_id
+            for s in access.readable_safety_screens(session=session, viewer=ana, person_id=ana.person_id)
+        ] == [ana.person_id]
+        for reader in (kim, ben):
+            with pytest.raises(AccessDenied):
+                access.readable_safety_screens(session=session, viewer=reader, person_id=ana.person_id)
