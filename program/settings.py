@@ -11,6 +11,7 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -71,6 +72,8 @@ class Settings(BaseSettings):
     # Sign-ups cost a bcrypt hash each; these limits keep a flood of them from starving everyone else.
     registrations_per_client_per_hour: int = Field(default=10, ge=1)
     registrations_per_hour: int = Field(default=100, ge=1)
+    # Where the Quick exit button sends a person: a neutral site that looks like everyday browsing.
+    quick_exit_url: str = "https://www.bbc.com/weather"
 
     @classmethod
     def settings_customise_sources(
@@ -114,6 +117,15 @@ class Settings(BaseSettings):
             raise ValueError("the encryption keys look like a placeholder; generate random ones")
         crypto.parse_keys(value)  # raises ValueError naming the bad key's position, never its value
         return keys
+
+    @field_validator("quick_exit_url")
+    @classmethod
+    def _plain_web_address(cls, url: str) -> str:
+        parts = urlsplit(url)
+        # Never javascript: or data: (the browser would run it in Kindred's page), never a relative path.
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("the quick exit URL must be a plain http:// or https:// web address")
+        return url
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -21,7 +21,7 @@ from program.access import Viewer
 from program.db import read_session, write_session
 from program.models import Role, utcnow
 from program.settings import Settings
-from program.ui import runtime
+from program.ui import quick_exit, runtime
 from program.ui.errors import friendly_errors
 from program.ui.navigation import routed_viewer
 from program.ui.text import md
@@ -133,6 +133,8 @@ def authenticate() -> Viewer:
     """Return the logged-in viewer; for anyone else show the login page and stop the run."""
     engine = runtime.engine()
     settings = runtime.settings()
+    # First, before anything can stop the run: on every page, logged in or not, via app.py or a deep link.
+    quick_exit.render(engine=engine, settings=settings, session_key=SESSION_ID)
     now = utcnow()
     authenticator = _authenticator(settings)
     viewer = _resume(engine, settings, authenticator, now)
