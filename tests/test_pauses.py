@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from program import access, couples, journey, pauses, reminders
+from program import access, couples, export, journey, pauses, reminders
 from program.access import AccessDenied, Viewer
 from program.curriculum import ConversationExercise
 from program.db import read_session, write_session
@@ -204,3 +204,18 @@ def test_a_pause_stays_with_the_couple_it_was_made_in(engine: Engine) -> None:
     with read_session(engine) as session:
         assert access.readable_pause(session=session, viewer=cai, couple_id=new).others_paused
     assert ben.person_id != cai.person_id
+
+
+def test_the_partners_export_holds_nothing_of_a_pause(engine: Engine) -> None:
+    """Ben's export is byte for byte the same before Ana pauses, while she pauses for safety, and for busy."""
+    ana, ben, _ = _in_communication(engine)
+
+    def bens_export() -> bytes:
+        with read_session(engine) as session:
+            return export.export_zip(session=session, viewer=ben, program=PROGRAM, now=T0)
+
+    before = bens_export()
+    _pause(engine, ana, PauseReason.SAFETY)
+    during_safety = bens_export()
+    _pause(engine, ana, PauseReason.BUSY)
+    assert before == during_safety == bens_export()
