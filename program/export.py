@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
@@ -55,13 +55,14 @@ FILES: dict[str, str] = {
     "homework.csv": "The homework you marked done.",
     "safety_screens.json": "Your own private safety checks: your answers and whether they were flagged.",
     "pauses.csv": "Each time you paused joint exercises, with the reason you chose (only you ever see it).",
-    "therapist_grants.csv": "Each time you gave a therapist access, whether it included your safety check, "
-    "and when you withdrew it.",
+    "therapist_grants.csv": "Each time you gave a therapist access, when you withdrew it, and whether you "
+    "told them your safety check needs attention (share_safety_screen; never your answers).",
     "therapist_views.csv": "Every time a therapist opened a couple you were in.",
     "shared_with_me.json": "Texts your current partner (or a therapist) shared with you, as you see them "
     "in Kindred. After a couple ends, what your former partner shared is no longer shown to you, "
     "so it is not here either.",
-    "audit_events.csv": "The audit trail's record of what you did: logins, consent changes and the like.",
+    "audit_events.csv": "The audit trail's record of what you did (logins, consent changes and the like), "
+    "and what the operator did to your account.",
 }
 
 
@@ -269,7 +270,9 @@ def _grants(session: Session, viewer: Viewer) -> list[Row]:
             "couple": g.couple_id,
             "therapist_display_name": therapist_name,
             "partner_display_name": partner_name,
-            "share_safety_screen": g.share_safety_screen,
+            # Whether a partner told the therapist their safety check needs attention is the partner's
+            # to take, not the therapist's (who saw it only while it stood).
+            "share_safety_screen": g.share_safety_screen if g.partner_id == viewer.person_id else None,
             "granted_at": g.granted_at,
             "revoked_at": g.revoked_at,
         }
@@ -308,7 +311,14 @@ def _shared_with_me(session: Session, viewer: Viewer, program: Program) -> list[
 def _audit(session: Session, viewer: Viewer) -> list[Row]:
     events = session.exec(
         select(AuditEvent)
-        .where(or_(AuditEvent.actor_id == viewer.person_id, AuditEvent.subject_id == viewer.person_id))
+        # What they did, and what the operator did to their account; never another person's act that
+        # merely names them (a partner telling a therapist their safety check needs attention).
+        .where(
+            or_(
+                col(AuditEvent.actor_id) == viewer.person_id,
+                and_(col(AuditEvent.subject_id) == viewer.person_id, col(AuditEvent.actor_id).is_(None)),
+            )
+        )
         .order_by(col(AuditEvent.at), col(AuditEvent.id))
     ).all()
     return [{"at": e.at, "action": e.action, "couple": e.couple_id, "detail": e.detail} for e in events]

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from program import checkins, couples, export, reflections, therapist_access
+from program import checkins, couples, export, reflections, safety, therapist_access
 from program.access import Viewer
 from program.curriculum import CHECKIN_KEYS
 from program.db import read_session, write_session
@@ -94,6 +94,8 @@ def _ana_ben_then_cai(engine: Engine) -> Story:
         session.add(TherapistNote(therapist_id=kim.person_id, couple_id=old, body="KIM'S SESSION NOTE"))
     with write_session(engine) as session:
         therapist_access.open_couple(session=session, viewer=kim, couple_id=old, what="progress charts")
+        # Ben tells Dr Kim his safety check needs attention: his to take, never Ana's, nor Dr Kim's.
+        safety.share_attention(session=session, viewer=ben, therapist_id=kim.person_id, share=True)
     with write_session(engine) as session:
         couples.leave_couple(session=session, viewer=ben, now=T0 + timedelta(days=1))
     new = _pair(engine, ana, cai)
@@ -194,6 +196,7 @@ def test_export_holds_nothing_private_of_former_or_current_partners_nor_therapis
     for leaked in (
         "Ben PRIVATE", "Ben THERAPIST-ONLY", "Cai PRIVATE", "Cai THERAPIST-ONLY", "KIM'S", "Ben SHARED",
         "$2b$",  # a bcrypt hash, anyone's
+        "safety.attention",  # the audit action of Ben telling Dr Kim his check needs attention
     ):  # fmt: skip
         assert leaked not in everything, leaked
     assert [(p["reason"], p["ended_at"] != "") for p in _csv_rows(files["pauses.csv"])] == [("busy", True)]
@@ -209,7 +212,10 @@ def test_export_holds_nothing_private_of_former_or_current_partners_nor_therapis
 def test_ben_s_export_after_leaving_holds_none_of_ana_s_texts_from_either_couple(engine: Engine) -> None:
     """The partner who left takes his own data only: Ana's shared text from their couple stays hers."""
     story = _ana_ben_then_cai(engine)
-    everything = "\n".join(_export(engine, story.ben).values())
+    files = _export(engine, story.ben)
+    everything = "\n".join(files.values())
+    assert "safety.attention_shared" in [r["action"] for r in _csv_rows(files["audit_events.csv"])]
+    assert [g["share_safety_screen"] for g in _csv_rows(files["therapist_grants.csv"])] == ["True"]
     assert "Ben PRIVATE reflection old" in everything
     assert "Ana " not in everything and "Cai " not in everything and "KIM'S" not in everything
 
@@ -219,8 +225,9 @@ def test_a_therapist_s_export_holds_no_session_notes_or_partner_texts(engine: En
     story = _ana_ben_then_cai(engine)
     files = _export(engine, story.kim)
     everything = "\n".join(files.values())
-    for leaked in ("KIM'S", "PRIVATE", "SHARED", "THERAPIST-ONLY", "$2b$"):
+    for leaked in ("KIM'S", "PRIVATE", "SHARED", "THERAPIST-ONLY", "$2b$", "attention_shared"):
         assert leaked not in everything, leaked
+    assert {g["share_safety_screen"] for g in _csv_rows(files["therapist_grants.csv"])} == {""}
     assert [v["what"] for v in _csv_rows(files["therapist_views.csv"])] == ["progress charts"]
 
 
