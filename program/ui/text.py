@@ -35,10 +35,10 @@ def visible(text: str) -> str:
 
 
 # GitHub's autolinks (`www.host`, `https://host`, `a@host.org`) are found in the text after escapes are
-# resolved, so escaping cannot stop them; an invisible word joiner between a word and a `.`, `:` or `@`
-# that text follows (`www⁠.host`, `https⁠://`, `a⁠@host`) breaks the pattern without changing what the
-# reader sees ("Dr. Rivera" and "Jr." are left alone).
-_LINK_PARTS = re.compile(r"(?<=\w)(?=[.:@]\S)")
+# resolved, so escaping cannot stop them; an invisible word joiner at the one place each pattern needs
+# (`www⁠.host`, `https⁠://` and any word before a colon, `a⁠@host`) breaks it without changing what the
+# reader sees. Other dots are left alone, so a username such as "dr.kim" reads and copies as typed.
+_LINK_PARTS = re.compile(r"(?i)(?<=\bwww)(?=\.)|(?<=\w)(?=:)|(?<=\w)(?=@\w)")
 WORD_JOINER = "\u2060"
 
 

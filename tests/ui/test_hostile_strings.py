@@ -44,7 +44,7 @@ HOSTILE = {
 }
 # How each payload looks when it reached Markdown unescaped; its escaped form matches none of these.
 UNESCAPED = [
-    ("a link or image to the hostile host", re.compile(r"evil\\?\.\\?example")),
+    ("a Markdown link or image", re.compile(r"(?<!\\)!(?<!\\)\[|(?<!\\)\[[^\]]*(?<!\\)\]\s*\(")),
     # GitHub's autolinks are found after backslash escapes are resolved: escaping alone does not stop them.
     ("an autolink", re.compile(r"(?i)(?:www\\?\.|https?\\?:|\w\\?@\w)")),
     ("raw HTML", re.compile(r"(?<!\\)<(?:a|img|span)\b", re.IGNORECASE)),
