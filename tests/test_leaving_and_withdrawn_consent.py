@@ -16,6 +16,7 @@ from program.db import read_session, write_session
 from program.models import Role, SafetyScreen, TherapistGrant
 from tests.factories import grant, make_couple, make_person
 
+KEY = b"k" * 32
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
@@ -93,3 +94,23 @@ def test_safety_answers_stay_hidden_once_their_sharing_was_withdrawn(engine: Eng
         assert len(access.readable_safety_screens(session=session, viewer=ana, person_id=ana.person_id)) == 1
         with pytest.raises(AccessDenied):
             access.readable_safety_screens(session=session, viewer=kim, person_id=ana.person_id)
+
+
+def test_a_couple_ending_leaves_another_couples_waiting_invite_working(engine: Engine) -> None:
+    """Cai has just started a couple and sent Dee the code; Ana and Ben's couple ends meanwhile. Dee's code
+    still works. Ben, who re-enters the code he once used, is told it was used, not that it is unknown."""
+    ana, ben, cai, dee = (make_person(engine, n) for n in ("ana", "ben", "cai", "dee"))
+    with write_session(engine) as session:
+        used = couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
+    with write_session(engine) as session:
+        ours = couples.join_couple(session=session, viewer=ben, code=used.code, key=KEY, now=NOW)
+    with write_session(engine) as session:
+        waiting = couples.create_couple(session=session, viewer=cai, key=KEY, now=NOW)
+    with write_session(engine) as session:
+        couples.leave_couple(session=session, viewer=ana, now=NOW + timedelta(hours=1))
+    later = NOW + timedelta(hours=2)
+    with write_session(engine) as session:
+        theirs = couples.join_couple(session=session, viewer=dee, code=waiting.code, key=KEY, now=later)
+    assert theirs != ours
+    with pytest.raises(couples.CoupleError, match="already been used"), write_session(engine) as session:
+        couples.join_couple(session=session, viewer=ben, code=used.code, key=KEY, now=later)
