@@ -19,7 +19,7 @@ from tests.ui.helpers import app, as_viewer, click, texts
 
 STAGE = PROGRAM.stage_by_key["communication"]
 CONVERSATION = next(e for e in STAGE.exercises if isinstance(e, ConversationExercise))
-PARTNER_PAGES = ("home", "communication", "progress", "assessment", "checkin")
+PARTNER_PAGES = ("home", "communication", "progress", "assessment", "checkin", "account")
 
 
 def _page(engine: Engine, viewer: Viewer, page: str) -> AppTest:
