@@ -1,11 +1,12 @@
-"""Filling in questionnaires: drafts saved answer by answer, submission, and scores."""
+"""Filling in questionnaires: drafts saved a page of answers at a time, submission, and scores."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from program import access, scoring
@@ -64,6 +65,117 @@ def own_answers(*, session: Session, viewer: Viewer, instrument: str, occasion: 
     return OwnAnswers({row.item: row.value for row in rows}, submission.submitted_at)
 
 
+class MissingAnswers(QuestionnaireError):
+    """Sending refused: some items have no answer on the server (`numbers`: their 1-based numbers)."""
+
+    def __init__(self, numbers: Sequence[int]) -> None:
+        self.numbers = tuple(numbers)
+        super().__init__(f"Please answer {number_list(self.numbers)} first; then send your answers.")
+
+
+def number_list(numbers: Sequence[int]) -> str:
+    """Item numbers as a person reads them: "3, 7 and 12"; runs of three or more as "1 to 5"."""
+    parts: list[str] = []
+    run: list[int] = []
+    for number in [*sorted(numbers), None]:
+        if number is not None and run and number == run[-1] + 1:
+            run.append(number)
+            continue
+        if len(run) >= 3:
+            parts.append(f"{run[0]} to {run[-1]}")
+        else:
+            parts.extend(str(n) for n in run)
+        run = [] if number is None else [number]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def missing_numbers(instrument: Instrument, answers: Mapping[str, int | None]) -> list[int]:
+    """The 1-based numbers of the items without an answer."""
+    return [n for n, item in enumerate(instrument.items, start=1) if answers.get(item.key) is None]
+
+
+def _locked_submission(
+    session: Session, viewer: Viewer, instrument: str, occasion: str
+) -> QuestionnaireSubmission | None:
+    """The viewer's filling-in, its row locked for this transaction (PostgreSQL; SQLite's write lock is
+    already held), so two tabs saving or sending at once take turns instead of colliding."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    return session.exec(
+        select(QuestionnaireSubmission)
+        .where(
+            QuestionnaireSubmission.person_id == viewer.person_id,
+            access.in_couple(QuestionnaireSubmission.couple_id, couple_id),
+            QuestionnaireSubmission.instrument == instrument,
+            QuestionnaireSubmission.occasion == occasion,
+        )
+        .with_for_update()
+    ).first()
+
+
+def _draft_for_writing(
+    session: Session, viewer: Viewer, instrument: Instrument, occasion: str, now: datetime
+) -> QuestionnaireSubmission:
+    """The viewer's draft, created if new and locked; refused once sent."""
+    submission = _locked_submission(session, viewer, instrument.key, occasion)
+    if submission is None:
+        try:
+            with session.begin_nested():  # a parallel first save may insert the same row first
+                submission = QuestionnaireSubmission(
+                    person_id=viewer.person_id,
+                    couple_id=access.current_couple_id(session=session, viewer=viewer),
+                    instrument=instrument.key,
+                    occasion=occasion,
+                    started_at=now,
+                )
+                session.add(submission)
+                session.flush()
+        except IntegrityError:
+            submission = _locked_submission(session, viewer, instrument.key, occasion)
+            assert submission is not None
+    if submission.status == SubmissionStatus.SUBMITTED:
+        raise QuestionnaireError("You have already sent these answers; they can't be changed now.")
+    return submission
+
+
+def save_answers(
+    *,
+    session: Session,
+    viewer: Viewer,
+    instrument: Instrument,
+    occasion: str,
+    answers: Mapping[str, int | None],
+    now: datetime,
+) -> None:
+    """Keep a set of answers in the viewer's draft in one write (so closing the tab loses nothing).
+
+    Every answer is checked before anything is written: one bad answer refuses them all. A None clears
+    that item's answer.
+    """
+    if viewer.role != Role.PARTNER:
+        raise QuestionnaireError("Only partners fill in the program's questionnaires.")
+    known = {i.key for i in instrument.items}
+    if any(item not in known for item in answers):
+        raise QuestionnaireError("That question is not part of this questionnaire.")
+    if any(value is not None and value not in instrument.scale.points for value in answers.values()):
+        raise QuestionnaireError(f"Answers go from {instrument.scale.min} to {instrument.scale.max}.")
+    submission = _draft_for_writing(session, viewer, instrument, occasion, now)
+    assert submission.id is not None
+    saved = {
+        row.item: row
+        for row in session.exec(
+            select(QuestionnaireAnswer).where(QuestionnaireAnswer.submission_id == submission.id)
+        )
+    }
+    for item, value in answers.items():
+        row = saved.get(item) or QuestionnaireAnswer(submission_id=submission.id, item=item)
+        row.value = value
+        session.add(row)
+    submission.updated_at = now
+    session.add(submission)
+
+
 def save_answer(
     *,
     session: Session,
@@ -74,59 +186,34 @@ def save_answer(
     value: int | None,
     now: datetime,
 ) -> None:
-    """Keep one answer in the viewer's draft (so closing the tab loses nothing)."""
-    if viewer.role != Role.PARTNER:
-        raise QuestionnaireError("Only partners fill in the program's questionnaires.")
-    if item not in {i.key for i in instrument.items}:
-        raise QuestionnaireError("That question is not part of this questionnaire.")
-    if value is not None and value not in instrument.scale.points:
-        raise QuestionnaireError(f"Answers go from {instrument.scale.min} to {instrument.scale.max}.")
-    submission = _submission(session, viewer, instrument.key, occasion)
-    if submission is None:
-        submission = QuestionnaireSubmission(
-            person_id=viewer.person_id,
-            couple_id=access.current_couple_id(session=session, viewer=viewer),
-            instrument=instrument.key,
-            occasion=occasion,
-            started_at=now,
-        )
-        session.add(submission)
-        session.flush()
-    elif submission.status == SubmissionStatus.SUBMITTED:
-        raise QuestionnaireError("You have already sent these answers; they can't be changed now.")
-    answer = session.exec(
-        select(QuestionnaireAnswer).where(
-            QuestionnaireAnswer.submission_id == submission.id, QuestionnaireAnswer.item == item
-        )
-    ).first()
-    if answer is None:
-        assert submission.id is not None
-        answer = QuestionnaireAnswer(submission_id=submission.id, item=item)
-    answer.value = value
-    submission.updated_at = now
-    session.add_all([answer, submission])
+    """Keep one answer in the viewer's draft."""
+    save_answers(
+        session=session,
+        viewer=viewer,
+        instrument=instrument,
+        occasion=occasion,
+        answers={item: value},
+        now=now,
+    )
 
 
 def submit(
     *, session: Session, viewer: Viewer, instrument: Instrument, occasion: str, now: datetime
 ) -> dict[str, scoring.SubscaleScore]:
-    """Send the draft: refused (with what is missing) unless every subscale can be scored."""
-    submission = _submission(session, viewer, instrument.key, occasion)
+    """Send the draft as the server holds it: refused, with the numbers of the items that have no saved
+    answer, unless every item is answered."""
+    submission = _locked_submission(session, viewer, instrument.key, occasion)
     if submission is None:
         raise QuestionnaireError("Please answer the questions first.")
     if submission.status == SubmissionStatus.SUBMITTED:
         raise QuestionnaireError("You have already sent these answers.")
+    session.flush()
     answers = own_answers(
         session=session, viewer=viewer, instrument=instrument.key, occasion=occasion
     ).answers
+    if missing := missing_numbers(instrument, answers):
+        raise MissingAnswers(missing)
     scores = scoring.score(instrument, answers)
-    short = [s for s in scores.values() if s.score is None]
-    if short:
-        needs = ", ".join(
-            f"{math.ceil(instrument.min_answered * s.items - 1e-9)} of the {s.items} about {s.title.lower()}"
-            for s in short
-        )
-        raise QuestionnaireError(f"Please answer a few more questions first: at least {needs}.")
     submission.status = SubmissionStatus.SUBMITTED
     submission.submitted_at = now
     session.add(submission)

@@ -1,9 +1,22 @@
-"""A questionnaire on screen: answers saved one by one as drafts, then sent; blind until both send."""
+"""A questionnaire on screen: one form per page, saved as a draft a page at a time, then sent; blind
+until both partners have sent.
+
+Choosing an answer costs no trip to the server (the radios sit in an st.form). The answers reach the server
+together, in one write, when the person presses "Save draft" or "Send my answers", or when the browser
+presses "Save draft" for them: a small script of ours (a components.v2 component, in the page's own
+document) does so a moment after the last change, and at once when the page is hidden or left. The counter
+and "Send" go by what the server holds.
+"""
 
 from __future__ import annotations
 
+import re
+from functools import cache
+
 import streamlit as st
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
+from streamlit.components.v2.types import ComponentRenderer
 
 from program import access, questionnaires, scoring
 from program.access import Viewer
@@ -14,30 +27,123 @@ from program.ui import runtime
 from program.ui.text import md
 from program.ui.widgets import answering_as, kept_value, save_or_keep
 
+SAVE_DRAFT = "Save draft"
+SEND = "Send my answers"
+# How long after the last change the browser saves the draft by itself.
+AUTOSAVE_AFTER_MS = 1000
+COULD_NOT_SEND = "We couldn't send your answers just now; they are still here. Please press Send again soon."
+
+# Trusted code of our own; its data (a class name, a label, a delay) is ours too.
+_AUTOSAVE_JS = """
+const STATE = (window.__kindredDrafts = window.__kindredDrafts || { timers: {}, forms: {} });
+
+function formOf(target) {
+  for (const name of Object.keys(STATE.forms)) {
+    const box = target.closest && target.closest("." + name);
+    if (box) return name;
+  }
+  return null;
+}
+
+function save(name) {
+  clearTimeout(STATE.timers[name]);
+  delete STATE.timers[name];
+  const box = document.querySelector("." + name);
+  if (!box) return;
+  const label = STATE.forms[name].label;
+  const button = [...box.querySelectorAll("button")].find((b) => b.textContent.trim() === label);
+  if (button && !button.disabled) button.click();
+}
+
+function changed(event) {
+  const name = formOf(event.target);
+  if (!name) return;
+  clearTimeout(STATE.timers[name]);
+  STATE.timers[name] = setTimeout(() => save(name), STATE.forms[name].delayMs);
+}
+
+function flush() {
+  for (const name of Object.keys(STATE.timers)) save(name);
+}
+
+export default function (component) {
+  STATE.forms[component.data.formClass] = component.data;
+  if (STATE.installed) return;
+  STATE.installed = true;
+  document.addEventListener("change", changed, true);
+  document.addEventListener("visibilitychange", () => { if (document.hidden) flush(); });
+  window.addEventListener("pagehide", flush);
+}
+"""
+
+
+@cache
+def _autosave() -> ComponentRenderer:
+    """Registered once per process (registering again under the same name logs a warning)."""
+    return st.components.v2.component("kindred_draft_autosave", js=_AUTOSAVE_JS)
+
 
 def _label(instrument: Instrument, point: int) -> str:
     text = instrument.scale.labels[point - instrument.scale.min]
     return f"{point} · {text}" if text else str(point)
 
 
-def _save(viewer: Viewer, instrument: Instrument, occasion: str, item: str, key: str) -> None:
-    value: int | None = st.session_state.get(key)
+def _keys(instrument: Instrument, occasion: str) -> tuple[str, str]:
+    """The prefix of the form's radio keys, and the form's own key (also the pending-save key)."""
+    return f"q::{instrument.key}::{occasion}::", f"qform::{instrument.key}::{occasion}"
+
+
+def _chosen(instrument: Instrument, prefix: str) -> dict[str, int | None]:
+    """What the form holds now (a widget callback runs after the form's values are in session state).
+    Unanswered items are left out: a blank here never clears an answer saved from another tab."""
+    chosen = {item.key: st.session_state.get(prefix + item.key) for item in instrument.items}
+    return {item: value for item, value in chosen.items() if value is not None}
+
+
+def _save_draft(viewer: Viewer, instrument: Instrument, occasion: str) -> bool:
+    """Write every chosen answer in one write (or keep them for the next run); False if not saved."""
+    prefix, form = _keys(instrument, occasion)
+    answers = _chosen(instrument, prefix)
+    if not answers:
+        return True
 
     def write(session: Session) -> None:
-        questionnaires.save_answer(
+        questionnaires.save_answers(
             session=session,
             viewer=viewer,
             instrument=instrument,
             occasion=occasion,
-            item=item,
-            value=value,
+            answers=answers,
             now=utcnow(),
         )
 
+    values = {prefix + item: value for item, value in answers.items()}
     try:
-        save_or_keep(viewer, key, write, values={key: value}, in_callback=True)
+        return save_or_keep(viewer, form, write, values=values, in_callback=True)
     except questionnaires.QuestionnaireError as error:
-        st.session_state[f"{key}_error"] = str(error)
+        st.session_state[f"{form}_error"] = str(error)
+        return False
+
+
+def _save_draft_pressed(viewer: Viewer, instrument: Instrument, occasion: str) -> None:
+    _save_draft(viewer, instrument, occasion)
+
+
+def _send(viewer: Viewer, instrument: Instrument, occasion: str) -> None:
+    """Save the page's answers, then send what the server holds (refused, naming any item it lacks)."""
+    _, form = _keys(instrument, occasion)
+    if not _save_draft(viewer, instrument, occasion):
+        st.session_state.setdefault(f"{form}_error", COULD_NOT_SEND)
+        return
+    try:
+        with write_session(runtime.engine()) as session:
+            questionnaires.submit(
+                session=session, viewer=viewer, instrument=instrument, occasion=occasion, now=utcnow()
+            )
+    except questionnaires.QuestionnaireError as error:
+        st.session_state[f"{form}_error"] = str(error)
+    except OperationalError:
+        st.session_state[f"{form}_error"] = COULD_NOT_SEND
 
 
 def render_questionnaire(
@@ -45,8 +151,7 @@ def render_questionnaire(
 ) -> bool:
     """Draw the questionnaire (or, once sent, the viewer's scores and what they may see of the partner's).
     Returns whether the viewer has sent it."""
-    engine = runtime.engine()
-    with read_session(engine) as session:
+    with read_session(runtime.engine()) as session:
         own = questionnaires.own_answers(
             session=session, viewer=viewer, instrument=instrument.key, occasion=occasion
         )
@@ -57,37 +162,50 @@ def render_questionnaire(
         return True
     answering_as(viewer)
     st.write(instrument.purpose)
-    prefix = f"q::{instrument.key}::{occasion}::"
-    for number, item in enumerate(instrument.items, start=1):
-        key = prefix + item.key
-        if key not in st.session_state:  # an answer still waiting to be saved comes first
-            chosen = kept_value(viewer, key, own.answers.get(item.key))
-            if chosen is not None:
-                st.session_state[key] = chosen
-        st.radio(
-            f"{number}. {item.text}",
-            list(instrument.scale.points),
-            index=None,
-            format_func=lambda point: _label(instrument, point),
-            horizontal=True,
-            key=key,
-            on_change=_save,
-            args=(viewer, instrument, occasion, item.key, key),
+    prefix, form = _keys(instrument, occasion)
+    box = "kindred-qform-" + re.sub(r"[^A-Za-z0-9_-]", "-", f"{instrument.key}-{occasion}")
+    with st.container(key=box), st.form(form, border=False, enter_to_submit=False):
+        for number, item in enumerate(instrument.items, start=1):
+            key = prefix + item.key
+            if key not in st.session_state:  # an answer still waiting to be saved comes first
+                chosen = kept_value(viewer, key, own.answers.get(item.key))
+                if chosen is not None:
+                    st.session_state[key] = chosen
+            st.radio(
+                f"{number}. {item.text}",
+                list(instrument.scale.points),
+                index=None,
+                format_func=lambda point: _label(instrument, point),
+                horizontal=True,
+                key=key,
+            )
+        saved = sum(1 for item in instrument.items if own.answers.get(item.key) is not None)
+        st.caption(
+            f"{saved} of {len(instrument.items)} answers saved. Your choices are saved a moment after "
+            f"you make them, and whenever you press “{SAVE_DRAFT}”."
         )
-        if error := st.session_state.pop(f"{key}_error", None):
+        if error := st.session_state.pop(f"{form}_error", None):
             st.error(error)
-    answered = sum(1 for item in instrument.items if st.session_state.get(prefix + item.key) is not None)
-    st.caption(f"{answered} of {len(instrument.items)} answered. Your answers are kept as you go.")
-    if st.button("Send my answers", key=f"send::{instrument.key}::{occasion}", type="primary"):
-        try:
-            with write_session(engine) as session:
-                questionnaires.submit(
-                    session=session, viewer=viewer, instrument=instrument, occasion=occasion, now=utcnow()
-                )
-        except questionnaires.QuestionnaireError as error:
-            st.error(str(error))
-        else:
-            st.rerun()
+        left, right = st.columns(2)
+        with left:
+            st.form_submit_button(
+                SAVE_DRAFT,
+                on_click=_save_draft_pressed,
+                args=(viewer, instrument, occasion),
+                width="stretch",
+            )
+        with right:
+            st.form_submit_button(
+                SEND,
+                type="primary",
+                on_click=_send,
+                args=(viewer, instrument, occasion),
+                width="stretch",
+            )
+        _autosave()(
+            key=f"autosave::{form}",
+            data={"formClass": f"st-key-{box}", "label": SAVE_DRAFT, "delayMs": AUTOSAVE_AFTER_MS},
+        )
     return False
 
 

@@ -135,13 +135,14 @@ def test_while_the_disk_stays_full_the_text_is_kept_across_pages(
 def test_a_questionnaire_answer_that_could_not_be_saved_is_kept_and_saved_next_run(
     app_env: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A draft answer whose save failed stays chosen, with the message, and is saved on the next run."""
+    """A draft whose save failed stays chosen, with the message, and is saved on the next run."""
     ana = make_person(app_env, "ana", name="Ana")
     at = _page(app_env, ana, "assessment")
-    DiskFull(monkeypatch, questionnaires, "save_answer", times=1)
+    DiskFull(monkeypatch, questionnaires, "save_answers", times=1)
     first = PROGRAM.instruments[BASELINE].items[0]
     key = f"q::{BASELINE}::baseline::{first.key}"
-    at.radio(key=key).set_value(6).run()
+    at.radio(key=key).set_value(6)
+    at.button(key=f"FormSubmitter:qform::{BASELINE}::baseline-Save draft").click().run()
     _no_crash(at)
     assert _warned(at)
     assert at.radio(key=key).value == 6
