@@ -18,7 +18,6 @@ from program.settings import Settings
 from program.ui import runtime
 from program.ui.gate import flash
 from program.ui.safety_choices import render_joint_work, render_safety_section
-from program.ui.safety_choices import render_joint_work, render_safety_section
 from program.ui.text import md
 
 INVITE = "kindred_invite"
@@ -59,8 +58,6 @@ def render_account(viewer: Viewer) -> None:
     st.caption(f"Member since {summary.member_since:%d %B %Y}")
     if viewer.role == Role.PARTNER:
         _couple_section(engine, settings, viewer)
-        render_joint_work(viewer)
-        render_safety_section(viewer, runtime.program())
         render_joint_work(viewer)
         render_safety_section(viewer, runtime.program())
     else:
