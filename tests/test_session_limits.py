@@ -16,16 +16,19 @@ from tests.factories import make_person
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 # Four different numbers, so a lifetime read from the wrong setting, role or unit shows.
-POLICIES = sessions.Policies.from_settings(
-    Settings(
-        cookie_key=None,
-        database_url="sqlite://",
-        partner_session_hours=50,
-        partner_idle_minutes=70,
-        therapist_session_hours=2,
-        therapist_idle_minutes=20,
-    )
+SETTINGS = Settings(
+    cookie_key=None,
+    database_url="sqlite://",
+    partner_session_hours=50,
+    partner_idle_minutes=70,
+    therapist_session_hours=2,
+    therapist_idle_minutes=20,
 )
+
+
+def _policies() -> sessions.Policies:
+    """The policies from the settings, built when a test runs (not once at import)."""
+    return sessions.Policies.from_settings(SETTINGS)
 
 
 def _login(engine: Engine, username: str, exp_date: float = 1.8e9) -> int:
@@ -36,7 +39,7 @@ def _login(engine: Engine, username: str, exp_date: float = 1.8e9) -> int:
             person=person,
             token=sessions.token_id(username, exp_date),
             now=T0,
-            policies=POLICIES,
+            policies=_policies(),
         )
         assert row.id is not None
         return row.id
@@ -44,7 +47,7 @@ def _login(engine: Engine, username: str, exp_date: float = 1.8e9) -> int:
 
 def _resume(engine: Engine, session_id: int, now: datetime) -> sessions.Resumed | None:
     with read_session(engine) as session:
-        return sessions.resume(session=session, session_id=session_id, now=now, policies=POLICIES)
+        return sessions.resume(session=session, session_id=session_id, now=now, policies=_policies())
 
 
 def _touch(engine: Engine, session_id: int, now: datetime) -> None:
@@ -54,8 +57,9 @@ def _touch(engine: Engine, session_id: int, now: datetime) -> None:
 
 def test_each_role_gets_the_lifetime_and_idle_limit_the_operator_set() -> None:
     """Settings in hours and minutes become each role's own policy: none swapped, none in the wrong unit."""
-    assert POLICIES.partner == sessions.SessionPolicy(timedelta(hours=50), timedelta(minutes=70))
-    assert POLICIES.therapist == sessions.SessionPolicy(timedelta(hours=2), timedelta(minutes=20))
+    policies = _policies()
+    assert policies.partner == sessions.SessionPolicy(timedelta(hours=50), timedelta(minutes=70))
+    assert policies.therapist == sessions.SessionPolicy(timedelta(hours=2), timedelta(minutes=20))
 
 
 def test_a_therapists_login_ends_after_the_therapist_lifetime_however_busy(engine: Engine) -> None:
