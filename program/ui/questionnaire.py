@@ -59,6 +59,10 @@ function changed(event) {
   const name = formOf(event.target);
   if (!name) return;
   clearTimeout(STATE.timers[name]);
+  delete STATE.timers[name];
+  // A button of the form sends every answer itself; saving again after it would hide what it says.
+  if (event.target.closest("button")) return;
+  // The radios are not native inputs (no change event): any other click or key in the form counts.
   STATE.timers[name] = setTimeout(() => save(name), STATE.forms[name].delayMs);
 }
 
@@ -70,7 +74,8 @@ export default function (component) {
   STATE.forms[component.data.formClass] = component.data;
   if (STATE.installed) return;
   STATE.installed = true;
-  document.addEventListener("change", changed, true);
+  document.addEventListener("click", changed, true);
+  document.addEventListener("keyup", changed, true);
   document.addEventListener("visibilitychange", () => { if (document.hidden) flush(); });
   window.addEventListener("pagehide", flush);
 }
