@@ -110,8 +110,10 @@ def test_one_bad_answer_refuses_the_whole_page_and_saves_nothing(engine: Engine)
     """An off-scale or unknown item among good answers: nothing of the page is written."""
     ana = make_person(engine, "ana")
     instrument = PROGRAM.instruments[BASELINE]
-    for hostile in ({"not-an-item": 3}, {instrument.items[-1].key: 99}):
-        answers: dict[str, int | None] = {item.key: 4 for item in instrument.items[:-1]} | hostile
+    hostiles: list[dict[str, int | None]] = [{"not-an-item": 3}, {instrument.items[-1].key: 99}]
+    for hostile in hostiles:
+        answers: dict[str, int | None] = {item.key: 4 for item in instrument.items[:-1]}
+        answers.update(hostile)
         with pytest.raises(questionnaires.QuestionnaireError), write_session(engine) as session:
             questionnaires.save_answers(
                 session=session,
