@@ -43,6 +43,8 @@ def _menu_titles(page: Page, role: Role) -> list[str]:
     """The titles of this role's pages that the sidebar menu shows."""
     table = PARTNER_PAGES if role == Role.PARTNER else THERAPIST_PAGES
     menu = page.get_by_test_id("stSidebar")
+    # The menu is drawn by the run after login; wait for its first entry before counting the rest.
+    expect(menu.get_by_role("link", name=table[0][1], exact=True)).to_be_visible()
     return [title for _, title, *_ in table if menu.get_by_role("link", name=title, exact=True).count()]
 
 
