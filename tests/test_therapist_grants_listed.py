@@ -107,3 +107,18 @@ def test_revoking_twice_is_refused_and_keeps_the_first_time(engine: Engine) -> N
     with read_session(engine) as session:
         ended = session.exec(select(TherapistGrant.revoked_at).order_by(col(TherapistGrant.id))).all()
     assert ended == [first]
+
+
+def test_a_therapists_code_stops_working_at_the_exact_second_it_expires(engine: Engine) -> None:
+    """Ana uses Dr. Kim's code a second before it expires and gets in; Ben, at its expiry time, is refused."""
+    ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
+    kim = make_person(engine, "kim", Role.THERAPIST, "Dr. Kim")
+    make_couple(engine, ana, ben)
+    code = _code(engine, kim)
+    expiry = NOW + therapist_access.THERAPIST_CODE_LIFETIME
+    with write_session(engine) as session:
+        therapist_access.grant_access(
+            session=session, viewer=ana, code=code, key=KEY, now=expiry - timedelta(seconds=1)
+        )
+    with pytest.raises(AccessError, match="expired"), write_session(engine) as session:
+        therapist_access.grant_access(session=session, viewer=ben, code=code, key=KEY, now=expiry)
