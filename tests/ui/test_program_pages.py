@@ -80,6 +80,22 @@ def test_choosing_answers_saves_nothing_until_the_page_is_saved_then_all_at_once
     ] * 15
 
 
+def test_answers_saved_in_another_tab_fill_this_tabs_blanks(app_env: Engine) -> None:
+    """Ana's second tab saves items 1 and 2; the next run of the first tab shows them instead of blanks."""
+    ana = make_person(app_env, "ana", name="Ana")
+    at = _page(app_env, ana, "assessment")
+    instrument = PROGRAM.instruments[BASELINE]
+    with write_session(app_env) as session:
+        questionnaires.save_answers(
+            session=session, viewer=ana, instrument=instrument, occasion="baseline",
+            answers={instrument.items[0].key: 2, instrument.items[1].key: 7}, now=utcnow(),
+        )  # fmt: skip
+    at.run()
+    radios = [r.value for r in at.radio if r.key and r.key.startswith(f"q::{BASELINE}::")]
+    assert radios[:3] == [2, 7, None]
+    assert "2 of 25 answers saved" in texts(at)
+
+
 def test_item_answers_appear_beside_the_partners_only_once_both_sent(app_env: Engine) -> None:
     """After sending, Ana waits for Ben; once Ben sends too, both answer sets show side by side."""
     ana, ben, _ = _couple(app_env)
