@@ -90,3 +90,19 @@ def test_a_deleted_account_has_no_summary(engine: Engine) -> None:
         session.delete(person)
     with read_session(engine) as session, pytest.raises(AccessDenied, match="no longer exists"):
         couples.account_summary(session=session, viewer=ana)
+
+
+def test_an_invite_stops_working_at_the_exact_second_it_expires(engine: Engine) -> None:
+    """Ben, entering Ana's code at its expiry time, is told it expired; Cai's code, a second before its
+    expiry, still links Cai and Dee."""
+    ana, ben, cai, dee = (make_person(engine, n) for n in ("ana", "ben", "cai", "dee"))
+    with write_session(engine) as session:
+        anas = couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
+        cais = couples.create_couple(session=session, viewer=cai, key=KEY, now=NOW)
+    expiry = NOW + couples.INVITE_LIFETIME
+    with pytest.raises(CoupleError, match="expired"), write_session(engine) as session:
+        couples.join_couple(session=session, viewer=ben, code=anas.code, key=KEY, now=expiry)
+    with write_session(engine) as session:
+        couples.join_couple(
+            session=session, viewer=dee, code=cais.code, key=KEY, now=expiry - timedelta(seconds=1)
+        )
