@@ -96,12 +96,17 @@ def _first_run(browser: Browser, url: str) -> None:
 
 
 @contextmanager
-def _serve(folder: Path, *, demo: bool, browser: Browser | None = None) -> Iterator[str]:
+def _serve(
+    folder: Path, *, demo: bool, browser: Browser | None = None, database_urls: list[str] | None = None
+) -> Iterator[str]:
     """Start Kindred on a fresh database (with the demo loaded through the operator command, if asked).
 
-    Given a browser, it also waits for a first script run before yielding the server's base URL.
+    Given a browser, it also waits for a first script run before yielding the server's base URL. Given a
+    list, it appends the database's URL, for a module that seeds or inspects the server's data.
     """
     with fresh_database(folder) as database_url:
+        if database_urls is not None:
+            database_urls.append(database_url)
         port = _free_port()
         env = {
             **os.environ,

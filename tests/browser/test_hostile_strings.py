@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect
@@ -17,7 +15,6 @@ from program.demo import ALEX, DEMO_PASSWORD, SAM, THERAPIST
 from program.models import Person
 from tests.browser import conftest as browser_setup
 from tests.browser.actions import log_in, open_menu_page, wait_idle
-from tests.databases import fresh_database
 
 HOST = "evil.example"
 # Each at most 80 characters (the column's size); written straight into the database, as an account made
@@ -35,30 +32,13 @@ FROM_NAMES = """() => [...document.querySelectorAll('*')].flatMap(element =>
         (name === 'style' && value.replace(/\\s/g, '').includes('outline:9px'))))"""
 
 
-@contextmanager
-def _captured_database_url() -> Iterator[list[str]]:
-    """Note the URL of the database the server fixture makes, so this module can rename the demo people."""
-    urls: list[str] = []
-    original = fresh_database
-
-    @contextmanager
-    def noting(folder: Path) -> Iterator[str]:
-        with original(folder) as url:
-            urls.append(url)
-            yield url
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(browser_setup, "fresh_database", noting)
-        yield urls
-
-
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
     """The demo couple and therapist, renamed to hostile names, on a fresh server (first run done)."""
-    with (
-        _captured_database_url() as urls,
-        browser_setup._serve(tmp_path_factory.mktemp("hostile-server"), demo=True, browser=browser) as url,
-    ):
+    urls: list[str] = []
+    with browser_setup._serve(
+        tmp_path_factory.mktemp("hostile-server"), demo=True, browser=browser, database_urls=urls
+    ) as url:
         engine = create_db_engine(urls[0])
         with Session(engine) as session:
             for person in session.exec(select(Person).where(Person.username.in_(NAMES))):  # type: ignore[attr-defined]

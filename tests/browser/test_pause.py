@@ -4,8 +4,6 @@ pages show only the neutral line, and nothing of why."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -17,7 +15,6 @@ from program.db import create_db_engine, read_session, write_session
 from program.models import JointPause, PauseReason
 from tests.browser import conftest as browser_setup
 from tests.browser.actions import log_in, open_app, open_menu_page, wait_idle
-from tests.databases import fresh_database
 from tests.factories import PASSWORD, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment
 
@@ -26,30 +23,13 @@ STAGE = PROGRAM.stage_by_key["communication"]
 REASON_WORDS = ("safety", "busy", "travel", "break", "flag")
 
 
-@contextmanager
-def _captured_database_url() -> Iterator[list[str]]:
-    """Note the URL of the database the server fixture makes, so this module can seed the couple."""
-    urls: list[str] = []
-    original = fresh_database
-
-    @contextmanager
-    def noting(folder: Path) -> Iterator[str]:
-        with original(folder) as url:
-            urls.append(url)
-            yield url
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(browser_setup, "fresh_database", noting)
-        yield urls
-
-
 @pytest.fixture(scope="module")
 def couple_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[tuple[str, Engine]]:
     """A fresh server with Ana and Ben, both started on Communication; Ben's own safety check is done."""
-    with (
-        _captured_database_url() as urls,
-        browser_setup._serve(tmp_path_factory.mktemp("pause-server"), demo=False, browser=browser) as url,
-    ):
+    urls: list[str] = []
+    with browser_setup._serve(
+        tmp_path_factory.mktemp("pause-server"), demo=False, browser=browser, database_urls=urls
+    ) as url:
         engine = create_db_engine(urls[0])
         ana, ben = make_person(engine, "ana", name="Ana"), make_person(engine, "ben", name="Ben")
         make_couple(engine, ana, ben)

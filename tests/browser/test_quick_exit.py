@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,6 @@ from program.models import LoginSession, Person
 from program.ui.quick_exit import BUTTON_ID, DOUBLE_ESCAPE_MS
 from tests.browser import conftest as browser_setup
 from tests.browser.actions import log_in, open_app, open_menu_page, wait_for_app_loaded
-from tests.databases import fresh_database
 
 NEUTRAL_TITLE = "Weather for your area"
 
@@ -53,23 +50,6 @@ def neutral_site() -> Iterator[str]:
         httpd.server_close()
 
 
-@contextmanager
-def _captured_database_url() -> Iterator[list[str]]:
-    """Note the URL of the database the server fixture makes, so the tests can read its logins."""
-    urls: list[str] = []
-    original = fresh_database
-
-    @contextmanager
-    def noting(folder: Path) -> Iterator[str]:
-        with original(folder) as url:
-            urls.append(url)
-            yield url
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(browser_setup, "fresh_database", noting)
-        yield urls
-
-
 @pytest.fixture(scope="module")
 def exit_server(
     tmp_path_factory: pytest.TempPathFactory, browser: Browser, neutral_site: str
@@ -77,10 +57,10 @@ def exit_server(
     """A demo server whose quick exit goes to the loopback neutral site; yields (app URL, database URL)."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("KINDRED_QUICK_EXIT_URL", neutral_site)
-        with (
-            _captured_database_url() as urls,
-            browser_setup._serve(tmp_path_factory.mktemp("exit-server"), demo=True, browser=browser) as url,
-        ):
+        urls: list[str] = []
+        with browser_setup._serve(
+            tmp_path_factory.mktemp("exit-server"), demo=True, browser=browser, database_urls=urls
+        ) as url:
             yield url, urls[0]
 
 
