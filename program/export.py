@@ -192,31 +192,14 @@ REFLECTION_COLUMNS = ("couple_id", "context", "body", "visibility", "created_at"
 EXERCISE_COLUMNS = ("couple_id", "stage", "exercise", "data", "started_at", "updated_at", "completed_at")
 
 
-def _checkins(session: Session, viewer: Viewer) -> list[Row]:
+def _own_rows(
+    session: Session, viewer: Viewer, model: Any, columns: Sequence[str], made_at: Any
+) -> list[Row]:
+    """The viewer's own rows of one kind (check-ins, texts, exercises), oldest first, as the named columns."""
     rows = session.exec(
-        select(CheckIn)
-        .where(CheckIn.person_id == viewer.person_id)
-        .order_by(col(CheckIn.week_start), col(CheckIn.id))
+        select(model).where(model.person_id == viewer.person_id).order_by(col(made_at), col(model.id))
     ).all()
-    return [_fields(r, CHECKIN_COLUMNS) for r in rows]
-
-
-def _reflections(session: Session, viewer: Viewer) -> list[Row]:
-    rows = session.exec(
-        select(Reflection)
-        .where(Reflection.person_id == viewer.person_id)
-        .order_by(col(Reflection.created_at), col(Reflection.id))
-    ).all()
-    return [_fields(r, REFLECTION_COLUMNS) for r in rows]
-
-
-def _exercises(session: Session, viewer: Viewer) -> list[Row]:
-    rows = session.exec(
-        select(ExerciseRecord)
-        .where(ExerciseRecord.person_id == viewer.person_id)
-        .order_by(col(ExerciseRecord.started_at), col(ExerciseRecord.id))
-    ).all()
-    return [_fields(r, EXERCISE_COLUMNS) for r in rows]
+    return [_fields(r, columns) for r in rows]
 
 
 def _homework(session: Session, viewer: Viewer) -> list[Row]:
@@ -336,9 +319,16 @@ def export_zip(*, session: Session, viewer: Viewer, program: Program, now: datet
             ("couple", "joined_at", "left_at", "current", "partner_display_name"), _couples(session, viewer)
         ),
         "questionnaires.json": _json(_questionnaires(session, viewer, program)),
-        "checkins.csv": _csv(CHECKIN_COLUMNS, _checkins(session, viewer)),
-        "reflections.csv": _csv(REFLECTION_COLUMNS, _reflections(session, viewer)),
-        "exercises.json": _json(_exercises(session, viewer)),
+        "checkins.csv": _csv(
+            CHECKIN_COLUMNS, _own_rows(session, viewer, CheckIn, CHECKIN_COLUMNS, CheckIn.week_start)
+        ),
+        "reflections.csv": _csv(
+            REFLECTION_COLUMNS,
+            _own_rows(session, viewer, Reflection, REFLECTION_COLUMNS, Reflection.created_at),
+        ),
+        "exercises.json": _json(
+            _own_rows(session, viewer, ExerciseRecord, EXERCISE_COLUMNS, ExerciseRecord.started_at)
+        ),
         "homework.csv": _csv(
             ("couple", "stage", "title", "due_on", "completed_at"), _homework(session, viewer)
         ),
