@@ -6,7 +6,15 @@ import base64
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.actions import fill_and_submit, log_in, open_menu_page, register, wait_idle
+from tests.browser.actions import (
+    fill_and_submit,
+    log_in,
+    open_app,
+    open_menu_page,
+    register,
+    wait_for_app_loaded,
+    wait_idle,
+)
 
 
 def _fresh(browser: Browser, server: str) -> Page:
@@ -138,11 +146,12 @@ def test_a_bad_login_cookie_of_any_kind_still_shows_the_login_form(browser: Brow
         context = browser.new_context()
         context.add_cookies([{"name": "kindred_session", "value": value, "url": server}])
         page = context.new_page()
-        page.goto(server)
-        wait_idle(page)
-        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        open_app(page, server)
+        # Deleting the cookie makes the cookie component rerun the app: the form may show twice meanwhile.
+        expect(page.get_by_role("button", name="Log in").first).to_be_visible()
         expect(page.get_by_text("Something went wrong")).to_have_count(0)
         page.reload()
-        wait_idle(page)
-        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        wait_for_app_loaded(page)
+        expect(page.get_by_role("button", name="Log in").first).to_be_visible()
+        expect(page.get_by_text("Something went wrong")).to_have_count(0)
         context.close()
