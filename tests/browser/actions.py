@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 from playwright.sync_api import Page, expect
 
@@ -82,10 +83,20 @@ def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
 
 
 def open_menu_page(page: Page, title: str) -> None:
-    """Follow a link in the sidebar menu."""
+    """Follow a link in the sidebar menu, and check that the page changed.
+
+    A click that lands while a run started by something else is still being drawn (the cookie component's
+    run after a login, say) can be lost on a busy machine; then the link is followed again.
+    """
     page.bring_to_front()
-    page.get_by_test_id("stSidebar").get_by_role("link", name=title, exact=True).click()
-    wait_idle(page)
+    link = page.get_by_test_id("stSidebar").get_by_role("link", name=title, exact=True)
+    path = (link.get_attribute("href") or "").strip("/")
+    for _ in range(3):
+        link.click()
+        wait_idle(page)
+        if urlparse(page.url).path.strip("/") == path:
+            return
+    raise AssertionError(f"the menu link {title!r} did not open its page (at {page.url})")
 
 
 def fill_and_submit(page: Page, label: str, value: str, button: str) -> None:

@@ -10,7 +10,7 @@ import zipfile
 from playwright.sync_api import Browser, Request, expect
 
 from program.demo import ALEX, DEMO_PASSWORD
-from tests.browser.actions import log_in, open_menu_page, wait_idle
+from tests.browser.actions import log_in, open_app, open_menu_page, wait_idle
 
 
 def _status_without_cookies(url: str) -> int:
@@ -30,8 +30,7 @@ def test_the_export_downloads_once_and_its_link_dies_after_the_next_runs(
     page = browser.new_context(accept_downloads=True).new_page()
     media: list[str] = []
     page.on("request", lambda request: _note_media(request, media))
-    page.goto(demo_server)
-    wait_idle(page)
+    open_app(page, demo_server)
     log_in(page, ALEX[0], DEMO_PASSWORD)
     open_menu_page(page, "Account")
     expect(page.get_by_role("button", name="Download my data (zip)")).to_have_count(0)
