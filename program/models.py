@@ -180,7 +180,10 @@ class CoupleMembership(SQLModel, table=True):
 
 
 class InviteCode(SQLModel, table=True):
-    """A single-use, expiring code that lets the second partner join a couple. Only its hash is stored."""
+    """A single-use, expiring code that lets the second partner join a couple.
+
+    It is found by its hash; the open code is also kept encrypted for the partner who made it.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     couple_id: int = _couple_fk()
@@ -190,6 +193,8 @@ class InviteCode(SQLModel, table=True):
     expires_at: datetime = _when()
     used_at: datetime | None = _when(nullable=True)
     used_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    # The code itself, encrypted, so its maker can read it again; cleared when it is used, expires or is replaced.
+    code_text: str | None = Field(default=None, sa_type=EncryptedText)
 
 
 class TherapistCode(SQLModel, table=True):
