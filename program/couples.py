@@ -35,7 +35,7 @@ class CoupleError(ValueError):
 
 @dataclass(frozen=True)
 class Invite:
-    """An invite code, shown once to the partner who made it."""
+    """An invite code, shown to the partner who made it until it is used, expires or is replaced."""
 
     code: str
     expires_at: datetime
@@ -175,9 +175,48 @@ def _issue_invite(session: Session, couple_id: int, person_id: int, key: bytes, 
             created_by_id=person_id,
             created_at=now,
             expires_at=expires_at,
+            code_text=code,  # encrypted at rest (EncryptedText), so its maker can be shown it again
         )
     )
     return Invite(code, expires_at)
+
+
+def open_invite(*, session: Session, viewer: Viewer, now: datetime) -> Invite | None:
+    """The live invite code the viewer made for the couple they are waiting in, to show again; else None.
+
+    Only its maker sees it, and only while their couple waits for a second partner: not the partner who
+    used it, not anyone after the couple filled up or ended. An expired code's text is forgotten here when
+    the session may write (the account page's write session), and is never shown either way.
+    """
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    if couple_id is None:
+        return None
+    invite = session.exec(
+        select(InviteCode).where(
+            InviteCode.couple_id == couple_id,
+            InviteCode.created_by_id == viewer.person_id,
+            col(InviteCode.used_at).is_(None),
+            col(InviteCode.code_text).is_not(None),
+        )
+    ).first()
+    if invite is None or invite.code_text is None:
+        return None
+    if invite.expires_at <= now:
+        forget_expired_invites(session=session, now=now)
+        return None
+    if len(_current_members(session, couple_id)) != 1:
+        return None
+    return Invite(invite.code_text, invite.expires_at)
+
+
+def forget_expired_invites(*, session: Session, now: datetime) -> int:
+    """Delete the text of every expired invite code (the digest stays, so a late try is told it expired)."""
+    result = session.exec(
+        update(InviteCode)
+        .where(col(InviteCode.expires_at) <= now, col(InviteCode.code_text).is_not(None))
+        .values(code_text=None)
+    )
+    return int(result.rowcount)
 
 
 def create_couple(*, session: Session, viewer: Viewer, key: bytes, now: datetime) -> Invite:
@@ -245,7 +284,8 @@ def join_couple(*, session: Session, viewer: Viewer, code: str, key: bytes, now:
         is None
     ):
         raise CoupleError("We don't recognise that code any more. Ask your partner for their new one.")
-    invite.used_at, invite.used_by_id = now, viewer.person_id
+    # A used code is never shown again: its text goes with its use.
+    invite.used_at, invite.used_by_id, invite.code_text = now, viewer.person_id, None
     session.add(invite)
     _add_membership(session, invite.couple_id, viewer.person_id, now)
     _adopt_solo_work(session, viewer.person_id, invite.couple_id)

@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from program import couples
+from program import couples, crypto
 from program.access import AccessDenied, Viewer
 from program.couples import AccountSummary, CoupleError
 from program.db import read_session, write_session
@@ -106,3 +107,80 @@ def test_an_invite_stops_working_at_the_exact_second_it_expires(engine: Engine) 
         couples.join_couple(
             session=session, viewer=dee, code=cais.code, key=KEY, now=expiry - timedelta(seconds=1)
         )
+
+
+def _open(engine: Engine, viewer: Viewer, now: datetime) -> couples.Invite | None:
+    with write_session(engine) as session:
+        return couples.open_invite(session=session, viewer=viewer, now=now)
+
+
+def test_the_open_invite_is_shown_again_to_its_maker_only(engine: Engine) -> None:
+    """Ana started a couple; later (a new visit) she is shown the same code again. Ben, who has not joined,
+    and Cleo, waiting in a couple of her own, are shown only their own codes or none."""
+    ana, ben, cleo = make_person(engine, "ana"), make_person(engine, "ben"), make_person(engine, "cleo")
+    with write_session(engine) as session:
+        made = couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
+    with write_session(engine) as session:
+        cleos = couples.create_couple(session=session, viewer=cleo, key=KEY, now=NOW)
+    assert _open(engine, ana, NOW + timedelta(hours=5)) == made
+    assert _open(engine, cleo, NOW + timedelta(hours=5)) == cleos
+    assert _open(engine, ben, NOW + timedelta(hours=5)) is None
+
+
+def test_a_used_invite_is_shown_to_nobody_and_its_text_is_gone(engine: Engine) -> None:
+    """Once Ben joins with Ana's code, neither of them is shown it again, and its stored text is deleted."""
+    ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
+    with write_session(engine) as session:
+        made = couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
+    with write_session(engine) as session:
+        couples.join_couple(session=session, viewer=ben, code=made.code, key=KEY, now=NOW)
+    assert _open(engine, ana, NOW) is None
+    assert _open(engine, ben, NOW) is None
+    with read_session(engine) as session:
+        assert session.exec(select(InviteCode.code_text)).all() == [None]
+
+
+def test_an_expired_invite_is_not_shown_and_its_text_is_forgotten(engine: Engine) -> None:
+    """At the second the code stops working it is no longer shown, and its text leaves the database."""
+    ana = make_person(engine, "ana")
+    with write_session(engine) as session:
+        made = couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
+    assert _open(engine, ana, made.expires_at - timedelta(seconds=1)) == made
+    assert _open(engine, ana, made.expires_at) is None
+    with read_session(engine) as session:
+        assert session.exec(select(InviteCode.code_text)).all() == [None]
+
+
+def test_a_new_invite_replaces_the_shown_one_and_the_old_text_is_gone(engine: Engine) -> None:
+    """Making a new code shows the new one; the old row (and its text) is deleted."""
+    ana = make_person(engine, "ana")
+    renewed = _renewed(engine, ana)
+    assert _open(engine, ana, NOW + timedelta(days=1)) == renewed
+    with read_session(engine) as session:
+        assert len(session.exec(select(InviteCode)).all()) == 1
+
+
+def test_the_stored_invite_text_is_ciphertext_not_the_code(engine: Engine) -> None:
+    """A copy of the database does not reveal the open code: the raw column holds a token, not the code."""
+    ana = make_person(engine, "ana")
+    with write_session(engine) as session:
+        made = couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
+    with engine.connect() as connection:
+        raw = connection.execute(sa.text("SELECT code_text FROM invitecode")).scalar_one()
+    plain = made.code.replace("-", "")
+    assert isinstance(raw, str) and raw
+    assert made.code not in raw and plain not in raw and plain.lower() not in raw.lower()
+    assert crypto.decrypt(raw) == made.code
+
+
+def test_a_couple_that_ends_while_waiting_shows_no_code(engine: Engine) -> None:
+    """Ana cancels her waiting couple and starts again: she is shown only the new couple's code."""
+    ana = make_person(engine, "ana")
+    with write_session(engine) as session:
+        couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
+    with write_session(engine) as session:
+        couples.leave_couple(session=session, viewer=ana, now=NOW)
+    assert _open(engine, ana, NOW) is None
+    with write_session(engine) as session:
+        again = couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
+    assert _open(engine, ana, NOW) == again
