@@ -11,10 +11,11 @@ notes are never read here, and safety screens never reach ProgressData at all.
 from __future__ import annotations
 
 import html
+import math
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
@@ -40,6 +41,11 @@ RATING_LABELS = {
     "trust": "Trust rating",
     "overall": "Overall rating",
 }
+# The weekly check-in: every rating runs 0 to 10 and every label's high end is the good one (checkin.toml).
+CHECKIN_MIN, CHECKIN_MAX = 0, 10
+CHECKIN_DIRECTION = "higher is better"
+MAX_DATE_TICKS = 5  # horizontal "3 Nov" labels fit a 390 px phone five at a time
+CHANCE_NOTE = "These short checks have no known reliability, so small changes may be chance."
 
 
 @dataclass(frozen=True)
@@ -97,19 +103,22 @@ def checkin_trends(
     if not any(series):
         return EmptyChart("No check-ins yet: the lines appear after your first weekly check-ins.")
 
+    # Every week from the first check-in to the last, so a missed week is a gap in the line (None, never
+    # bridged) and not two neighbouring points joined as if the week between had data.
+    weeks = _every_week(sorted({w for points in series for w in points}))
     figure = go.Figure()
     for name, style, points in zip(names, STYLES, series, strict=False):
         if points:
-            weeks = sorted(points)
             figure.add_trace(
                 go.Scatter(
                     x=weeks,
-                    y=[points[w] for w in weeks],
+                    y=[points.get(w) for w in weeks],
                     name=plot_text(name),
                     mode="lines+markers",
+                    connectgaps=False,
                     line={"color": style.colour, "dash": style.dash, "width": 2},
                     marker={"color": style.colour, "symbol": style.symbol, "size": 8},
-                    hovertemplate="Week of %{x|%-d %b %Y}: %{y}" + WHO,
+                    hovertemplate="Week of %{x|%-d %b %Y}: %{y:.0f}" + WHO,
                 )
             )
     means: dict[date, float] = {}
@@ -118,21 +127,22 @@ def checkin_trends(
     if means:
         figure.add_trace(
             go.Scatter(
-                x=list(means),
-                y=list(means.values()),
+                x=weeks,
+                y=[means.get(w) for w in weeks],
                 name=MEAN_NAME,
                 mode="lines+markers",
+                connectgaps=False,
                 line={"color": MEAN_COLOUR, "dash": "dot", "width": 2},
                 marker={"color": MEAN_COLOUR, "symbol": "diamond", "size": 6},
-                hovertemplate="Week of %{x|%-d %b %Y}: %{y}" + WHO,
+                hovertemplate="Week of %{x|%-d %b %Y}: %{y:.1f}" + WHO,
             )
         )
     _layout(figure, "Weekly check-ins")
-    figure.update_xaxes(title_text="Week", tickformat="%-d %b")
-    weeks = sorted({w for points in series for w in points})
-    if len(weeks) <= 12:  # one tick a week; beyond that, Plotly's own spacing reads better
-        figure.update_xaxes(tick0=weeks[0], dtick=7 * 24 * 60 * 60 * 1000)
-    figure.update_yaxes(title_text=f"{label} (0-10)", range=[0, 10], tick0=0, dtick=2)
+    step = math.ceil(len(weeks) / MAX_DATE_TICKS)
+    figure.update_xaxes(title_text="Week", tickformat="%-d %b", tickvals=weeks[::step])
+    figure.update_yaxes(
+        title_text=f"{label} ({CHECKIN_MIN}-{CHECKIN_MAX})", range=[CHECKIN_MIN, CHECKIN_MAX], dtick=2
+    )
 
     table: list[dict[str, object]] = []
     for week in weeks:
@@ -141,21 +151,33 @@ def checkin_trends(
         if len(series) == 2:
             row[MEAN_NAME] = means.get(week)
         table.append(row)
-    return Chart(figure, _checkin_caption(names, series, label, solo=len(partners) == 1), table)
+    return Chart(figure, _checkin_caption(names, series, weeks, label, solo=len(partners) == 1), table)
 
 
-def _checkin_caption(names: list[str], series: list[dict[date, int]], label: str, *, solo: bool) -> str:
+def _every_week(weeks: list[date]) -> list[date]:
+    """Every week from the first to the last, each seven days after the one before."""
+    if not weeks:
+        return []
+    grid = [weeks[0] + timedelta(weeks=n) for n in range((weeks[-1] - weeks[0]).days // 7 + 1)]
+    return sorted(set(grid) | set(weeks))  # a week start off the seven-day grid is kept, never dropped
+
+
+def _checkin_caption(
+    names: list[str], series: list[dict[date, int]], weeks: list[date], label: str, *, solo: bool
+) -> str:
     what = label[:1].lower() + label[1:]
+    scale = f"({CHECKIN_MIN} to {CHECKIN_MAX}, {CHECKIN_DIRECTION})"
     clauses: list[str] = []
+    missed: list[str] = []
     said_what = False
     for name, points in zip(names, series, strict=False):
         if not points:
             clauses.append(f"{name} hasn't done a check-in yet, and their line appears after their first one")
             continue
-        weeks = sorted(points)
-        subject = f"{name}'s" if said_what else f"{name}'s {what}"
-        first, last = points[weeks[0]], points[weeks[-1]]
-        if len(weeks) == 1:
+        done = sorted(points)
+        subject = f"{name}'s" if said_what else f"{name}'s {what} {scale}"
+        first, last = points[done[0]], points[done[-1]]
+        if len(done) == 1:
             clauses.append(f"{subject} is {first} so far")
         else:
             clauses.append(
@@ -164,6 +186,12 @@ def _checkin_caption(names: list[str], series: list[dict[date, int]], label: str
                 else f"{subject} went from {first} to {last} since the first week"
             )
         said_what = True
+        # Weeks between a partner's first and last check-in with none: drawn as a gap, and said here.
+        gaps = sum(1 for w in weeks if done[0] < w < done[-1] and w not in points)
+        if gaps:
+            missed.append(f"{name} missed {gaps} week{'s' if gaps > 1 else ''}")
+    if missed:
+        clauses.append(" and ".join(missed) + ", shown as a gap in the line")
     if solo:
         clauses.append("your partner's line appears once they have joined and done a check-in")
     return _sentence(clauses)
@@ -188,13 +216,18 @@ def domain_profile(data: ProgressData, program: Program) -> Chart | EmptyChart:
     for partner, name, style in zip(partners, names, STYLES, strict=False):
         for when, filling in occasions:
             lighter = when == "start" and len(occasions) > 1
+            scores = [_score(filling, partner, s.key) for s in subscales]
+            # Bars grow from the scale's minimum (a 1-7 scale starts at 1): the bar's length is the score
+            # above it, and the hover shows the score itself.
             figure.add_trace(
                 go.Bar(
                     x=titles,
-                    y=[_score(filling, partner, s.key) for s in subscales],
+                    y=[None if v is None else v - low for v in scores],
+                    base=low,
                     name=plot_text(f"{name}, {when}"),
                     marker=_bar_marker(style, lighter=lighter),
-                    hovertemplate="%{x}: %{y}" + WHO,
+                    customdata=[["no score" if v is None else _fmt(v)] for v in scores],
+                    hovertemplate="%{x}: %{customdata[0]}" + WHO,
                 )
             )
     for index, subscale in enumerate(subscales):
@@ -202,7 +235,7 @@ def domain_profile(data: ProgressData, program: Program) -> Chart | EmptyChart:
     # Four partner entries and a band per cut-off rarely fit on one legend row.
     _layout(figure, "Questionnaire profile", legend_rows=2 if figure.layout.shapes else 1)
     figure.update_layout(barmode="group")
-    figure.update_xaxes(title_text="Area of your relationship")
+    figure.update_xaxes(title_text="Area")
     figure.update_yaxes(title_text=_score_title(instrument, low, high), range=[low, high])
 
     table: list[dict[str, object]] = []
@@ -213,6 +246,7 @@ def domain_profile(data: ProgressData, program: Program) -> Chart | EmptyChart:
                 {when.capitalize(): _score(filling, partner, subscale.key) for when, filling in occasions}
             )
             latest = _score(occasions[-1][1], partner, subscale.key)
+            row["Range"] = _range_label(instrument, subscale)
             row["In the concern range"] = None if latest is None else in_concern_range(subscale, latest)
             table.append(row)
     return Chart(figure, _profile_caption(instrument, partners, names, occasions), table)
@@ -226,6 +260,7 @@ def _profile_caption(
 ) -> str:
     first, last = occasions[0][1], occasions[-1][1]
     clauses: list[str] = []
+    said: set[str] = set()  # range labels already given: each is said once
     said_change = False
     for partner, name in zip(partners, names, strict=False):
         if len(occasions) == 1:
@@ -234,10 +269,9 @@ def _profile_caption(
             ]
             if scored:
                 best, value = max(scored, key=lambda sv: sv[1])  # max keeps the first of equal scores
-                top = _fmt(score_range(instrument, best.key)[1])
                 lead = "at the start, " if not clauses else ""
                 verb = "scored highest on" if not clauses else "on"
-                clauses.append(f"{lead}{name} {verb} {best.title} ({_fmt(value)} of {top})")
+                clauses.append(f"{lead}{name} {verb} {_scored_phrase(instrument, best, value, said)}")
             continue
         moves = [
             (s, a, b)
@@ -251,12 +285,33 @@ def _profile_caption(
         if before == after:
             clauses.append(f"{name}'s scores are the same as at the start")
         elif not said_change:
-            span = f"{_fmt(before)} to {_fmt(after)}"
-            clauses.append(f"since the start, {name}'s biggest change is in {subscale.title} ({span})")
+            span = _change_phrase(instrument, subscale, before, after, said)
+            clauses.append(f"since the start, {name}'s biggest change is in {span}")
             said_change = True
         else:
-            clauses.append(f"{name}'s in {subscale.title} ({_fmt(before)} to {_fmt(after)})")
+            clauses.append(f"{name}'s in {_change_phrase(instrument, subscale, before, after, said)}")
     return _sentence(clauses or ["There are not enough answers yet to show scores"])
+
+
+def _scored_phrase(instrument: Instrument, subscale: Subscale, value: float, said: set[str]) -> str:
+    """ "Trust 6.2 of 7 (1 to 7, higher is better)", the range left out when already said."""
+    top = _fmt(score_range(instrument, subscale.key)[1], whole=True)
+    return f"{subscale.title} {_fmt(value)} of {top}{_once(_range_label(instrument, subscale), said)}"
+
+
+def _change_phrase(
+    instrument: Instrument, subscale: Subscale, before: float, after: float, said: set[str]
+) -> str:
+    """ "Trust from 4.0 to 5.5 (1 to 7, higher is better)", the range left out when already said."""
+    span = f"{subscale.title} from {_fmt(before)} to {_fmt(after)}"
+    return span + _once(_range_label(instrument, subscale), said)
+
+
+def _once(label: str, said: set[str]) -> str:
+    if label in said:
+        return ""
+    said.add(label)
+    return f" ({label})"
 
 
 # ---- 3. perception gap ----------------------------------------------------------------------------
@@ -287,8 +342,9 @@ def perception_gap(data: ProgressData, program: Program, top: int = 5) -> Chart 
     names = _names(partners)
     labels = [_wrap(item.text) for item, _, _ in biggest]
     scale = instrument.scale
-    # Bars grow from one point below the lowest answer, so the lowest answer still shows as a bar.
-    zero = scale.min - 1
+    # Bars grow from the scale's minimum; each bar carries its answer as text, so the lowest answer (a bar
+    # of no length) still shows as its number.
+    zero = scale.min
 
     figure = go.Figure()
     for position, (name, style) in enumerate(zip(names, STYLES, strict=False)):
@@ -301,6 +357,9 @@ def perception_gap(data: ProgressData, program: Program, top: int = 5) -> Chart 
                 orientation="h",
                 name=plot_text(name),
                 marker=_bar_marker(style),
+                texttemplate="%{customdata[1]}",
+                textposition="outside",
+                cliponaxis=False,
                 customdata=[
                     [plot_text(item.text), a, plot_text(scale.labels[a - scale.min])]
                     for (item, _, _), a in zip(biggest, answers, strict=True)
@@ -311,7 +370,7 @@ def perception_gap(data: ProgressData, program: Program, top: int = 5) -> Chart 
     _layout(figure, "Where you see things differently")
     figure.update_layout(barmode="group")
     figure.update_xaxes(
-        title_text=f"Answer ({scale.min} = {scale.labels[0]}, {scale.max} = {scale.labels[-1]})",
+        title_text=f"Answer ({scale.min} to {scale.max})",
         range=[zero, scale.max],
         tickvals=list(scale.points),
     )
@@ -323,7 +382,8 @@ def perception_gap(data: ProgressData, program: Program, top: int = 5) -> Chart 
     item, a, b = biggest[0]
     caption = (
         f"The biggest difference is about “{_shorten(item.text)}” "
-        f"({names[0]} answered {a}, {names[1]} {b}): worth talking about gently."
+        f"({names[0]} answered {a}, {names[1]} {b}; answers run from {scale.min}, "
+        f"{scale.labels[0]}, to {scale.max}, {scale.labels[-1]}): worth talking about gently."
     )
     return Chart(figure, caption, table)
 
@@ -440,7 +500,7 @@ def change_since_baseline(data: ProgressData, program: Program, instrument: str)
                     "Partner": name,
                     "Start": start,
                     "Latest": latest,
-                    "Change": None if start is None or latest is None else round(latest - start, 2),
+                    "Change": None if start is None or latest is None else round(latest - start, 1),
                     "Reliable change": verdict or "not judged (no reliability figure)",
                     "In the concern range": None if latest is None else in_concern_range(subscale, latest),
                 }
@@ -487,13 +547,17 @@ def change_since_baseline(data: ProgressData, program: Program, instrument: str)
     for index, subscale in enumerate(subscales):
         _band(figure, form, subscale, across=(index - 0.5, index + 0.5), vertical=False)
     ticks = [
-        plot_text(f"{s.title} ({_fmt(ranges[s.key][0])}-{_fmt(ranges[s.key][1])})" if mixed else s.title)
+        plot_text(
+            f"{s.title} ({_fmt(ranges[s.key][0], whole=True)}-{_fmt(ranges[s.key][1], whole=True)})"
+            if mixed
+            else s.title
+        )
         for s in subscales
     ]
     _layout(figure, "Change since the start" if since == "the start" else plot_text(f"Change over {since}"))
     figure.update_xaxes(title_text=_score_title(form, low, high), range=[low, high])
     figure.update_yaxes(
-        title_text="Area (open marker: start, filled: latest)",
+        title_text="Open: start, filled: latest",
         tickvals=list(range(len(subscales))),
         ticktext=ticks,
         range=[len(subscales) - 0.5, -0.5],
@@ -549,9 +613,157 @@ def _change_caption(
             clauses.append(f"{name}'s {biggest} {subscale.title} ({_fmt(a)} to {_fmt(b)})")
     if not clauses:
         return _sentence(["There are not enough answers yet to show change"])
-    return _sentence(
-        [f"{opening}, {clauses[0]}", *clauses[1:], "change is shown without a reliability judgement"]
+    return _sentence([f"{opening}, {clauses[0]}", *clauses[1:]]) + " " + CHANCE_NOTE
+
+
+# ---- 6. every stage's start and end check ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _StageRow:
+    """One row of the stage chart: a stage's check subscale, with the fillings at its start and end."""
+
+    label: str
+    instrument: Instrument
+    subscale: Subscale
+    start: Filling
+    end: Filling
+
+
+def stage_changes(data: ProgressData, program: Program) -> Chart | EmptyChart:
+    """Each partner's start and end check of every stage both partners finished, in one figure."""
+    partners = data.partners[:2]
+    rows: list[_StageRow] = []
+    for stage in program.stages:
+        form = program.instruments.get(stage.check)
+        if form is None:
+            continue
+        by_occasion = {f.occasion: f for f in data.fillings_of(form.key)}
+        start = by_occasion.get(stage_occasion(stage.key, "start"))
+        end = by_occasion.get(stage_occasion(stage.key, "end"))
+        if start is None or end is None:
+            continue
+        for subscale in form.subscales:
+            label = stage.title if len(form.subscales) == 1 else f"{stage.title}: {subscale.title}"
+            rows.append(_StageRow(label, form, subscale, start, end))
+    if not rows or len(partners) < 2:
+        return EmptyChart(
+            "How each stage changed things shows here once you have both done a stage's start and end check."
+        )
+    names = _names(partners)
+    low = min(score_range(r.instrument, r.subscale.key)[0] for r in rows)
+    high = max(score_range(r.instrument, r.subscale.key)[1] for r in rows)
+    labels = [_range_label(r.instrument, r.subscale) for r in rows]
+    offsets = (-0.15, 0.15)  # partner 1 just above a row's middle, partner 2 just below
+
+    figure = go.Figure()
+    table: list[dict[str, object]] = []
+    moves: dict[str, list[tuple[_StageRow, float, float, str]]] = {name: [] for name in names}
+    for position, (partner, name, style) in enumerate(zip(partners, names, STYLES, strict=False)):
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        symbols: list[str] = []
+        hover: list[str] = []
+        for index, row in enumerate(rows):
+            before, after = (
+                _score(row.start, partner, row.subscale.key),
+                _score(row.end, partner, row.subscale.key),
+            )
+            change = None if before is None or after is None else reliable_change(row.subscale, before, after)
+            table.append(
+                {
+                    "Stage": row.label,
+                    "Partner": name,
+                    "Start": before,
+                    "End": after,
+                    "Change": None if before is None or after is None else round(after - before, 1),
+                    "Range": _range_label(row.instrument, row.subscale),
+                    "Reliable change": change.verdict if change else "not known",
+                }
+            )
+            if before is None or after is None:
+                continue
+            top = _fmt(score_range(row.instrument, row.subscale.key)[1], whole=True)
+            judgement = f" ({change.verdict})" if change else ""
+            moves[name].append(
+                (row, before, after, change.verdict if change else _which_way(row, before, after))
+            )
+            at = index + offsets[position]
+            xs += [before, after, None]
+            ys += [at, at, None]
+            symbols += [f"{style.symbol}-open", style.symbol, style.symbol]
+            hover += [
+                plot_text(f"{row.label}, start: {_fmt(before)} of {top}"),
+                plot_text(f"{row.label}, end: {_fmt(after)} of {top}{judgement}"),
+                "",
+            ]
+        figure.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                name=plot_text(name),
+                mode="lines+markers",
+                line={"color": style.colour, "dash": style.dash, "width": 2},
+                marker={"color": style.colour, "symbol": symbols, "size": 11, "line": {"width": 2}},
+                hovertext=hover,
+                hovertemplate="%{hovertext}" + WHO,
+                cliponaxis=False,
+            )
+        )
+    mixed = len(set(labels)) > 1
+    _layout(figure, "Each stage, start and end")
+    figure.update_xaxes(
+        title_text=_score_title(rows[0].instrument, low, high) if not mixed else "Score",
+        range=[low, high],
     )
+    figure.update_yaxes(
+        title_text="Open: start, filled: end",
+        tickvals=list(range(len(rows))),
+        ticktext=[
+            plot_text(f"{r.label} ({label})" if mixed else r.label)
+            for r, label in zip(rows, labels, strict=True)
+        ],
+        range=[len(rows) - 0.5, -0.5],
+        showgrid=False,
+    )
+    # Rows of the table by stage, then partner, as the chart reads from top to bottom.
+    table.sort(key=lambda entry: [r.label for r in rows].index(str(entry["Stage"])))
+    return Chart(figure, _stage_caption(names, moves, labels, rows), table)
+
+
+def _which_way(row: _StageRow, before: float, after: float) -> str:
+    """Better, worse or the same, by the subscale's direction (said plainly; chance is noted once)."""
+    if after == before:
+        return "the same"
+    rising = after > before
+    return "better" if rising == (row.subscale.direction == "higher is better") else "worse"
+
+
+def _stage_caption(
+    names: list[str],
+    moves: dict[str, list[tuple[_StageRow, float, float, str]]],
+    labels: list[str],
+    rows: list[_StageRow],
+) -> str:
+    clauses: list[str] = []
+    for name in names:
+        if not moves[name]:
+            continue
+        row, before, after, way = max(moves[name], key=lambda m: abs(m[2] - m[1]))
+        if before == after:
+            clauses.append(f"{name}'s scores stayed the same")
+        elif len(moves[name]) == 1:
+            clauses.append(f"{name} went from {_fmt(before)} to {_fmt(after)} in “{row.label}” ({way})")
+        else:
+            clauses.append(
+                f"{name} moved most in “{row.label}”, from {_fmt(before)} to {_fmt(after)} ({way})"
+            )
+    if len(set(labels)) == 1:
+        clauses.append(f"scores run {labels[0]}")
+    caption = _sentence(clauses or ["There are not enough answers yet to show change"])
+    if any(r.subscale.reliability is None for r in rows):
+        caption += " " + CHANCE_NOTE
+    return caption
 
 
 # ---- shared pieces --------------------------------------------------------------------------------
@@ -585,7 +797,7 @@ def _not_sent(data: ProgressData, instrument: Instrument) -> str:
 def _score(filling: Filling, partner: Partner, subscale: str) -> float | None:
     """A partner's subscale score in a filling, rounded for display (None when too few answers)."""
     value = filling.scores.get(partner.person_id, {}).get(subscale)
-    return None if value is None else round(value, 2)
+    return None if value is None else round(value, 1)
 
 
 def _instrument_range(instrument: Instrument) -> tuple[float, float]:
@@ -595,9 +807,11 @@ def _instrument_range(instrument: Instrument) -> tuple[float, float]:
 
 
 def _score_title(instrument: Instrument, low: float, high: float) -> str:
-    if instrument.aggregate == "mean":
-        return f"Average answer ({_fmt(low)}-{_fmt(high)})"
-    return f"Total score ({_fmt(low)}-{_fmt(high)})"
+    """The score axis: short enough for a phone, with the range and, when all agree, which way is better."""
+    what = "Average" if instrument.aggregate == "mean" else "Total"
+    span = f"{_fmt(low, whole=True)}-{_fmt(high, whole=True)}"
+    directions = {s.direction for s in instrument.subscales}
+    return f"{what} ({span}, {directions.pop()})" if len(directions) == 1 else f"{what} score ({span})"
 
 
 def _band(
@@ -656,13 +870,24 @@ def _tint(colour: str, white: float) -> str:
 
 
 def _layout(figure: go.Figure, title: str, legend_rows: int = 1) -> None:
-    """The look every chart shares: plain template, short title, and the legend at the top under it."""
+    """The look every chart shares, made to fit a 390 px phone: plain template, the title alone at the top
+    (the page hides Plotly's toolbar), the legend in rows at the very bottom under the axis title, tick
+    labels horizontal, and axis titles that make room for themselves."""
     figure.update_layout(
         template="simple_white",
         title={"text": title, "x": 0, "xanchor": "left", "yref": "container", "y": 0.98, "yanchor": "top"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-        margin={"t": 60 + 28 * legend_rows},
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "yanchor": "bottom",
+            "y": 0,
+            "xanchor": "left",
+            "x": 0,
+        },
+        margin={"t": 50, "b": 70 + 28 * legend_rows, "l": 10, "r": 10},
     )
+    figure.update_xaxes(tickangle=0, automargin=True, title_standoff=8)
+    figure.update_yaxes(automargin=True)
 
 
 def _wrap(text: str) -> str:
@@ -676,13 +901,21 @@ def _shorten(text: str) -> str:
     return short if short == text else short[:-1].rstrip(",;:") + "…"
 
 
-def _percent(done: int, total: int) -> float:
-    return round(100 * done / total, 1) if total else 0.0
+def _percent(done: int, total: int) -> int:
+    """A share as a whole percentage (counts and percentages are whole numbers everywhere)."""
+    return round(100 * done / total) if total else 0
 
 
-def _fmt(value: float) -> str:
-    """A number as people read it: at most one decimal, no trailing zero."""
-    return f"{round(value, 1):g}"
+def _fmt(value: float, *, whole: bool = False) -> str:
+    """The one number format: scores (means) with one decimal, so 4.0 sits beside 4.2 and never 4 or
+    4.20; counts, percentages and the ends of a scale as whole numbers."""
+    return f"{value:.0f}" if whole else f"{value:.1f}"
+
+
+def _range_label(instrument: Instrument, subscale: Subscale) -> str:
+    """A score's range and which way is better, in plain words: "1 to 7, higher is better"."""
+    low, high = score_range(instrument, subscale.key)
+    return f"{_fmt(low, whole=True)} to {_fmt(high, whole=True)}, {subscale.direction}"
 
 
 def _sentence(clauses: list[str]) -> str:

@@ -70,6 +70,19 @@ class Subscale(_Content):
     cutoff_label: str = ""
     # Which side of the cut-off is the range of concern.
     concern: Literal["below", "above"] = "below"
+    # Which way is better, said beside every score shown (charts, captions).
+    direction: Literal["higher is better", "lower is better"] = "higher is better"
+
+    @model_validator(mode="after")
+    def _direction_matches_concern(self) -> Subscale:
+        # A concern range below the cut-off means low scores are worse, so higher is better (and vice versa).
+        expected = "higher is better" if self.concern == "below" else "lower is better"
+        if self.cutoff is not None and self.direction != expected:
+            raise ValueError(
+                f"subscale {self.key!r}: a concern range {self.concern} the cut-off contradicts "
+                f"direction {self.direction!r} (expected {expected!r})"
+            )
+        return self
 
 
 class Item(_Content):

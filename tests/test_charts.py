@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,9 +22,10 @@ from program.charts import (
     checkin_trends,
     domain_profile,
     perception_gap,
+    stage_changes,
     stage_progress,
 )
-from program.curriculum import Instrument, Program, load_instruments, load_program
+from program.curriculum import Instrument, Program, Subscale, load_instruments, load_program
 from program.progress import Filling, Partner, ProgressData
 
 PROGRAM = load_program()
@@ -108,7 +110,7 @@ def _trace(chart: Chart, name: str) -> Any:
 def _assert_common_layout(chart: Chart) -> None:
     layout = chart.figure.layout
     assert layout.template == pio.templates["simple_white"]
-    assert layout.legend.orientation == "h" and layout.legend.y > 1
+    assert layout.legend.orientation == "h" and layout.legend.yref == "container" and layout.legend.y == 0
     assert layout.title.text
     assert chart.caption.count(". ") == 0 and chart.caption.endswith(".")
 
@@ -129,19 +131,24 @@ def test_checkin_trends_draw_each_partner_and_the_couples_mean() -> None:
     chart = _chart(checkin_trends(_data(checkins=checkins)))
     assert [t.name for t in chart.figure.data] == ["Ana", "Ben", MEAN_NAME]
     ana, ben, mean = chart.figure.data
-    assert list(ana.x) == WEEKS[:3] and list(ana.y) == [5, 6, 7]
-    assert list(ben.x) == [WEEKS[0], WEEKS[2], WEEKS[3]] and list(ben.y) == [6, 5, 6]
+    # Every week on every line; a week without a check-in is None, a gap.
+    assert list(ana.x) == WEEKS and list(ana.y) == [5, 6, 7, None]
+    assert list(ben.x) == WEEKS and list(ben.y) == [6, None, 5, 6]
     assert (ana.line.color, ana.line.dash, ana.marker.symbol) == (BLUE, "solid", "circle")
     assert (ben.line.color, ben.line.dash, ben.marker.symbol) == (ORANGE, "dash", "square")
-    assert list(mean.x) == [WEEKS[0], WEEKS[2]] and list(mean.y) == [5.5, 6.0]
+    assert list(mean.x) == WEEKS and list(mean.y) == [5.5, None, 6.0, None]
     assert (mean.line.color, mean.line.dash) == (GREY, "dot")
-    assert all("%{x|" in t.hovertemplate and "%{y}" in t.hovertemplate for t in chart.figure.data)
+    assert all("%{x|" in t.hovertemplate for t in chart.figure.data)
+    assert (ana.hovertemplate.count("%{y:.0f}"), mean.hovertemplate.count("%{y:.1f}")) == (1, 1)
     layout = chart.figure.layout
     assert tuple(layout.yaxis.range) == (0, 10)
-    assert layout.xaxis.dtick == 7 * 24 * 60 * 60 * 1000  # a tick a week
+    assert list(layout.xaxis.tickvals) == WEEKS  # four weeks: a tick each
     assert layout.yaxis.title.text == "Overall rating (0-10)" and layout.xaxis.title.text == "Week"
     _assert_common_layout(chart)
-    assert chart.caption == "Ana's overall rating went from 5 to 7 since the first week; Ben's from 6 to 6."
+    assert chart.caption == (
+        "Ana's overall rating (0 to 10, higher is better) went from 5 to 7 since the first week; "
+        "Ben's from 6 to 6; Ben missed 1 week, shown as a gap in the line."
+    )
     assert chart.table == [
         {"Week": WEEKS[0], "Ana": 5, "Ben": 6, MEAN_NAME: 5.5},
         {"Week": WEEKS[1], "Ana": 6, "Ben": None, MEAN_NAME: None},
@@ -158,9 +165,12 @@ def test_checkin_trends_draw_the_chosen_rating_with_its_label() -> None:
         _checkin(BEN, 0, 5, closeness=4),
     )
     chart = _chart(checkin_trends(_data(checkins=checkins), "closeness", "Closeness"))
-    assert list(_trace(chart, "Ana").y) == [2, 8] and list(_trace(chart, MEAN_NAME).y) == [3.0]
+    assert list(_trace(chart, "Ana").y) == [2, 8] and list(_trace(chart, MEAN_NAME).y) == [3.0, None]
     assert chart.figure.layout.yaxis.title.text == "Closeness rating (0-10)"
-    assert chart.caption == "Ana's closeness rating went from 2 to 8 since the first week; Ben's is 4 so far."
+    assert chart.caption == (
+        "Ana's closeness rating (0 to 10, higher is better) went from 2 to 8 since the first week; "
+        "Ben's is 4 so far."
+    )
     with pytest.raises(ValueError, match="unknown check-in rating"):
         checkin_trends(_data(checkins=checkins), "mood")
 
@@ -178,7 +188,7 @@ def test_a_partner_without_checkins_gets_no_line_and_a_word_in_the_caption() -> 
     chart = _chart(checkin_trends(_data(checkins=(_checkin(ANA, 0, 5), _checkin(ANA, 1, 7)))))
     assert [t.name for t in chart.figure.data] == ["Ana"]
     assert chart.caption == (
-        "Ana's overall rating went from 5 to 7 since the first week; "
+        "Ana's overall rating (0 to 10, higher is better) went from 5 to 7 since the first week; "
         "Ben hasn't done a check-in yet, and their line appears after their first one."
     )
     assert chart.table == [
@@ -198,7 +208,7 @@ def test_checkin_trends_empty_states() -> None:
     solo = _chart(checkin_trends(_data(partners=(ANA,), checkins=(_checkin(ANA, 0, 4),))))
     assert [t.name for t in solo.figure.data] == ["Ana"]
     assert solo.caption == (
-        "Ana's overall rating is 4 so far; "
+        "Ana's overall rating (0 to 10, higher is better) is 4 so far; "
         "your partner's line appears once they have joined and done a check-in."
     )
 
@@ -222,8 +232,8 @@ def test_domain_profile_groups_start_and_latest_bars_per_partner() -> None:
     assert [t.name for t in chart.figure.data] == ["Ana, start", "Ana, latest", "Ben, start", "Ben, latest"]
     titles = [s.title for s in BASELINE.subscales]
     for trace, scores in zip(chart.figure.data, (START, LATEST, BEN_START, BEN_LATEST), strict=True):
-        assert trace.type == "bar" and list(trace.x) == titles
-        assert list(trace.y) == [scores[s.key] for s in BASELINE.subscales]
+        assert trace.type == "bar" and list(trace.x) == titles and trace.base == 1
+        assert list(trace.y) == pytest.approx([scores[s.key] - 1 for s in BASELINE.subscales])
     ana_start, ana_latest, ben_start, ben_latest = chart.figure.data
     assert (ana_start.marker.color, ana_latest.marker.color) == ("#8CC0DC", BLUE)  # start: a lighter tint
     assert (ben_start.marker.color, ben_latest.marker.color) == ("#F4D48C", ORANGE)
@@ -233,15 +243,18 @@ def test_domain_profile_groups_start_and_latest_bars_per_partner() -> None:
     assert {ben_start.marker.pattern.shape, ben_latest.marker.pattern.shape} == {"/"}
     layout = chart.figure.layout
     assert layout.barmode == "group"
-    assert tuple(layout.yaxis.range) == (1, 7) and layout.yaxis.title.text == "Average answer (1-7)"
+    assert tuple(layout.yaxis.range) == (1, 7)
+    assert layout.yaxis.title.text == "Average (1-7, higher is better)"
     assert layout.xaxis.title.text and not layout.shapes  # the shipped baseline declares no cut-offs
     _assert_common_layout(chart)
     assert chart.caption == (
-        "Since the start, Ana's biggest change is in Communication (4 to 5.5); "
-        "Ben's in Handling conflict (4 to 4.8)."
+        "Since the start, Ana's biggest change is in Communication from 4.0 to 5.5 "
+        "(1 to 7, higher is better); "
+        "Ben's in Handling conflict from 4.0 to 4.8."
     )
     assert chart.table[0] == {
-        "Area": "Communication", "Partner": "Ana", "Start": 4.0, "Latest": 5.5, "In the concern range": None
+        "Area": "Communication", "Partner": "Ana", "Start": 4.0, "Latest": 5.5,
+        "Range": "1 to 7, higher is better", "In the concern range": None,
     }  # fmt: skip
     assert [(r["Partner"], r["Start"], r["Latest"]) for r in chart.table if r["Area"] == "Trust"] == [
         ("Ana", 6.2, 6.0),
@@ -259,10 +272,10 @@ def test_domain_profile_with_one_filling_shows_start_bars_only() -> None:
     assert [t.name for t in chart.figure.data] == ["Ana, start", "Ben, start"]
     assert [t.marker.color for t in chart.figure.data] == [BLUE, ORANGE]
     assert (
-        chart.caption
-        == "At the start, Ana scored highest on Trust (6.2 of 7); Ben on Communication (5 of 7)."
+        chart.caption == "At the start, Ana scored highest on Trust 6.2 of 7 (1 to 7, higher is better); "
+        "Ben on Communication 5.0 of 7."
     )
-    assert set(chart.table[0]) == {"Area", "Partner", "Start", "In the concern range"}
+    assert set(chart.table[0]) == {"Area", "Partner", "Start", "Range", "In the concern range"}
 
 
 def test_domain_profile_shades_declared_concern_ranges() -> None:
@@ -276,6 +289,9 @@ def test_domain_profile_shades_declared_concern_ranges() -> None:
     chart = _chart(domain_profile(_data(fillings=(filling,)), program))
     layout = chart.figure.layout
     assert tuple(layout.yaxis.range) == (0, 16) and layout.yaxis.title.text == "Total score (0-16)"
+    assert [r["Range"] for r in chart.table] == ["0 to 16, higher is better"] * 2 + [
+        "0 to 12, lower is better"
+    ] * 2
     warmth, strain = layout.shapes
     assert (warmth.x0, warmth.x1, warmth.y0, warmth.y1) == (-0.5, 0.5, 0, 8.0)
     assert (strain.x0, strain.x1, strain.y0, strain.y1) == (0.5, 1.5, 7.5, 12)
@@ -328,17 +344,19 @@ def test_perception_gap_lists_the_biggest_differences_first() -> None:
     ]
     ana, ben = chart.figure.data
     assert (ana.name, ben.name) == ("Ana", "Ben") and ana.orientation == ben.orientation == "h"
-    assert list(ana.x) == [1, 2, 6] and list(ben.x) == [5, 6, 3]
+    assert list(ana.x) == [0, 1, 5] and list(ben.x) == [4, 5, 2] and ana.base == ben.base == 1
+    assert ana.texttemplate == "%{customdata[1]}"  # the answer as text: an answer of 1 is a bar of no length
     assert [c[0] for c in ana.customdata] == [item.text for item in picked]
     assert (ana.marker.color, ben.marker.color, ben.marker.pattern.shape) == (BLUE, ORANGE, "/")
     layout = chart.figure.layout
-    assert tuple(layout.xaxis.range) == (0, 7) and list(layout.xaxis.tickvals) == [1, 2, 3, 4, 5, 6, 7]
-    assert layout.xaxis.title.text == "Answer (1 = Strongly disagree, 7 = Strongly agree)"
+    assert tuple(layout.xaxis.range) == (1, 7) and list(layout.xaxis.tickvals) == [1, 2, 3, 4, 5, 6, 7]
+    assert layout.xaxis.title.text == "Answer (1 to 7)"
     assert layout.yaxis.autorange == "reversed"
     _assert_common_layout(chart)
     assert chart.caption == (
         "The biggest difference is about “I can count on my partner to do what they say they will do.” "
-        "(Ana answered 1, Ben 5): worth talking about gently."
+        "(Ana answered 1, Ben 5; answers run from 1, Strongly disagree, to 7, Strongly agree): "
+        "worth talking about gently."
     )
 
 
@@ -374,7 +392,7 @@ def test_stage_progress_shows_the_share_of_steps_done_per_stage() -> None:
     titles = [PROGRAM.assessment.title, *(s.title for s in PROGRAM.stages)]
     ana, ben = chart.figure.data
     assert (ana.name, ben.name) == ("Ana", "Ben") and list(ana.y) == list(ben.y) == titles
-    assert list(ana.x) == [100.0, 50.0, 0.0, 0.0, 0.0] and list(ben.x) == [50.0, 0.0, 0.0, 0.0, 0.0]
+    assert list(ana.x) == [100, 50, 0, 0, 0] and list(ben.x) == [50, 0, 0, 0, 0]
     assert (ana.marker.color, ana.marker.pattern.shape, ben.marker.color, ben.marker.pattern.shape) == (
         BLUE, "", ORANGE, "/"
     )  # fmt: skip
@@ -387,7 +405,7 @@ def test_stage_progress_shows_the_share_of_steps_done_per_stage() -> None:
         "Partner": "Ana",
         "Steps done": 3,
         "Steps": 6,
-        "Percent done": 50.0,
+        "Percent done": 50,
     }
     assert chart.caption == "Ana has done 5 of the program's 27 steps and Ben 1."
 
@@ -442,9 +460,9 @@ def test_change_marks_reliable_change_where_the_subscale_declares_reliability() 
         "square",
     ]
     assert (ana.line.color, ana.line.dash, ben.line.color, ben.line.dash) == (BLUE, "solid", ORANGE, "dash")
-    assert ana.hovertext[1] == "Warmth, latest: 12 (reliably better)"
-    assert ana.hovertext[4] == "Strain, latest: 4 (no reliable change)"
-    assert ben.hovertext[4] == "Strain, latest: 9 (reliably worse)"
+    assert ana.hovertext[1] == "Warmth, latest: 12.0 (reliably better)"
+    assert ana.hovertext[4] == "Strain, latest: 4.0 (no reliable change)"
+    assert ben.hovertext[4] == "Strain, latest: 9.0 (reliably worse)"
     notes = {(a.text, a.x, a.y) for a in chart.figure.layout.annotations}
     assert notes == {("reliably better", 12.0, -0.15), ("reliably worse", 9.0, 1.15)}
     assert [r["Reliable change"] for r in chart.table] == [
@@ -471,7 +489,8 @@ def test_change_marks_reliable_change_where_the_subscale_declares_reliability() 
     )
     _assert_common_layout(chart)
     assert chart.caption == (
-        "Since the start, Ana's Warmth is reliably better (4 to 12); Ben's Strain is reliably worse (3 to 9)."
+        "Since the start, Ana's Warmth is reliably better (4.0 to 12.0); "
+        "Ben's Strain is reliably worse (3.0 to 9.0)."
     )
 
 
@@ -492,9 +511,9 @@ def test_change_over_a_stage_compares_its_start_and_end_checks() -> None:
     assert chart.figure.layout.title.text == "Change over “Talking and listening”"
     assert {r["Reliable change"] for r in chart.table} == {"not judged (no reliability figure)"}
     assert chart.caption == (
-        "Over “Talking and listening”, Ana's biggest change is in Talking and listening (3 to 5.2); "
-        "Ben's in Talking and listening (4.4 to 4); "
-        "change is shown without a reliability judgement."
+        "Over “Talking and listening”, Ana's biggest change is in Talking and listening (3.0 to 5.2); "
+        "Ben's in Talking and listening (4.4 to 4.0). "
+        "These short checks have no known reliability, so small changes may be chance."
     )
 
 
@@ -616,3 +635,193 @@ def test_hostile_names_are_shown_as_the_same_text_in_the_legend() -> None:
     trends = _every_chart_with_hostile_names()[0]
     shown = [html.unescape(trace.name) for trace in trends.figure.data]
     assert shown[:2] == [HOSTILE_ANA.name, HOSTILE_BEN.name]
+
+
+# ---- charts that tell the truth (issue 10) -------------------------------------------------------
+
+TWO_DECIMALS = re.compile(r"\d\.\d\d")
+
+
+def _every_chart() -> list[Chart]:
+    """Every chart drawn from one couple with check-ins, baselines and two finished stages."""
+    checks = {key: PROGRAM.stage_by_key[key].check for key in ("communication", "trust")}
+    data = _data(
+        checkins=(_checkin(ANA, 0, 5), _checkin(BEN, 0, 6), _checkin(ANA, 1, 7), _checkin(BEN, 3, 4)),
+        fillings=(
+            _scored(BASELINE.key, "baseline", {ANA: START, BEN: BEN_START}),
+            _answered(BASELINE, "extra:2027-01-10", {ANA: _baseline_answers({1: 1, 3: 2}),
+                                                     BEN: _baseline_answers({1: 5, 3: 6})}, day=60),
+            _scored(checks["communication"], "communication:start",
+                    {ANA: {"communication": 3.0}, BEN: {"communication": 4.4}}),
+            _scored(checks["communication"], "communication:end",
+                    {ANA: {"communication": 5.2}, BEN: {"communication": 4.0}}, day=30),
+            _scored(checks["trust"], "trust:start", {ANA: {"trust": 4.25}, BEN: {"trust": 5.0}}, day=40),
+            _scored(checks["trust"], "trust:end", {ANA: {"trust": 4.5}, BEN: {"trust": 3.0}}, day=50),
+        ),
+        steps_done={1: {journey.ASSESSMENT: 2}, 2: {journey.ASSESSMENT: 1}},
+    )  # fmt: skip
+    return [
+        _chart(checkin_trends(data)),
+        _chart(domain_profile(data, PROGRAM)),
+        _chart(perception_gap(data, PROGRAM)),
+        _chart(stage_progress(data, PROGRAM)),
+        _chart(stage_changes(data, PROGRAM)),
+    ]
+
+
+def test_a_missed_week_leaves_a_gap_in_the_line_and_the_caption_says_so() -> None:
+    """Ana skipped week 3: her line has None there and does not bridge it; the caption never fills it in."""
+    checkins = (
+        _checkin(ANA, 0, 5),
+        _checkin(ANA, 1, 6),
+        _checkin(ANA, 3, 8),
+        _checkin(BEN, 0, 6),
+        _checkin(BEN, 1, 6),
+        _checkin(BEN, 2, 7),
+        _checkin(BEN, 3, 7),
+    )
+    chart = _chart(checkin_trends(_data(checkins=checkins)))
+    ana, ben, mean = chart.figure.data
+    assert list(ana.x) == WEEKS and list(ana.y) == [5, 6, None, 8]
+    assert list(ben.y) == [6, 6, 7, 7]
+    assert list(mean.x) == WEEKS and list(mean.y) == [5.5, 6.0, None, 7.5]
+    assert ana.connectgaps is False and mean.connectgaps is False
+    assert chart.table[2] == {"Week": WEEKS[2], "Ana": None, "Ben": 7, MEAN_NAME: None}
+    assert "Ana missed 1 week" in chart.caption
+    assert "Ben missed" not in chart.caption
+
+
+def test_axes_start_at_the_scale_minimum() -> None:
+    """A 1-7 scale runs 1..7: bars grow from 1, not from 0 or from below the scale."""
+    trends, profile, gap, _, stages = _every_chart()
+    assert tuple(trends.figure.layout.yaxis.range) == (0, 10)  # the check-in scale is 0-10
+    assert tuple(profile.figure.layout.yaxis.range) == (1, 7)
+    assert {trace.base for trace in profile.figure.data} == {1}
+    assert tuple(gap.figure.layout.xaxis.range) == (1, 7) and {t.base for t in gap.figure.data} == {1}
+    assert tuple(stages.figure.layout.xaxis.range) == (1, 7)
+
+
+def test_bars_from_the_scale_minimum_still_show_the_true_score() -> None:
+    """The bar's length is the score above the minimum; the hover and table give the score itself."""
+    fillings = (_scored(BASELINE.key, "baseline", {ANA: START, BEN: BEN_START}),)
+    chart = _chart(domain_profile(_data(fillings=fillings), PROGRAM))
+    ana = chart.figure.data[0]
+    assert list(ana.y) == pytest.approx([START[s.key] - 1 for s in BASELINE.subscales])
+    assert [c[0] for c in ana.customdata] == [f"{START[s.key]:.1f}" for s in BASELINE.subscales]
+    assert "%{customdata[0]}" in ana.hovertemplate and "%{y}" not in ana.hovertemplate
+    assert chart.table[0]["Start"] == 4.0
+
+
+def test_captions_carry_the_direction_and_the_range_of_each_score() -> None:
+    """Each caption says which way is better and what the scale runs from and to."""
+    trends, profile, _, _, stages = _every_chart()
+    assert "(0 to 10, higher is better)" in trends.caption
+    assert "(1 to 7, higher is better)" in profile.caption
+    assert "1 to 7, higher is better" in stages.caption
+    assert "higher is better" in profile.figure.layout.yaxis.title.text
+
+
+def test_a_lower_is_better_subscale_says_so() -> None:
+    """The golden Strain subscale declares that lower is better, and its chart says so."""
+    assert GOLDEN["test-instrument"].subscales[1].direction == "lower is better"
+    assert BASELINE.subscales[0].direction == "higher is better"  # the default
+    program = _with_baseline("test-instrument")
+    filling = _scored("test-instrument", "baseline", {ANA: _ws(6, 9), BEN: _ws(12, 2)})
+    chart = _chart(domain_profile(_data(fillings=(filling,)), program))
+    assert "lower is better" in chart.caption or "lower is better" in str(chart.table)
+
+
+def test_a_direction_that_contradicts_the_concern_range_is_refused() -> None:
+    """Content check: a 'higher is better' subscale cannot have its concern range above the cut-off."""
+    strain = GOLDEN["test-instrument"].subscales[1].model_dump()
+    assert Subscale.model_validate(strain).direction == "lower is better"
+    with pytest.raises(ValueError, match="concern range .*contradicts"):
+        Subscale.model_validate({**strain, "direction": "higher is better"})
+    with pytest.raises(ValueError, match="concern range .*contradicts"):
+        Subscale.model_validate({**strain, "direction": "lower is better", "concern": "below"})
+    with pytest.raises(ValueError, match="direction"):
+        Subscale.model_validate({**strain, "direction": "better when odd"})
+
+
+def test_one_number_format_everywhere() -> None:
+    """Means have one decimal, counts and percentages none: never 4.25 or 4.20 beside 4.2."""
+    for chart in _every_chart():
+        shown = [chart.caption, repr(chart.table)]
+        for trace in chart.figure.data:
+            shown += [str(trace.hovertext or ""), str(trace.hovertemplate or ""), str(trace.customdata or "")]
+            shown.append(str(getattr(trace, "texttemplate", "") or ""))
+        for text in shown:
+            assert not TWO_DECIMALS.search(text), (chart.figure.layout.title.text, text)
+        for trace in chart.figure.data:  # a raw %{x} or %{y} over numbers shows them unformatted
+            template = trace.hovertemplate or ""
+            for axis in ("x", "y"):
+                values = [v for v in (getattr(trace, axis) or ()) if v is not None]
+                if values and all(isinstance(v, int | float) for v in values):
+                    assert f"%{{{axis}}}" not in template, template
+    profile = _every_chart()[1]
+    assert "from 5.0 to 4.0" in profile.caption  # one decimal even when it is .0
+    progress = _every_chart()[3]
+    assert progress.table[0]["Percent done"] == 100 and isinstance(progress.table[0]["Percent done"], int)
+
+
+def test_the_stage_chart_shows_start_and_end_per_partner_for_every_finished_stage() -> None:
+    """One figure: a row per stage with both checks, each partner's start and end on it."""
+    stages = _every_chart()[4]
+    ana, ben = stages.figure.data
+    titles = [PROGRAM.stage_by_key[k].title for k in ("communication", "trust")]
+    assert list(stages.figure.layout.yaxis.ticktext) == titles
+    assert list(ana.x) == [3.0, 5.2, None, 4.2, 4.5, None]  # drawn as shown: one decimal
+    assert list(ben.x) == [4.4, 4.0, None, 5.0, 3.0, None]
+    assert list(ana.marker.symbol)[:2] == ["circle-open", "circle"]
+    assert [(r["Stage"], r["Partner"], r["Start"], r["End"]) for r in stages.table] == [
+        (titles[0], "Ana", 3.0, 5.2),
+        (titles[0], "Ben", 4.4, 4.0),
+        (titles[1], "Ana", 4.2, 4.5),
+        (titles[1], "Ben", 5.0, 3.0),
+    ]
+    assert ana.hovertext[1] == f"{titles[0]}, end: 5.2 of 7"
+
+
+def test_the_stage_caption_says_which_stage_moved_most_for_whom_once() -> None:
+    """Plain words: the stage that moved most for each partner, which way, and one note on chance."""
+    caption = _every_chart()[4].caption
+    assert caption == (
+        "Ana moved most in “Talking and listening”, from 3.0 to 5.2 (better); "
+        "Ben moved most in “Building trust”, from 5.0 to 3.0 (worse); "
+        "scores run 1 to 7, higher is better. "
+        "These short checks have no known reliability, so small changes may be chance."
+    )
+    assert "reliability judgement" not in caption
+    assert caption.count("may be chance") == 1
+
+
+def test_the_stage_chart_waits_for_a_stage_with_both_checks() -> None:
+    """Only start checks so far: a message, not an empty figure."""
+    check = PROGRAM.stage_by_key["trust"].check
+    started = _scored(check, "trust:start", {ANA: {"trust": 4.0}, BEN: {"trust": 5.0}})
+    result = stage_changes(_data(fillings=(started,)), PROGRAM)
+    assert isinstance(result, EmptyChart) and "end check" in result.message
+
+
+def test_charts_fit_a_phone() -> None:
+    """At 390 px: horizontal ticks, a legend below the plot, axis titles that make room for themselves."""
+    for chart in _every_chart():
+        layout = chart.figure.layout
+        where = layout.title.text
+        assert layout.xaxis.tickangle == 0, where
+        # The legend sits at the very bottom of the figure, below the axis title, in room kept for it.
+        assert layout.legend.orientation == "h" and layout.legend.yref == "container", where
+        assert (layout.legend.y, layout.legend.yanchor) == (0, "bottom") and layout.margin.b >= 90, where
+        assert layout.xaxis.automargin and layout.yaxis.automargin, where
+        for axis in (layout.xaxis, layout.yaxis):
+            assert len(axis.title.text or "") <= 40, (where, axis.title.text)
+    trends = _every_chart()[0].figure.layout.xaxis
+    assert trends.tickformat == "%-d %b" and trends.tickvals is not None and len(trends.tickvals) <= 5
+
+
+def test_date_ticks_stay_few_over_a_long_history() -> None:
+    """Twenty weeks of check-ins: at most five date ticks, so they read horizontally on a phone."""
+    weeks = [date(2026, 1, 5) + timedelta(weeks=n) for n in range(20)]
+    checkins = tuple(CheckInView(ANA.person_id, w, 5, 5, 5, 5, 6, None) for w in weeks)
+    layout = _chart(checkin_trends(_data(checkins=checkins))).figure.layout
+    assert 2 <= len(layout.xaxis.tickvals) <= 5 and layout.xaxis.tickangle == 0

@@ -10,6 +10,10 @@ from program.db import read_session
 from program.ui import runtime
 from program.ui.text import md
 
+# No Plotly toolbar: on a 390 px phone it sits over the chart's title, and the table below each chart
+# gives its numbers. Used for every chart drawn, on the partners' page and in the therapist's view.
+PLOTLY_CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
+
 CHECKIN_LABELS = {
     "overall": "Overall",
     "closeness": "Closeness",
@@ -28,17 +32,14 @@ def _figures(
     program = runtime.program()
     with read_session(runtime.engine()) as session:
         data = progress.load_progress(session=session, viewer=_viewer, couple_id=couple_id, program=program)
-    # (title, chart, whether to say why when it is empty); a stage's chart simply waits for its stage.
-    built: list[tuple[str, object, bool]] = [
+    # (title, chart, whether to say why when it is empty); the stages' chart simply waits for a stage.
+    return [
         ("Weekly check-ins", charts.checkin_trends(data, rating, CHECKIN_LABELS[rating]), True),
         ("Where each of you stands", charts.domain_profile(data, program), True),
         ("Where you see things differently", charts.perception_gap(data, program), True),
         ("Progress through the program", charts.stage_progress(data, program), True),
+        ("Each stage, start and end", charts.stage_changes(data, program), False),
     ]
-    for stage in program.stages:
-        chart = charts.change_since_baseline(data, program, stage.check)
-        built.append((f"{stage.title}: start and end", chart, False))
-    return built
 
 
 def render_shared_texts(viewer: Viewer, couple_id: int) -> None:
@@ -79,7 +80,7 @@ def render_couple_charts(viewer: Viewer, couple_id: int) -> None:
             continue
         assert isinstance(chart, charts.Chart)
         # theme=None keeps the figure's own colour-blind-safe styling; the figure carries its own title.
-        st.plotly_chart(chart.figure, theme=None, config={"displaylogo": False}, key=f"chart::{title}")
+        st.plotly_chart(chart.figure, theme=None, config=PLOTLY_CONFIG, key=f"chart::{title}")
         st.caption(md(chart.caption))
         with st.expander("Show the numbers as a table"):
             st.dataframe(chart.table, hide_index=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
+from streamlit.testing.v1 import AppTest
 
 from program import checkins, journey, reflections
 from program.access import Viewer
@@ -47,6 +49,13 @@ def test_a_partner_sees_every_chart_with_both_partners(app_env: Engine) -> None:
     for spec in figures:
         assert "Ana" in spec and "Ben" in spec
     assert len(at.caption) >= 4
+    _assert_no_toolbar(at)
+
+
+def _assert_no_toolbar(at: AppTest) -> None:
+    """Every chart is drawn without Plotly's toolbar, which covers the title on a phone."""
+    configs = [json.loads(chart.proto.config) for chart in at.get("plotly_chart")]
+    assert configs and all(c.get("displayModeBar") is False for c in configs), configs
 
 
 def test_empty_states_say_what_to_do_next(app_env: Engine) -> None:
@@ -76,6 +85,7 @@ def test_a_therapist_opens_the_couples_charts_and_the_view_is_recorded(app_env: 
     at = as_viewer(app("pages/therapist.py"), kim, app_env).run()
     click(at, "Open Ana & Ben")
     assert len(at.get("plotly_chart")) == 4
+    _assert_no_toolbar(at)
     with read_session(app_env) as session:
         views = session.exec(select(AuditEvent).where(AuditEvent.action == "therapist.viewed")).all()
     assert [(v.actor_id, v.detail) for v in views] == [(kim.person_id, "progress charts")]
