@@ -32,7 +32,7 @@ from program import (
     therapist_access,
 )
 from program.access import Viewer
-from program.curriculum import Instrument, Program, Stage
+from program.curriculum import ConversationExercise, Instrument, Program, Stage
 from program.db import write_session
 from program.models import AuditEvent, Couple, CoupleMembership, Person, Role, Visibility
 
@@ -189,6 +189,12 @@ EXERCISE_TEXTS: dict[str, dict[tuple[str, str], tuple[str, Visibility]]] = {
     },
 }
 
+# What each partner did for a stage's homework (a note, so homework counts as done whatever its due day).
+HOMEWORK_NOTES = {
+    ALEX[0]: "Two short talks this week, on Tuesday and Saturday, using the same steps.",
+    SAM[0]: "We did it twice. The second time felt much easier than the first.",
+}
+
 
 # ---- loading ---------------------------------------------------------------------------------------
 
@@ -337,6 +343,8 @@ class _History:
         session, key = self.session, self.key
         clock.set(self.at(1, MON, 9))
         therapist = self._register(THERAPIST, Role.THERAPIST)
+        now = clock.set(self.at(1, MON, 9, 30))
+        therapist_access.approve_therapist(session=session, username=THERAPIST[0], operator="demo", now=now)
         now = clock.set(self.at(1, MON, 12))
         code = therapist_access.issue_therapist_code(session=session, viewer=therapist, key=key, now=now).code
         clock.set(self.at(1, MON, 19))
@@ -459,8 +467,30 @@ class _History:
                         visibility=visibility,
                         now=moment - timedelta(minutes=5),
                     )
+            skill = self.program.stage_by_key[stage]
+            if step != journey.HOMEWORK and isinstance(
+                exercise := skill.exercise(step), ConversationExercise
+            ):
+                # Had on one screen, turn by turn, in the minutes before it was marked done.
+                total = len(exercise.turns)
+                for turn in range(1, total + 1):
+                    journey.mark_turn(
+                        session=self.session,
+                        viewer=viewer,
+                        program=self.program,
+                        stage=stage,
+                        exercise=step,
+                        turn=turn,
+                        now=moment - timedelta(minutes=2 * (total - turn + 1)),
+                    )
             journey.complete_step(
-                session=self.session, viewer=viewer, program=self.program, stage=stage, step=step, now=moment
+                session=self.session,
+                viewer=viewer,
+                program=self.program,
+                stage=stage,
+                step=step,
+                now=moment,
+                note=HOMEWORK_NOTES[viewer.username] if step == journey.HOMEWORK else None,
             )
 
         return complete

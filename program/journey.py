@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from program import access, audit, pauses
+from program import access, audit, pauses, reflections
 from program.access import Viewer
-from program.curriculum import STAGE_KEYS, ConversationExercise, Program, Stage
+from program.curriculum import STAGE_KEYS, ConversationExercise, PracticeLogExercise, Program, Stage
 from program.models import (
     CoupleMembership,
     ExerciseRecord,
@@ -35,6 +35,9 @@ HOMEWORK = "homework"
 # Where goals and strengths are kept (as the writer's own texts, private unless shared).
 GOALS_CONTEXT = f"{ASSESSMENT}:goals"
 STRENGTHS_CONTEXT = f"{ASSESSMENT}:strengths"
+# Keys of an exercise record's data: the turns of a conversation marked (1, 2, ...) and a log's early end.
+TURNS = "turns"
+ENDED_EARLY = "ended_early"
 
 
 class JourneyError(ValueError):
@@ -249,15 +252,172 @@ def questionnaire_step(
 
 
 def complete_step(
-    *, session: Session, viewer: Viewer, program: Program, stage: str, step: str, now: datetime
+    *,
+    session: Session,
+    viewer: Viewer,
+    program: Program,
+    stage: str,
+    step: str,
+    now: datetime,
+    note: str | None = None,
+    end_log_early: bool = False,
 ) -> None:
-    """Mark an exercise, the homework, or goals-and-strengths done for this partner."""
+    """Mark an exercise, the homework, or goals-and-strengths done for this partner, once it is done:
+    a conversation's every turn marked, a practice log's every day noted (or its early end confirmed with
+    end_log_early), homework on or after its due day (or earlier with a note saying what was done).
+
+    Every rule is checked before anything is written, so a refusal leaves nothing half-saved."""
     journey = load_journey(session=session, viewer=viewer, program=program)
     if step not in stage_steps(program, stage) or step.startswith("check-") or step == "questionnaire":
         raise JourneyError("That is not a step you mark done by hand.")
     journey.check_allowed(stage, step)
+    if journey.me.did(stage, step):
+        return
+    ended_early: dict[str, int] | None = None
+    if stage != ASSESSMENT and step == HOMEWORK:
+        _check_homework(journey, stage, now, note)
+    elif stage != ASSESSMENT:
+        exercise = program.stage_by_key[stage].exercise(step)
+        if isinstance(exercise, ConversationExercise):
+            _check_turns(session, journey, stage, exercise)
+        elif isinstance(exercise, PracticeLogExercise):
+            ended_early = _check_log(session, viewer, stage, exercise, end_log_early)
+    if note is not None and note.strip():
+        if step != HOMEWORK:
+            raise JourneyError("Only homework takes a note.")
+        try:
+            reflections.save_text(
+                session=session,
+                viewer=viewer,
+                context=homework_note_context(stage),
+                body=note.strip(),
+                visibility=None,
+                now=now,
+            )
+        except reflections.TextError as error:
+            raise JourneyError(str(error)) from error
     record = exercise_record(session=session, viewer=viewer, stage=stage, exercise=step, now=now)
-    record.completed_at = record.completed_at or now
+    if ended_early is not None:
+        record.data = {**record.data, ENDED_EARLY: ended_early}
+    record.completed_at = now
+    record.updated_at = now
+    session.add(record)
+
+
+def homework_note_context(stage: str) -> str:
+    """Where the note saying what was done for a stage's homework is kept (as the writer's own text)."""
+    return f"{stage}:{HOMEWORK}:note"
+
+
+def _check_homework(journey: Journey, stage: str, now: datetime, note: str | None) -> None:
+    due = journey.homework_due(stage)
+    if due is not None and now.date() < due and not (note or "").strip():
+        raise JourneyError(
+            f"This homework is due on {due:%A %d %B}. To mark it done before then, write a note saying "
+            "what you did."
+        )
+    if note is not None and len(note.strip()) > reflections.MAX_CHARS:
+        raise JourneyError(
+            f"Please keep this under {reflections.MAX_CHARS:,} characters (it has {len(note.strip()):,})."
+        )
+
+
+def _check_turns(session: Session, journey: Journey, stage: str, exercise: ConversationExercise) -> None:
+    marked = marked_turns(session=session, journey=journey, stage=stage, exercise=exercise.key)
+    left = [number for number in range(1, len(exercise.turns) + 1) if number not in marked]
+    if not left:
+        return
+    total = len(exercise.turns)
+    if len(left) == 1:
+        which = f"turn {left[0]} of {total} is"
+    else:
+        which = f"turns {', '.join(map(str, left[:-1]))} and {left[-1]} of {total} are"
+    raise JourneyError(f"Go through every turn of the conversation first: {which} not marked yet.")
+
+
+def _check_log(
+    session: Session, viewer: Viewer, stage: str, log: PracticeLogExercise, end_early: bool
+) -> dict[str, int] | None:
+    """None when every day is noted; the early end to keep when the partner confirmed it; else refuse."""
+    entries = log_entries(session=session, viewer=viewer, stage=stage, exercise=log.key)
+    noted = len(noted_days(log, entries))
+    if noted >= log.days:
+        return None
+    if not end_early:
+        raise JourneyError(
+            f"This log has {noted} of {log.days} days noted. Note the other days, or confirm that you are "
+            "ending it early."
+        )
+    if noted == 0:
+        raise JourneyError("Note at least one day before ending this log early.")
+    return {"days_logged": noted, "days": log.days}
+
+
+def noted_days(log: PracticeLogExercise, entries: LogEntries) -> list[int]:
+    """The days of a log with at least one answer (a day saved with every answer blank is not noted)."""
+    return sorted(
+        int(day)
+        for day, values in entries.items()
+        if day.isdigit() and 1 <= int(day) <= log.days and any(value is not None for value in values.values())
+    )
+
+
+def log_ended_early(*, session: Session, viewer: Viewer, stage: str, exercise: str) -> tuple[int, int] | None:
+    """(days noted, days) when the viewer ended this practice log early in their current couple; else None."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    data = session.exec(
+        select(ExerciseRecord.data).where(
+            ExerciseRecord.person_id == viewer.person_id,
+            access.in_couple(ExerciseRecord.couple_id, couple_id),
+            ExerciseRecord.stage == stage,
+            ExerciseRecord.exercise == exercise,
+        )
+    ).first()
+    return ended_early_of(data or {})
+
+
+def ended_early_of(data: Mapping[str, object]) -> tuple[int, int] | None:
+    """The (days noted, days) an exercise record's data keeps for a log ended early, if any."""
+    ended = data.get(ENDED_EARLY)
+    if (
+        isinstance(ended, dict)
+        and isinstance(ended.get("days_logged"), int)
+        and isinstance(ended.get("days"), int)
+    ):
+        return int(ended["days_logged"]), int(ended["days"])
+    return None
+
+
+def marked_turns(*, session: Session, journey: Journey, stage: str, exercise: str) -> set[int]:
+    """The turns of a guided conversation marked in this couple, on either partner's screen (the couple has
+    it together, and one screen is enough). Turns marked in an earlier couple do not count."""
+    people = [journey.me.person_id] + ([journey.partner.person_id] if journey.partner else [])
+    turns: set[int] = set()
+    for data in session.exec(
+        select(ExerciseRecord.data).where(
+            col(ExerciseRecord.person_id).in_(people),
+            access.in_couple(ExerciseRecord.couple_id, journey.couple_id),
+            ExerciseRecord.stage == stage,
+            ExerciseRecord.exercise == exercise,
+        )
+    ):
+        turns.update(t for t in (data or {}).get(TURNS, []) if isinstance(t, int))
+    return turns
+
+
+def mark_turn(
+    *, session: Session, viewer: Viewer, program: Program, stage: str, exercise: str, turn: int, now: datetime
+) -> None:
+    """Mark one turn (numbered from 1) of a guided conversation as had, on the viewer's record."""
+    skill = program.stage_by_key.get(stage)
+    content = next((e for e in skill.exercises if e.key == exercise), None) if skill else None
+    if not isinstance(content, ConversationExercise) or not 1 <= turn <= len(content.turns):
+        raise JourneyError("That is not a turn of this conversation.")
+    load_journey(session=session, viewer=viewer, program=program).check_allowed(stage, exercise)
+    record = exercise_record(session=session, viewer=viewer, stage=stage, exercise=exercise, now=now)
+    turns = sorted({*record.data.get(TURNS, []), turn})
+    # Assign a new dict: the JSON column only notices a change when the value is replaced.
+    record.data = {**record.data, TURNS: turns}
     record.updated_at = now
     session.add(record)
 

@@ -48,6 +48,17 @@ class Filling:
 
 
 @dataclass(frozen=True)
+class LogEndedEarly:
+    """A practice log a partner confirmed ending before every day was noted."""
+
+    person_id: int
+    stage: str
+    exercise: str
+    days_logged: int
+    days: int
+
+
+@dataclass(frozen=True)
 class ProgressData:
     """Everything the progress charts draw, for one couple."""
 
@@ -57,6 +68,7 @@ class ProgressData:
     fillings: tuple[Filling, ...]  # oldest first
     steps_done: dict[int, dict[str, int]] = field(default_factory=dict)  # person -> stage -> steps done
     steps_total: dict[str, int] = field(default_factory=dict)  # stage -> steps
+    logs_ended_early: tuple[LogEndedEarly, ...] = ()  # practice logs done with days left, stage order
 
     def fillings_of(self, instrument: str) -> list[Filling]:
         """The sent-by-both fillings of one instrument, oldest first."""
@@ -106,13 +118,15 @@ def load_progress(*, session: Session, viewer: Viewer, couple_id: int, program: 
         )
     )
     ids = [p.person_id for p in partners]
+    steps_done, logs_ended_early = _steps_done(session, couple_id, ids, submissions, program)
     return ProgressData(
         couple_id=couple_id,
         partners=partners,
         checkins=checkins,
         fillings=tuple(_fillings(ids, submissions, program)),
-        steps_done=_steps_done(session, couple_id, ids, submissions, program),
+        steps_done=steps_done,
         steps_total={stage: len(journey.stage_steps(program, stage)) for stage in journey.ORDER},
+        logs_ended_early=logs_ended_early,
     )
 
 
@@ -154,23 +168,29 @@ def _steps_done(
     ids: list[int],
     submissions: Sequence[SubmissionView],
     program: Program,
-) -> dict[int, dict[str, int]]:
-    """How many steps of each stage each partner has done in this couple (one query, plus the
-    submissions already read)."""
+) -> tuple[dict[int, dict[str, int]], tuple[LogEndedEarly, ...]]:
+    """How many steps of each stage each partner has done in this couple, and the practice logs they
+    ended early (one query, plus the submissions already read)."""
     done: dict[int, dict[str, int]] = {pid: defaultdict(int) for pid in ids}
+    logs = {(s.key, e.key) for s in program.stages for e in s.exercises if e.kind == "practice_log"}
+    ended: list[LogEndedEarly] = []
     records = session.exec(
-        select(ExerciseRecord.person_id, ExerciseRecord.stage, func.count())
-        .where(
+        select(ExerciseRecord).where(
             access.in_couple(ExerciseRecord.couple_id, couple_id),
             col(ExerciseRecord.person_id).in_(ids),
             col(ExerciseRecord.completed_at).is_not(None),
         )
-        .group_by(col(ExerciseRecord.person_id), col(ExerciseRecord.stage))
     ).all()
-    for person_id, stage_key, count in records:
-        done[person_id][stage_key] += int(count)
+    for record in records:
+        done[record.person_id][record.stage] += 1
+        if (record.stage, record.exercise) in logs:
+            early = journey.ended_early_of(record.data)
+            if early is not None:
+                ended.append(LogEndedEarly(record.person_id, record.stage, record.exercise, *early))
     for submission in submissions:
         stage, _ = journey.questionnaire_step(submission, program)
         if stage is not None and submission.person_id in done:
             done[submission.person_id][stage] += 1
-    return {pid: dict(stages) for pid, stages in done.items()}
+    order = {key: number for number, key in enumerate(journey.ORDER)}
+    ended.sort(key=lambda e: (order.get(e.stage, 0), ids.index(e.person_id)))
+    return {pid: dict(stages) for pid, stages in done.items()}, tuple(ended)

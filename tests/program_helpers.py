@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from program import journey, questionnaires
 from program.access import Viewer
-from program.curriculum import Program, load_program
+from program.curriculum import ConversationExercise, PracticeLogExercise, Program, load_program
 from program.db import write_session
 
 PROGRAM: Program = load_program()
@@ -55,10 +55,34 @@ def finish_stage(engine: Engine, viewer: Viewer, stage: str, now: datetime = T0)
     check = PROGRAM.stage_by_key[stage].check
     answer_all(engine, viewer, check, questionnaires.stage_occasion(stage, "start"), 3, now=now)
     for step in journey.stage_steps(PROGRAM, stage)[1:-1]:
-        with write_session(engine) as session:
-            journey.complete_step(
-                session=session, viewer=viewer, program=PROGRAM, stage=stage, step=step, now=now
-            )
+        do_step(engine, viewer, stage, step, now=now)
     answer_all(
         engine, viewer, check, questionnaires.stage_occasion(stage, "end"), 6, now=now + timedelta(days=7)
     )
+
+
+def do_step(engine: Engine, viewer: Viewer, stage: str, step: str, now: datetime = T0) -> None:
+    """Do what a step asks (every turn of a conversation, every day of a log, a note for homework that is
+    not due yet), then mark it done."""
+    with write_session(engine) as session:
+        if step != journey.HOMEWORK:
+            exercise = PROGRAM.stage_by_key[stage].exercise(step)
+            if isinstance(exercise, ConversationExercise):
+                for turn in range(1, len(exercise.turns) + 1):
+                    journey.mark_turn(
+                        session=session, viewer=viewer, program=PROGRAM, stage=stage, exercise=step,
+                        turn=turn, now=now,
+                    )  # fmt: skip
+            elif isinstance(exercise, PracticeLogExercise):
+                answers = {
+                    f.key: True if f.type == "yesno" else 5 for f in exercise.fields if f.type != "text"
+                }
+                for day in range(1, exercise.days + 1):
+                    journey.save_log_entry(
+                        session=session, viewer=viewer, stage=PROGRAM.stage_by_key[stage],
+                        exercise=step, day=day, values=answers, now=now,
+                    )  # fmt: skip
+        journey.complete_step(
+            session=session, viewer=viewer, program=PROGRAM, stage=stage, step=step, now=now,
+            note="We did it together." if step == journey.HOMEWORK else None,
+        )  # fmt: skip

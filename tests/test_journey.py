@@ -12,7 +12,7 @@ from program.access import AccessDenied, Viewer
 from program.db import read_session, write_session
 from program.models import Role
 from tests.factories import grant, make_couple, make_person
-from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment, finish_stage
+from tests.program_helpers import PROGRAM, T0, answer_all, do_step, finish_assessment, finish_stage
 
 
 def _journey(engine: Engine, viewer: Viewer) -> journey.Journey:
@@ -63,10 +63,7 @@ def test_steps_go_in_order_within_a_stage(engine: Engine) -> None:
     with pytest.raises(journey.JourneyError, match="Before the end check, finish"):
         _journey(engine, ana).check_allowed("communication", "check-end")
     for step in journey.stage_steps(PROGRAM, "communication")[1:-1]:
-        with write_session(engine) as session:
-            journey.complete_step(
-                session=session, viewer=ana, program=PROGRAM, stage="communication", step=step, now=T0
-            )
+        do_step(engine, ana, "communication", step)
     answer_all(engine, ana, "communication-check", "communication:end", 6)
     assert _journey(engine, ana).me.finished_at("communication") is not None
 
@@ -109,10 +106,7 @@ def test_due_now_lists_the_next_steps_and_late_homework(engine: Engine) -> None:
     finish_assessment(engine, ben)
     answer_all(engine, ana, "communication-check", "communication:start")
     for step in journey.stage_steps(PROGRAM, "communication")[1:-2]:
-        with write_session(engine) as session:
-            journey.complete_step(
-                session=session, viewer=ana, program=PROGRAM, stage="communication", step=step, now=T0
-            )
+        do_step(engine, ana, "communication", step)
     progress = _journey(engine, ana)
     late = reminders.due_now(progress, checkin_done=False, today=(T0 + timedelta(days=30)).date())
     assert late[0].page == "checkin"
@@ -131,10 +125,7 @@ def test_partner_news_mentions_a_shared_conversation_the_partner_marked_done(eng
     conversation = next(
         e for e in PROGRAM.stage_by_key["communication"].exercises if e.kind == "conversation"
     )
-    with write_session(engine) as session:
-        journey.complete_step(
-            session=session, viewer=ben, program=PROGRAM, stage="communication", step=conversation.key, now=T0
-        )
+    do_step(engine, ben, "communication", conversation.key)
     news = reminders.partner_news(_journey(engine, ana))
     assert news == [f"Ben marked the conversation '{conversation.title}' as done; mark yours too."]
 

@@ -16,7 +16,7 @@ from program.curriculum import ConversationExercise
 from program.db import read_session, write_session
 from program.models import JointPause, PauseReason, Role
 from tests.factories import grant, make_couple, make_person
-from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment
+from tests.program_helpers import PROGRAM, T0, answer_all, do_step, finish_assessment
 
 STAGE = PROGRAM.stage_by_key["communication"]
 CONVERSATION = next(e.key for e in STAGE.exercises if isinstance(e, ConversationExercise))
@@ -46,10 +46,7 @@ def _pause(engine: Engine, viewer: Viewer, reason: PauseReason | str) -> None:
 
 
 def _complete(engine: Engine, viewer: Viewer, step: str) -> None:
-    with write_session(engine) as session:
-        journey.complete_step(
-            session=session, viewer=viewer, program=PROGRAM, stage="communication", step=step, now=T0
-        )
+    do_step(engine, viewer, "communication", step, now=T0)
 
 
 def _what_ben_learns(engine: Engine, ben: Viewer, couple: int) -> dict[str, object]:

@@ -22,7 +22,7 @@ from program.db import write_session
 from program.models import Person, Role, StageOpening, Visibility
 from program.questionnaires import BASELINE, stage_occasion
 from tests.factories import grant, make_couple, make_person
-from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment
+from tests.program_helpers import PROGRAM, T0, answer_all, do_step, finish_assessment
 from tests.ui.helpers import app, as_viewer
 
 HOST = "evil.example"
@@ -93,10 +93,8 @@ def _seed(engine: Engine, name: str) -> Couple:
     for partner in (ana, ben):
         answer_all(engine, partner, stage.check, stage_occasion(stage.key, "start"), 4)
     body = "\n".join(value for value in HOSTILE.values() if value is not LONG)
+    do_step(engine, ben, stage.key, conversation.key)
     with write_session(engine) as session:
-        journey.complete_step(
-            session=session, viewer=ben, program=PROGRAM, stage=stage.key, step=conversation.key, now=T0
-        )
         for partner in (ana, ben):
             reflections.save_text(
                 session=session, viewer=partner, context=journey.GOALS_CONTEXT, body=body,
