@@ -17,6 +17,7 @@ from program.models import Role, utcnow
 from program.settings import Settings
 from program.ui import runtime
 from program.ui.gate import flash
+from program.ui.localtime import local_date, local_time
 from program.ui.safety_choices import render_joint_work, render_safety_section
 from program.ui.text import md
 
@@ -27,7 +28,8 @@ DOMAIN_ERRORS = (couples.CoupleError, therapist_access.AccessError, accounts.Acc
 
 
 def _date(moment: datetime) -> str:
-    return f"{moment:%d %B %Y, %H:%M} UTC"
+    """A stored moment in the person's own time zone (the one their check-in week follows)."""
+    return local_time(moment)
 
 
 def _attempt(engine: Engine, work: Callable[[Session], object], success: str) -> None:
@@ -55,7 +57,7 @@ def render_account(viewer: Viewer) -> None:
     if notice := st.session_state.pop(NOTICE, None):
         st.success(notice)
     st.write(f"**{md(summary.display_name)}** · username **{md(summary.username)}** · {summary.role}")
-    st.caption(f"Member since {summary.member_since:%d %B %Y}")
+    st.caption(f"Member since {local_date(summary.member_since)}")
     if viewer.role == Role.PARTNER:
         _couple_section(engine, settings, viewer)
         render_joint_work(viewer)

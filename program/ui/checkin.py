@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, time
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -14,7 +13,7 @@ from program.access import Viewer
 from program.curriculum import CheckinForm
 from program.db import read_session, write_session
 from program.models import CheckIn, Visibility, utcnow
-from program.ui import runtime
+from program.ui import localtime, runtime
 from program.ui.widgets import SAVE_LATER, answering_as, save_or_keep
 
 NOTICE = "kindred_checkin_notice"
@@ -42,12 +41,7 @@ def local_today() -> date:
 
     The week, and so which check-in can still be changed, follows the person's own calendar.
     """
-    name = st.context.timezone
-    try:
-        zone = ZoneInfo(name) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    return datetime.now(zone).date()
+    return localtime.local_today()
 
 
 def _week(day: date) -> str:
