@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
@@ -21,6 +21,9 @@ class SharedText:
     where: str
     body: str
     day: date
+    # When it was written (UTC), so the page can date it in the reader's own time zone; None for a
+    # check-in note, which is dated by its week.
+    written_at: datetime | None = None
 
 
 def describe_context(program: Program, context: str) -> str:
@@ -56,7 +59,13 @@ def shared_with_viewer(
         session.exec(select(Person.id, Person.display_name).where(col(Person.id).in_(writers))).all()
     )
     texts = [
-        SharedText(names[r.person_id], describe_context(program, r.context), r.body, r.updated_at.date())
+        SharedText(
+            names[r.person_id],
+            describe_context(program, r.context),
+            r.body,
+            r.updated_at.date(),
+            r.updated_at,
+        )
         for r in reflections
     ]
     texts += [

@@ -8,6 +8,7 @@ from program import access, charts, progress, shared
 from program.access import Viewer
 from program.db import read_session
 from program.ui import runtime
+from program.ui.localtime import local_date
 from program.ui.text import md
 
 # No Plotly toolbar: on a 390 px phone it sits over the chart's title, and the table below each chart
@@ -56,7 +57,8 @@ def render_shared_texts(viewer: Viewer, couple_id: int) -> None:
         return
     for text in texts:
         with st.container(border=True):
-            st.caption(md(f"{text.writer} · {text.where} · {text.day:%d %B %Y}"))
+            day = local_date(text.written_at) if text.written_at else f"{text.day.day} {text.day:%B %Y}"
+            st.caption(md(f"{text.writer} · {text.where} · {day}"))
             st.text(text.body)
 
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from program import therapist_access
+from program import journey, reflections, therapist_access
 from program.db import read_session, write_session
-from program.models import AuditEvent, Role
+from program.models import AuditEvent, Role, Visibility
 from program.ui import localtime
 from program.ui.localtime import local_date, local_time, zone_named
 from tests.factories import grant, make_couple, make_person
@@ -62,3 +62,19 @@ def test_the_account_page_shows_times_in_the_persons_zone(
     (when,) = list(at.dataframe[0].value["When"])
     assert when == local_time(opened, ZoneInfo("Asia/Tokyo")) and when.endswith("JST"), when
     assert "UTC" not in texts(at)
+
+
+def test_shared_writing_is_dated_in_the_readers_zone(
+    app_env: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ana shares a goal at 23:30 UTC on 29 November; Ben reads it in Tokyo, where it was the 30th."""
+    ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
+    make_couple(app_env, ana, ben)
+    with write_session(app_env) as session:
+        reflections.save_text(
+            session=session, viewer=ana, context=journey.GOALS_CONTEXT, body="Fewer rushed mornings.",
+            visibility=Visibility.PARTNER, now=LATE.replace(tzinfo=UTC),
+        )  # fmt: skip
+    monkeypatch.setattr(localtime, "browser_zone_name", lambda: "Asia/Tokyo")
+    at = as_viewer(app("pages/progress.py"), ben, app_env).run()
+    assert "Ana · Goals · 30 November 2026" in texts(at)
