@@ -16,14 +16,12 @@ from program.db import read_session, write_session
 from program.models import Role, utcnow
 from program.settings import Settings
 from program.ui import runtime
-from program.ui.gate import flash
+from program.ui.gate import clear_flash, confirm, flash, show_flash
 from program.ui.localtime import local_date, local_time
 from program.ui.safety_choices import render_joint_work, render_safety_section
 from program.ui.text import md
 
-INVITE = "kindred_invite"
 THERAPIST_CODE = "kindred_therapist_code"
-NOTICE = "kindred_account_notice"
 DOMAIN_ERRORS = (couples.CoupleError, therapist_access.AccessError, accounts.AccountError)
 
 
@@ -33,14 +31,16 @@ def _date(moment: datetime) -> str:
 
 
 def _attempt(engine: Engine, work: Callable[[Session], object], success: str) -> None:
-    """Do one change in one unit of work: on success redraw the page with a notice, else say why not."""
+    """Do one change in one unit of work: on success redraw the page with a confirmation that stays until
+    the person moves on, else say why not (in place of any earlier confirmation)."""
     try:
         with write_session(engine) as session:
             work(session)
     except DOMAIN_ERRORS as error:
+        clear_flash()
         st.error(str(error))
     else:
-        st.session_state[NOTICE] = success
+        confirm(success)
         st.rerun()
 
 
@@ -54,8 +54,7 @@ def render_account(viewer: Viewer) -> None:
     with read_session(engine) as session:
         summary = couples.account_summary(session=session, viewer=viewer)
     st.title("Your account")
-    if notice := st.session_state.pop(NOTICE, None):
-        st.success(notice)
+    show_flash()
     st.write(f"**{md(summary.display_name)}** · username **{md(summary.username)}** · {summary.role}")
     st.caption(f"Member since {local_date(summary.member_since)}")
     if viewer.role == Role.PARTNER:
@@ -74,13 +73,11 @@ def _couple_section(engine: Engine, settings: Settings, viewer: Viewer) -> None:
     with read_session(engine) as session:
         status = couples.partner_status(session=session, viewer=viewer)
     if status.couple_id is None:
-        st.session_state.pop(INVITE, None)
         _start_or_join(engine, settings, viewer)
         return
     if status.partner_name is None:
         _waiting_for_partner(engine, settings, viewer)
         return
-    st.session_state.pop(INVITE, None)
     st.write(f"You are doing Kindred with **{md(status.partner_name)}**.")
     _therapist_section(engine, settings, viewer)
     with st.expander("Leave this couple"):
@@ -109,9 +106,7 @@ def _start_or_join(engine: Engine, settings: Settings, viewer: Viewer) -> None:
         if st.button("Start a couple and get an invite code"):
             _attempt(
                 engine,
-                lambda session: _keep(
-                    INVITE, couples.create_couple(session=session, viewer=viewer, key=key, now=utcnow())
-                ),
+                lambda session: couples.create_couple(session=session, viewer=viewer, key=key, now=utcnow()),
                 "Your couple is set up. Give your partner the invite code below.",
             )
     with join:
@@ -131,21 +126,25 @@ def _start_or_join(engine: Engine, settings: Settings, viewer: Viewer) -> None:
 
 def _waiting_for_partner(engine: Engine, settings: Settings, viewer: Viewer) -> None:
     st.info("Your couple is waiting for your partner to join.")
-    invite: couples.Invite | None = st.session_state.get(INVITE)
+    # Read from the database on every visit (kept encrypted), so a reload or another device shows it too;
+    # a write session, so that an expired code's text is deleted as it is found.
+    with write_session(engine) as session:
+        invite = couples.open_invite(session=session, viewer=viewer, now=utcnow())
     if invite is not None:
         st.write("Your partner enters this code on their account page:")
         st.code(invite.code, language=None)
-        st.caption(f"It works once, until {_date(invite.expires_at)}. We only show it now: write it down.")
+        st.caption(
+            f"It works once, until {_date(invite.expires_at)}. It stays here until your partner uses it."
+        )
     else:
         st.write("Lost the code, or did it expire? Make a new one; the old one stops working.")
     if st.button("Make a new invite code"):
         _attempt(
             engine,
-            lambda session: _keep(
-                INVITE,
-                couples.renew_invite(session=session, viewer=viewer, key=settings.code_key(), now=utcnow()),
+            lambda session: couples.renew_invite(
+                session=session, viewer=viewer, key=settings.code_key(), now=utcnow()
             ),
-            "Here is a new invite code.",
+            "Here is a new invite code. The old one no longer works.",
         )
     with st.expander("Cancel this couple"):
         if st.button("Cancel the couple"):
@@ -248,9 +247,13 @@ def _password_section(engine: Engine, settings: Settings, viewer: Viewer) -> Non
                 now=utcnow(),
             )
         except accounts.AccountError as error:
+            clear_flash()
             st.error(str(error))
         else:
-            flash("Your password is changed, and you are signed out everywhere. Log in with the new one.")
+            flash(
+                "Your password is changed, and you are signed out everywhere. Log in with the new one.",
+                kind="success",
+            )
             st.rerun()
 
 
@@ -260,7 +263,7 @@ def _sessions_section(engine: Engine, viewer: Viewer) -> None:
     if st.button("Sign out everywhere"):
         with write_session(engine) as session:
             sessions.end_all(session=session, person_id=viewer.person_id, now=utcnow())
-        flash("You are signed out on every device.")
+        flash("You are signed out on every device.", kind="success")
         st.rerun()
 
 
@@ -306,8 +309,9 @@ def _data_section(engine: Engine, settings: Settings, viewer: Viewer) -> None:
                     now=utcnow(),
                 )
             except (deletion.DeletionError, accounts.AccountError) as error:
+                clear_flash()
                 st.error(str(error))
             else:
                 # Her logins are gone with her rows: the next run finds no live login and shows this.
-                flash("Your account and all your data are deleted.")
+                flash("Your account and all your data are deleted.", kind="success")
                 st.rerun()

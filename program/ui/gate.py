@@ -8,13 +8,17 @@ match, throttling, equal treatment of unknown usernames, and an audit record of 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime
+from functools import partial
+from typing import Literal
 
 import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from streamlit.delta_generator import DeltaGenerator
 
 from program import accounts, audit, sessions, throttle
 from program.access import Viewer
@@ -31,11 +35,80 @@ ROLE_LABELS = {Role.PARTNER: "a partner in a couple", Role.THERAPIST: "a therapi
 WRONG_LOGIN = accounts.WRONG_LOGIN
 SESSION_ID = "kindred_session_id"
 FLASH = "kindred_flash"
+DELETE_COOKIE = "kindred_delete_cookie"
+LOGIN_PAGE = "login"
+LOGGED_OUT = "You are logged out."
+SIGNED_OUT_HERE = (
+    "You were signed out on this device: from another device (sign out everywhere, or a password "
+    "change), after a long time without use, or because the account was closed. Please log in again."
+)
+FlashKind = Literal["info", "success"]
+
+# The page this run is drawing (its confirmations belong to it), and where its kept message is drawn.
+_page: ContextVar[str] = ContextVar("kindred_page", default=LOGIN_PAGE)
+_flash_slot: ContextVar[DeltaGenerator | None] = ContextVar("kindred_flash_slot", default=None)
 
 
-def flash(message: str) -> None:
-    """A message for the login page, shown once (e.g. why the person was signed out)."""
-    st.session_state[FLASH] = message
+# One mechanism for every message set before st.rerun(): kept in session state with the page it belongs
+# to, drawn by show_flash() on that page on every run until the person acts again (clear_flash, or a new
+# message) or opens another page (_enter_page drops it). A message that vanished with the next run was
+# gone before anyone could read it.
+def flash(message: str, *, kind: FlashKind = "info") -> None:
+    """A message for the login page: why the person was signed out, or what they did that signed them
+    out. It stays there, through reruns, until they log in or use one of the page's forms."""
+    st.session_state[FLASH] = {"page": LOGIN_PAGE, "kind": kind, "message": message}
+
+
+def confirm(message: str) -> None:
+    """A confirmation for the page being drawn, set just before st.rerun(): it stays on this page through
+    later runs until the person acts again or opens another page."""
+    st.session_state[FLASH] = {"page": _page.get(), "kind": "success", "message": message}
+
+
+def clear_flash() -> None:
+    """The person acted again: the kept message has served, both kept and as drawn in this run."""
+    st.session_state.pop(FLASH, None)
+    slot = _flash_slot.get()
+    if slot is not None:
+        slot.empty()
+
+
+def show_flash() -> None:
+    """Draw here the message kept for the page being drawn, if any."""
+    slot = st.empty()
+    _flash_slot.set(slot)
+    kept = st.session_state.get(FLASH)
+    if not isinstance(kept, dict) or kept.get("page") != _page.get():
+        return
+    message = str(kept.get("message", ""))
+    if kept.get("kind") == "success":
+        slot.success(message)
+    else:
+        slot.info(message)
+
+
+def _enter_page(page: str) -> None:
+    """Start drawing a page: a message kept for another page is dropped (the person moved on)."""
+    _page.set(page)
+    _flash_slot.set(None)
+    kept = st.session_state.get(FLASH)
+    if isinstance(kept, dict) and kept.get("page") != page:
+        st.session_state.pop(FLASH, None)
+
+
+def _signed_out_here() -> None:
+    """Tell the login page this device's login ended elsewhere, unless it already says why (a password
+    changed or an account deleted on this very device)."""
+    kept = st.session_state.get(FLASH)
+    if not isinstance(kept, dict) or kept.get("page") != LOGIN_PAGE:
+        flash(SIGNED_OUT_HERE)
+
+
+def _page_key(render: Callable[..., object]) -> str:
+    """A name for the page a render function draws (stage pages share one function with a stage key)."""
+    if isinstance(render, partial):
+        return f"{_page_key(render.func)}{sorted(render.keywords.items())!r}"
+    return f"{render.__module__}.{getattr(render, '__qualname__', type(render).__qualname__)}"
 
 
 def _authenticator(settings: Settings) -> stauth.Authenticate:
@@ -90,7 +163,7 @@ def _resume(
                 policies=sessions.Policies.from_settings(settings),
             )
         if resumed is None:
-            st.session_state.setdefault(FLASH, "You have been signed out. Please log in again.")
+            _signed_out_here()
             authenticator.logout(location="unrendered")
             return None
     elif not state.get("logout"):
@@ -105,7 +178,10 @@ def _resume(
                     policies=sessions.Policies.from_settings(settings),
                 )
             if resumed is None:  # logged out, signed out everywhere, expired, idle or disabled
+                # Only a cookie we signed gets here, and the notice is the same whatever its username:
+                # it says nothing about which accounts exist.
                 authenticator.cookie_controller.delete_cookie()
+                _signed_out_here()
                 return None
             state.update(
                 authentication_status=True,
@@ -129,6 +205,18 @@ def _end_session(engine: Engine, viewer: Viewer, session_id: int | None) -> None
         audit.record(session, action="logout", actor_id=viewer.person_id)
 
 
+def _log_out(engine: Engine, viewer: Viewer, session_id: int | None) -> None:
+    """The "Log out" button's callback: it runs before the script, so the run it starts is logged out
+    from its first line and draws nothing of the account (no name, no button, no menu in the sidebar)."""
+    _end_session(engine, viewer, session_id)
+    state = st.session_state
+    state.pop(SESSION_ID, None)
+    # What streamlit-authenticator's logout leaves: logged out, and no re-login from a cookie in this session.
+    state.update(authentication_status=None, username=None, name=None, roles=None, email=None, logout=True)
+    state[DELETE_COOKIE] = True  # the cookie component is drawn by the script, not in a callback
+    flash(LOGGED_OUT)
+
+
 def authenticate() -> Viewer:
     """Return the logged-in viewer; for anyone else show the login page and stop the run."""
     engine = runtime.engine()
@@ -141,15 +229,14 @@ def authenticate() -> Viewer:
     if viewer is not None:
         st.sidebar.caption(f"Signed in as **{md(viewer.display_name)}**")
         session_id = st.session_state.get(SESSION_ID)
-        authenticator.logout(
-            "Log out",
-            location="sidebar",
-            key="log_out_button",
-            callback=lambda _event: _end_session(engine, viewer, session_id),
+        st.sidebar.button(
+            "Log out", key="log_out_button", on_click=_log_out, args=(engine, viewer, session_id)
         )
         if st.session_state.get("authentication_status"):
             return viewer
         st.session_state.pop(SESSION_ID, None)
+    if st.session_state.pop(DELETE_COOKIE, False):
+        authenticator.cookie_controller.delete_cookie()
     # Cookies were checked above against the server's record; stop the library from logging in with one
     # on its own (its login form would otherwise accept a cookie from an ended session).
     st.session_state["logout"] = True
@@ -161,6 +248,7 @@ def show_page(render: Callable[[Viewer], None], *roles: Role) -> None:
     """A page's whole body: check access, then draw it, with no traceback ever shown."""
     with friendly_errors():
         viewer = require(*roles)
+        _enter_page(_page_key(render))
         retry_pending_saves(viewer)  # autosaves an earlier run could not write (disk full) go first
         render(viewer)
 
@@ -185,8 +273,8 @@ def _login_page(
         "A private, self-guided program for couples: practise talking, handling conflict, rebuilding "
         "trust and feeling close, each at your own pace, with progress you can see together."
     )
-    if message := st.session_state.pop(FLASH, None):
-        st.info(message)
+    _enter_page(LOGIN_PAGE)
+    show_flash()
     login_tab, register_tab, reset_tab = st.tabs(["Log in", "Create an account", "Reset password"])
     with login_tab:
         _login_form(engine, settings, authenticator, now)
@@ -214,6 +302,7 @@ def _login_form(
         submitted = st.form_submit_button("Log in")
     if not submitted:
         return
+    clear_flash()
     if not username.strip() or not password.strip():
         st.error("Please enter your username and your password.")
         return
@@ -308,6 +397,7 @@ def _register_form(engine: Engine, settings: Settings) -> None:
         submitted = st.form_submit_button("Create account")
     if not submitted:
         return
+    clear_flash()
     new = accounts.NewAccount(username, display_name, password, repeat, Role(role))
     try:
         person = accounts.register_account(
@@ -348,6 +438,7 @@ def _reset_form(engine: Engine, settings: Settings) -> None:
         submitted = st.form_submit_button("Set new password")
     if not submitted:
         return
+    clear_flash()
     try:
         accounts.reset_password(
             engine=engine,

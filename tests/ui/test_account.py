@@ -99,7 +99,7 @@ def test_changing_the_password_signs_out_and_the_new_one_works(app_env: Engine) 
     fill(at, "New password", new)
     fill(at, "Type the new password again", new)
     at.button(key="FormSubmitter:change_password-Change password").click().run()
-    assert "Your password is changed" in at.info[0].value
+    assert "Your password is changed" in at.success[0].value
     at = log_in(at, "ana", PASSWORD)
     assert "don't match" in at.error[0].value
     at = log_in(at, "ana", new).run()
@@ -112,7 +112,7 @@ def test_sign_out_everywhere_returns_to_the_login_form(app_env: Engine) -> None:
     at = _account(app_env, ana)
     click(at, "Sign out everywhere")
     assert at.title[0].value == "Kindred"
-    assert "signed out on every device" in at.info[0].value
+    assert "signed out on every device" in at.success[0].value
 
 
 def test_after_five_failures_even_the_right_password_must_wait(app_env: Engine) -> None:
