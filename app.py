@@ -17,6 +17,6 @@ with friendly_errors():
     viewer = authenticate()
     pages = pages_for(viewer, extra_questionnaires=bool(runtime.program().extra_instruments))
     page = st.navigation(pages, position="hidden")
-    render_menu(pages)
+    render_menu(pages, viewer)
     with routed_as(viewer):
         page.run()

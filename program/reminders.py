@@ -37,6 +37,7 @@ def _step_text(progress: journey.Journey, stage: str, step: str) -> str:
 # The private safety check, as it appears in the person's own "Due now" (it gates nothing).
 SAFETY_FULL = Reminder("Your private safety check (just for you, a few minutes)", "assessment")
 SAFETY_SHORT = Reminder("Your private safety check-in for this stage (just for you, one minute)", "account")
+SAFETY = (SAFETY_FULL, SAFETY_SHORT)
 
 
 def due_now(

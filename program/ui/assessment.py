@@ -11,6 +11,7 @@ from program.db import read_session, write_session
 from program.models import utcnow
 from program.questionnaires import BASELINE
 from program.ui import runtime
+from program.ui.navigation import PAGE_TITLES
 from program.ui.questionnaire import render_questionnaire
 from program.ui.safety_choices import render_safety_form, render_safety_result
 from program.ui.text import md
@@ -23,8 +24,8 @@ def render_assessment(viewer: Viewer) -> None:
     with read_session(runtime.engine()) as session:
         progress = journey.load_journey(session=session, viewer=viewer, program=program)
     content = program.assessment
-    st.title(content.title)
-    st.write(content.summary)
+    st.title(PAGE_TITLES["assessment"])  # the menu's name for this page
+    st.write(f"**{content.title}.** {content.summary}")
     _partner_line(progress)
     render_overview(content.overview, expanded=progress.next_step(journey.ASSESSMENT) == "questionnaire")
     questionnaire, goals, check = st.tabs(

@@ -1,56 +1,100 @@
-"""The partner's home page: where you stand, what is due now, and news from your partner."""
+"""The partner's home page: the path of stages and where each of you stands on it, the one next step,
+what is due for you, and what you are waiting on your partner for."""
 
 from __future__ import annotations
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from program import checkins, journey, reminders, safety
+from program import checkins, home_path, journey, reminders, safety
 from program.access import Viewer
 from program.db import read_session
+from program.home_path import StageState
 from program.ui import runtime
 from program.ui.checkin import local_today
+from program.ui.navigation import PAGE_TITLES
 from program.ui.text import md
+
+STATE_ICONS = {
+    StageState.DONE: ":material/check_circle:",
+    StageState.OPEN: ":material/play_circle:",
+    StageState.LOCKED: ":material/lock:",
+}
 
 
 def render_partner_home(viewer: Viewer) -> None:
-    """Greet the partner, then list what is due and what the partner has finished."""
+    """Greet the partner, then the next step, the path, what is due and what waits on the partner."""
     program = runtime.program()
+    today = local_today()
     with read_session(runtime.engine()) as session:
         progress = journey.load_journey(session=session, viewer=viewer, program=program)
-        checkin_done = checkins.this_week(session=session, viewer=viewer, today=local_today()) is not None
+        checkin_done = checkins.this_week(session=session, viewer=viewer, today=today) is not None
         safety_due = safety.screen_due(
             session=session, viewer=viewer, opened_at=progress.opened_at(progress.current_stage())
         )
-    st.title(f"Hello, {md(viewer.display_name)}")
+    due = reminders.due_now(progress, checkin_done=checkin_done, today=today, safety_due=safety_due)
+    path = home_path.build(progress, titles=PAGE_TITLES, due=due)
+    partner = md(progress.partner.name) if progress.partner else None
+
+    st.title(PAGE_TITLES["home"])
+    st.subheader(f"Hello, {md(viewer.display_name)}")
     # The journey already knows the couple and the partner; no second lookup.
     if progress.couple_id is None:
         st.info(
             "You haven't linked up with your partner yet. Start or join your couple on your account page; "
             "meanwhile you can begin the assessment on your own."
         )
-    elif progress.partner is None:
+    elif partner is None:
         st.info("Your couple is set up; your partner hasn't joined yet.")
     else:
-        st.write(f"You're doing Kindred together with **{md(progress.partner.name)}**.")
+        st.write(f"You're doing Kindred together with **{partner}**.")
     if (closed_reason := progress.joint_closed_reason()) is not None:
         # One fixed sentence for the partner, whatever the pauser's reason.
         st.info(closed_reason, icon=":material/pause_circle:")
     for news in reminders.partner_news(progress):
         st.success(md(news), icon=":material/notifications:")
-    st.subheader("Due now")
-    due = reminders.due_now(progress, checkin_done=checkin_done, today=local_today(), safety_due=safety_due)
+
+    with st.container(border=True):
+        st.markdown("**Your next step**")
+        _link(path.next_action.page, f"Next: {path.next_action.text}", ":material/arrow_forward:")
+
+    st.subheader("Your path")
+    for number, stage in enumerate(path.stages, start=1):
+        _stage_card(number, stage, partner)
+
+    st.subheader("Due for you")
     if not due:
         st.write("Nothing is due right now. Well done.")
     for item in due:
         icon = ":material/schedule:" if item.overdue else ":material/arrow_forward:"
-        try:
-            st.page_link(f"pages/{item.page}.py", label=item.text, icon=icon)
-        except StreamlitAPIException:
-            # A page file run on its own (a deep link before app.py has routed) knows no other pages.
-            st.markdown(f"{icon} {item.text}")
-    current = progress.current_stage()
-    if not progress.is_open(current) or progress.next_step(current) is None:
-        closed = next((s.key for s in program.stages if not progress.is_open(s.key)), None)
-        if closed is not None:
-            st.caption(md(progress.why_closed(closed)))
+        _link(item.page, item.text, icon)
+
+    if path.waiting_on_partner:
+        st.subheader(f"Waiting on {partner}" if partner else "Waiting on your partner")
+        for line in path.waiting_on_partner:
+            st.write(md(line))
+
+
+def _stage_card(number: int, stage: home_path.PathStage, partner: str | None) -> None:
+    """One stop on the path: its state in words (not only the icon), each partner's place, why locked."""
+    with st.container(border=True):
+        st.markdown(f"{STATE_ICONS[stage.state]} **{number}. {stage.title}** · {stage.state.value}")
+        if stage.state == StageState.LOCKED:
+            assert stage.why_locked is not None
+            st.caption(md(stage.why_locked))
+            return
+        you, theirs = st.columns(2)
+        you.write(f"You: {stage.you}")
+        if partner is not None and stage.partner is not None:
+            theirs.write(f"{partner}: {stage.partner}")
+        if stage.state == StageState.OPEN:
+            _link(stage.key, f"Open {stage.title}", ":material/open_in_new:")
+
+
+def _link(page: str, label: str, icon: str) -> None:
+    """A link to one of the viewer's pages; as text when the page file runs on its own (a deep link
+    before app.py has routed knows no other pages)."""
+    try:
+        st.page_link(f"pages/{page}.py", label=label, icon=icon)
+    except StreamlitAPIException:
+        st.markdown(f"{icon} {label}")

@@ -8,28 +8,37 @@ from contextvars import ContextVar
 
 import streamlit as st
 
+from program import journey
 from program.access import Viewer
+from program.db import read_session
 from program.models import Role
+from program.ui import runtime
 
 # Set while app.py runs the chosen page, so the page reuses app.py's login instead of repeating it.
 _routed_viewer: ContextVar[Viewer | None] = ContextVar("kindred_routed_viewer", default=None)
 
+# One name per page: the menu label is the page's own title (tests/ui/test_home_path.py checks every one).
+# A skill stage's name is its title in the program content (program/content/stages/*.toml), which the
+# reminders, the "why is this closed" sentences and the charts use too.
 PARTNER_PAGES = (
     ("pages/home.py", "Home", ":material/home:", "home"),
     ("pages/assessment.py", "Assessment", ":material/assignment:", "assessment"),
-    ("pages/communication.py", "Communication", ":material/forum:", "communication"),
-    ("pages/conflict.py", "Conflict", ":material/handshake:", "conflict"),
-    ("pages/trust.py", "Trust", ":material/verified_user:", "trust"),
-    ("pages/connection.py", "Connection", ":material/favorite:", "connection"),
+    ("pages/communication.py", "Talking and listening", ":material/forum:", "communication"),
+    ("pages/conflict.py", "Handling disagreements", ":material/handshake:", "conflict"),
+    ("pages/trust.py", "Building trust", ":material/verified_user:", "trust"),
+    ("pages/connection.py", "Staying close", ":material/favorite:", "connection"),
     ("pages/checkin.py", "Weekly check-in", ":material/event_available:", "checkin"),
     ("pages/progress.py", "Our progress", ":material/monitoring:", "progress"),
     ("pages/questionnaires.py", "More questionnaires", ":material/quiz:", "questionnaires"),
-    ("pages/account.py", "Account", ":material/person:", "account"),
+    ("pages/account.py", "Your account", ":material/person:", "account"),
 )
 THERAPIST_PAGES = (
     ("pages/therapist.py", "Your couples", ":material/groups:", "couples"),
-    ("pages/account.py", "Account", ":material/person:", "account"),
+    ("pages/account.py", "Your account", ":material/person:", "account"),
 )
+PAGE_TITLES: dict[str, str] = {url: title for _, title, _, url in PARTNER_PAGES + THERAPIST_PAGES}
+LOCKED_ICON = ":material/lock:"
+LOCKED_SUFFIX = " (locked)"
 
 
 def pages_for(viewer: Viewer, *, extra_questionnaires: bool) -> list[st.Page]:
@@ -43,10 +52,20 @@ def pages_for(viewer: Viewer, *, extra_questionnaires: bool) -> list[st.Page]:
     ]
 
 
-def render_menu(pages: list[st.Page]) -> None:
-    """The sidebar menu of this role's pages (Streamlit's own list is hidden in config.toml)."""
+def render_menu(pages: list[st.Page], viewer: Viewer) -> None:
+    """The sidebar menu of this role's pages (Streamlit's own list is hidden in config.toml). A partner's
+    stages that are not open yet say so in words and with a lock; they stay reachable, and their page
+    says why they are closed and what opens them."""
+    locked: set[str] = set()
+    if viewer.role == Role.PARTNER:
+        with read_session(runtime.engine()) as session:
+            progress = journey.load_journey(session=session, viewer=viewer, program=runtime.program())
+        locked = {stage for stage in journey.ORDER if not progress.is_open(stage)}
     for page in pages:
-        st.sidebar.page_link(page)
+        if page.url_path in locked:
+            st.sidebar.page_link(page, label=page.title + LOCKED_SUFFIX, icon=LOCKED_ICON)
+        else:
+            st.sidebar.page_link(page)
 
 
 @contextmanager

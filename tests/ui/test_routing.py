@@ -63,7 +63,7 @@ def test_a_partner_is_routed_to_their_home(app_env: Engine) -> None:
     ana = make_person(app_env, "ana", name="Ana")
     at = as_viewer(app(), ana, app_env).run()
     assert not at.exception
-    assert at.title[0].value == "Hello, Ana"
+    assert at.subheader[0].value == "Hello, Ana"
     assert "haven't linked up with your partner" in texts(at)
     assert "Signed in as **Ana**" in texts(at)
 
@@ -112,7 +112,7 @@ def test_logging_in_through_the_form_opens_the_home_page(app_env: Engine) -> Non
     at = log_in(app().run(), "  ANA", PASSWORD)
     assert at.session_state["authentication_status"] is True
     at.run()
-    assert at.title[0].value == "Hello, Ana"
+    assert at.subheader[0].value == "Hello, Ana"
 
 
 def test_a_wrong_password_gets_a_message_and_is_audited(app_env: Engine) -> None:
@@ -144,7 +144,7 @@ def test_registering_creates_an_account_that_can_log_in(app_env: Engine) -> None
     at.button(key=REGISTER_BUTTON).click().run()
     assert "Your account is ready, Robin" in at.success[0].value
     at = log_in(at, "robin", PASSWORD).run()
-    assert at.title[0].value == "Hello, Robin"
+    assert at.subheader[0].value == "Hello, Robin"
 
 
 def test_logging_out_returns_to_the_login_page(app_env: Engine) -> None:
@@ -163,7 +163,7 @@ def test_a_disabled_account_is_logged_out_on_its_next_run(app_env: Engine) -> No
     """Disabling an account ends its live sessions at their next rerun."""
     ana = make_person(app_env, "ana", name="Ana")
     at = as_viewer(app(), ana, app_env).run()
-    assert at.title[0].value == "Hello, Ana"
+    assert at.subheader[0].value == "Hello, Ana"
     with write_session(app_env) as session:
         person = session.exec(select(Person).where(Person.username == "ana")).one()
         person.disabled_at = person.created_at
