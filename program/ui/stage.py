@@ -45,14 +45,15 @@ def render_stage(viewer: Viewer, stage_key: str) -> None:
     for exercise in stage.exercises:
         done = progress.me.did(stage.key, exercise.key)
         with st.expander(f"{exercise.title}{' · done' if done else ''}", expanded=not done):
+            end_early = False
             if isinstance(exercise, ReflectionExercise):
                 _reflection(viewer, stage, exercise, saved)
             elif isinstance(exercise, ConversationExercise):
                 _conversation(viewer, progress, stage, exercise, saved)
             else:
-                _practice_log(viewer, stage, exercise, saved)
+                end_early = _practice_log(viewer, stage, exercise, saved, done)
             if done or not (progress.is_joint(stage.key, exercise.key) and progress.joint_closed_reason()):
-                _mark_done(viewer, program, progress, stage.key, exercise.key, done)
+                _mark_done(viewer, program, progress, stage.key, exercise.key, done, end_log_early=end_early)
 
     st.header("3 · Homework")
     _homework(viewer, program, progress, stage)
@@ -90,16 +91,33 @@ def _check(
 
 
 def _mark_done(
-    viewer: Viewer, program: Program, progress: journey.Journey, stage: str, step: str, done: bool
+    viewer: Viewer,
+    program: Program,
+    progress: journey.Journey,
+    stage: str,
+    step: str,
+    done: bool,
+    *,
+    note: str | None = None,
+    end_log_early: bool = False,
 ) -> None:
     if done:
         st.success("You marked this done.")
         return
     if st.button("Mark as done", key=f"done::{stage}::{step}"):
+        # The domain decides whether the step is done (turns, days, due day or note); a refusal is shown
+        # here and nothing of it is saved.
         try:
             with write_session(runtime.engine()) as session:
                 journey.complete_step(
-                    session=session, viewer=viewer, program=program, stage=stage, step=step, now=utcnow()
+                    session=session,
+                    viewer=viewer,
+                    program=program,
+                    stage=stage,
+                    step=step,
+                    now=utcnow(),
+                    note=note,
+                    end_log_early=end_log_early,
                 )
         except journey.JourneyError as error:
             st.error(str(error))
@@ -149,8 +167,15 @@ def _conversation(
     )
     speakers = {"A": starter, "B": names[1] if starter == names[0] else names[0]}
     turn_key = f"turn::{stage.key}::{exercise.key}"
-    turn = st.session_state.setdefault(turn_key, 0)
     total = len(exercise.turns)
+    with read_session(runtime.engine()) as session:
+        marked = journey.marked_turns(
+            session=session, journey=progress, stage=stage.key, exercise=exercise.key
+        )
+    # A reload (or the partner's screen) starts at the first turn not yet gone through.
+    first_left = next((n - 1 for n in range(1, total + 1) if n not in marked), total)
+    turn = st.session_state.setdefault(turn_key, first_left)
+    st.caption(f"Turns gone through: {len(marked)} of {total}.")
     if turn < total:
         step = exercise.turns[turn]
         speaker = md(speakers[step.speaker])
@@ -168,8 +193,23 @@ def _conversation(
     if forward.button(
         "Next turn" if turn < total - 1 else "To the closing", key=f"next::{turn_key}", disabled=turn >= total
     ):
-        st.session_state[turn_key] = turn + 1
-        st.rerun()
+        # Moving on marks the turn just had as gone through, on the server: "mark done" counts these.
+        try:
+            with write_session(runtime.engine()) as session:
+                journey.mark_turn(
+                    session=session,
+                    viewer=viewer,
+                    program=progress.program,
+                    stage=stage.key,
+                    exercise=exercise.key,
+                    turn=turn + 1,
+                    now=utcnow(),
+                )
+        except journey.JourneyError as error:
+            st.error(str(error))
+        else:
+            st.session_state[turn_key] = turn + 1
+            st.rerun()
     context = f"{stage.key}:{exercise.key}:takeaway"
     private_text(
         viewer, context, "What I'll take from this conversation (optional)", saved.get(context), height=90
@@ -177,14 +217,21 @@ def _conversation(
 
 
 def _practice_log(
-    viewer: Viewer, stage: Stage, exercise: PracticeLogExercise, saved: dict[str, Reflection]
-) -> None:
+    viewer: Viewer, stage: Stage, exercise: PracticeLogExercise, saved: dict[str, Reflection], done: bool
+) -> bool:
+    """The log's days; returns whether the partner confirmed ending it early (asked only while days are
+    left, after at least one is noted)."""
     st.caption(f"Through the week · a couple of minutes a day for {exercise.days} days")
     st.write(exercise.intro)
     with read_session(runtime.engine()) as session:
         entries = journey.log_entries(session=session, viewer=viewer, stage=stage.key, exercise=exercise.key)
-    filled = sorted(int(day) for day in entries)
+        ended = journey.log_ended_early(
+            session=session, viewer=viewer, stage=stage.key, exercise=exercise.key
+        )
+    filled = journey.noted_days(exercise, entries)
     st.caption(f"Days noted so far: {', '.join(map(str, filled)) or 'none yet'}.")
+    if done and ended is not None:
+        st.caption(f"You ended this log early after {ended[0]} of {ended[1]} days.")
     day = st.selectbox("Day", range(1, exercise.days + 1), key=f"day::{stage.key}::{exercise.key}")
     today = entries.get(str(day), {})
     values: dict[str, int | bool | None] = {}
@@ -218,10 +265,22 @@ def _practice_log(
             st.error(str(error))
         else:
             st.success(f"Day {day} is saved.")
+            with read_session(runtime.engine()) as session:
+                entries = journey.log_entries(
+                    session=session, viewer=viewer, stage=stage.key, exercise=exercise.key
+                )
+            filled = journey.noted_days(exercise, entries)
     for field in exercise.fields:
         if field.type == "text":
             context = f"{stage.key}:{exercise.key}:day{day}:{field.key}"
             private_text(viewer, context, f"{field.label} (day {day})", saved.get(context), height=80)
+    if done or not 0 < len(filled) < exercise.days:
+        return False
+    return st.checkbox(
+        f"End this log early after {len(filled)} of {exercise.days} days",
+        key=f"early::{stage.key}::{exercise.key}",
+        help="The log then counts as done, and your progress shows that it ended early.",
+    )
 
 
 def _homework(viewer: Viewer, program: Program, progress: journey.Journey, stage: Stage) -> None:
@@ -229,11 +288,19 @@ def _homework(viewer: Viewer, program: Program, progress: journey.Journey, stage
     st.markdown(stage.homework.instructions)
     due = progress.homework_due(stage.key)
     done = progress.me.did(stage.key, journey.HOMEWORK)
+    note: str | None = None
     if due is not None and not done:
         days = (due - date.today()).days
         when = f"{due:%A %d %B}" + (f" ({-days} days ago)" if days < 0 else "")
         (st.warning if days < 0 else st.caption)(f"Due {when}.")
-    _mark_done(viewer, program, progress, stage.key, journey.HOMEWORK, done)
+        if utcnow().date() < due:
+            note = st.text_area(
+                "What you did (needed to mark it done before the due day; kept private)",
+                key=f"note::{stage.key}::{journey.HOMEWORK}",
+                max_chars=reflections.MAX_CHARS,
+                height=80,
+            )
+    _mark_done(viewer, program, progress, stage.key, journey.HOMEWORK, done, note=note)
 
 
 def _change(viewer: Viewer, program: Program, stage: Stage) -> None:

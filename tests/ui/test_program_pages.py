@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from program import questionnaires
 from program.access import Viewer
+from program.curriculum import ConversationExercise
 from program.db import read_session, write_session
 from program.models import SafetyScreen, StageOpening, utcnow
 from tests.factories import make_couple, make_person
@@ -166,8 +167,15 @@ def test_each_stage_page_walks_a_partner_from_start_check_to_end_check(app_env: 
     at.button(key=f"next::turn::{stage}::{conversation.key}").click().run()
     assert f"Turn 2 of {len(conversation.turns)}: Ben speaks, Ana listens" in texts(at)
     assert "Before the end check, finish" in texts(at)
+    for talk in (e for e in content.exercises if isinstance(e, ConversationExercise)):
+        for _ in talk.turns[1 if talk == conversation else 0 :]:  # every turn not yet had, to the closing
+            at.button(key=f"next::turn::{stage}::{talk.key}").click().run()
+    log = next(e for e in content.exercises if e.kind == "practice_log")
+    at.button(key=f"FormSubmitter:log::{stage}::{log.key}::1-Save day 1").click().run()
+    at.checkbox(key=f"early::{stage}::{log.key}").check().run()  # ended early after 1 of 7 days
     for exercise in content.exercises:
         at.button(key=f"done::{stage}::{exercise.key}").click().run()
+    at.text_area(key=f"note::{stage}::homework").input("Two short talks, as asked.").run()
     at.button(key=f"done::{stage}::homework").click().run()
     end = [r for r in at.radio if r.key and r.key.startswith(f"q::{content.check}::{stage}:end")]
     assert len(end) == len(PROGRAM.instruments[content.check].items)
