@@ -458,7 +458,16 @@ def stage_progress(data: ProgressData, program: Program) -> Chart | EmptyChart:
     caption = " and ".join(clauses)
     if len(partners) == 1:
         caption += "; your partner's bars appear once they have joined"
-    return Chart(figure, _sentence([caption]), table)
+    # A log counts as a step done when its early end was confirmed: say so, so the bar does not overstate it.
+    exercises = {(s.key, e.key): e.title for s in program.stages for e in s.exercises}
+    early = [
+        f"{name} ended '{exercises.get((log.stage, log.exercise), log.exercise)}' early after "
+        f"{log.days_logged} of {log.days} days"
+        for log in data.logs_ended_early
+        for partner, name in zip(partners, names, strict=False)
+        if log.person_id == partner.person_id
+    ]
+    return Chart(figure, _sentence([caption, *early]), table)
 
 
 # ---- 5. change since baseline ---------------------------------------------------------------------

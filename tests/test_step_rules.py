@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from program import couples, journey, progress
+from program import charts, couples, journey, progress
 from program.access import Viewer
 from program.curriculum import ConversationExercise, PracticeLogExercise
 from program.db import read_session, write_session
@@ -304,3 +304,20 @@ def test_turns_from_a_former_couple_do_not_count_in_the_next(engine: Engine) -> 
         answer_all(engine, partner, STAGE.check, "communication:start", 4, now=later)
     with pytest.raises(journey.JourneyError, match=f"turns 1, .* and {TURNS} of {TURNS} are not marked"):
         _complete(engine, ana, CONVERSATION.key, now=later)
+
+
+def test_the_stage_progress_caption_says_which_log_ended_early() -> None:
+    """The progress chart's caption names the partner, the log and how many of its days were noted."""
+    ana, ben = progress.Partner(1, "Ana"), progress.Partner(2, "Ben")
+    data = progress.ProgressData(
+        couple_id=7,
+        partners=(ana, ben),
+        checkins=(),
+        fillings=(),
+        steps_done={1: {"assessment": 2, STAGE.key: 4}, 2: {"assessment": 2}},
+        steps_total={stage: len(journey.stage_steps(PROGRAM, stage)) for stage in journey.ORDER},
+        logs_ended_early=(progress.LogEndedEarly(1, STAGE.key, LOG.key, days_logged=3, days=LOG.days),),
+    )
+    chart = charts.stage_progress(data, PROGRAM)
+    assert isinstance(chart, charts.Chart)
+    assert chart.caption.endswith(f"; Ana ended '{LOG.title}' early after 3 of {LOG.days} days.")
