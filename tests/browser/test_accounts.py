@@ -29,7 +29,7 @@ def _signed_up(browser: Browser, server: str, name: str, username: str, role: st
     page = _fresh(browser, server)
     register(page, name, username, role)
     log_in(page, username)
-    open_menu_page(page, "Account")
+    open_menu_page(page, "Your account")
     return page
 
 

@@ -32,7 +32,7 @@ def test_the_export_downloads_once_and_its_link_dies_after_the_next_runs(
     page.on("request", lambda request: _note_media(request, media))
     open_app(page, demo_server)
     log_in(page, ALEX[0], DEMO_PASSWORD)
-    open_menu_page(page, "Account")
+    open_menu_page(page, "Your account")
     expect(page.get_by_role("button", name="Download my data (zip)")).to_have_count(0)
     page.get_by_role("button", name="Prepare my export").click()
     wait_idle(page)

@@ -95,7 +95,7 @@ def test_a_flagged_partner_pauses_and_the_other_sees_only_the_neutral_line(
         open_menu_page(ben, "Home")
         expect(ben.get_by_text(pauses.PARTNER_PAUSED)).to_be_visible()
         _reveals_nothing(_main_text(ben))
-        open_menu_page(ben, "Communication")
+        open_menu_page(ben, "Talking and listening")
         expect(ben.get_by_text(pauses.PARTNER_PAUSED)).to_be_visible()
         assert ben.get_by_text("Who speaks first?").count() == 0
         _reveals_nothing(_main_text(ben))

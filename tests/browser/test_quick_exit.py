@@ -107,7 +107,7 @@ def _logged_in(context: BrowserContext, app_url: str, username: str) -> tuple[Pa
     open_app(page, app_url)
     log_in(page, username, DEMO_PASSWORD)
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    open_menu_page(page, "Account")
+    open_menu_page(page, "Your account")
     copied = [c for c in context.cookies() if c["name"] == "kindred_session"]
     assert copied, "the login cookie was not set"
     return page, copied
