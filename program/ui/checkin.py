@@ -14,9 +14,9 @@ from program.curriculum import CheckinForm
 from program.db import read_session, write_session
 from program.models import CheckIn, Visibility, utcnow
 from program.ui import localtime, runtime
+from program.ui.gate import confirm, show_flash
 from program.ui.widgets import SAVE_LATER, answering_as, save_or_keep
 
-NOTICE = "kindred_checkin_notice"
 SAVE = "Save my check-in"
 SAVE_TIME = "Save our check-in time"
 DEFAULT_RATING = 5
@@ -59,8 +59,7 @@ def render_checkin(viewer: Viewer) -> None:
     st.title(form.title)
     st.write(form.intro)
     answering_as(viewer)
-    if notice := st.session_state.pop(NOTICE, None):
-        st.success(notice)
+    show_flash()  # a confirmation stays until the person acts again or leaves the page
     _checkin_form(engine, viewer, form, today, done)
     _history(engine, viewer, history)
     _time_section(engine, viewer, couple_id, chosen, today)
@@ -126,7 +125,7 @@ def _checkin_form(
         if not saved:  # the form keeps what was entered; the next run saves it
             st.warning(SAVE_LATER, icon=":material/cloud_off:")
             return
-        st.session_state[NOTICE] = (
+        confirm(
             "Your check-in for this week is updated." if done else "Your check-in for this week is saved."
         )
         st.rerun()
@@ -178,7 +177,7 @@ def _history(engine: Engine, viewer: Viewer, history: list[CheckIn]) -> None:
             except checkins.CheckinError as error:
                 st.error(str(error))
             else:
-                st.session_state[NOTICE] = f"Saved who can read your note for the week of {_week(week)}."
+                confirm(f"Saved who can read your note for the week of {_week(week)}.")
                 st.rerun()
 
 
@@ -215,9 +214,7 @@ def _time_section(
         except checkins.CheckinError as error:
             st.error(str(error))
         else:
-            st.session_state[NOTICE] = (
-                f"Your check-in time is saved: {checkins.describe_time(new_day, new_time)}."
-            )
+            confirm(f"Your check-in time is saved: {checkins.describe_time(new_day, new_time)}.")
             st.rerun()
     if chosen is None:
         return

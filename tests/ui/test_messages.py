@@ -270,3 +270,18 @@ def test_an_expired_invite_code_is_not_shown_again(app_env: Engine) -> None:
     assert "Make a new invite code" in [b.label for b in at.button]
     with write_session(app_env) as session:
         assert session.exec(select(InviteCode.code_text)).all() == [None]
+
+
+def test_a_saved_check_in_stays_confirmed_through_another_run(app_env: Engine) -> None:
+    """The check-in page uses the same mechanism: "saved" is still there on the next run, and gone once
+    Ana has been to another page."""
+    ana = make_person(app_env, "ana", name="Ana")
+    at = as_viewer(app(), ana, app_env).run()
+    at.switch_page("pages/checkin.py").run()
+    at.button(key="FormSubmitter:checkin-Save my check-in").click().run()
+    saved = "Your check-in for this week is saved."
+    assert [s.value for s in at.success] == [saved]
+    assert [s.value for s in at.run().success] == [saved]
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/checkin.py").run()
+    assert saved not in [s.value for s in at.success]
