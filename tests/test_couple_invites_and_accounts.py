@@ -5,16 +5,18 @@ program/couples.py."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from program import couples, crypto
+from program import codes, couples, crypto
 from program.access import AccessDenied, Viewer
 from program.couples import AccountSummary, CoupleError
-from program.db import read_session, write_session
+from program.db import alembic_config, create_db_engine, read_session, write_session
 from program.models import AuditEvent, InviteCode, Person, Role
 from tests.factories import make_person
 
@@ -184,3 +186,56 @@ def test_a_couple_that_ends_while_waiting_shows_no_code(engine: Engine) -> None:
     with write_session(engine) as session:
         again = couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
     assert _open(engine, ana, NOW) == again
+
+
+def test_migration_0006_keeps_older_codes_working_and_undoes_cleanly(tmp_path: Path) -> None:
+    """A code made before 0006 (a digest only) still lets the partner join after it, with no text to show;
+    a code made after it has its text; downgrading to 0005 removes the column and every code text."""
+    migrated = create_db_engine(f"sqlite:///{tmp_path / 'kindred.db'}")
+    config = alembic_config(migrated)
+    command.upgrade(config, "0005")
+    with migrated.begin() as connection:
+        ana = connection.execute(
+            sa.text(
+                "INSERT INTO person (username, display_name, role, password_hash, created_at) "
+                "VALUES ('ana', 'Ana', 'partner', 'x', :now) RETURNING id"
+            ),
+            {"now": NOW},
+        ).scalar_one()
+        couple = connection.execute(
+            sa.text("INSERT INTO couple (created_by_id, created_at) VALUES (:ana, :now) RETURNING id"),
+            {"ana": ana, "now": NOW},
+        ).scalar_one()
+        connection.execute(
+            sa.text("INSERT INTO couplemembership (couple_id, person_id, joined_at) VALUES (:c, :p, :now)"),
+            {"c": couple, "p": ana, "now": NOW},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO invitecode (couple_id, code_hash, created_by_id, created_at, expires_at) "
+                "VALUES (:c, :h, :p, :now, :later)"
+            ),
+            {
+                "c": couple,
+                "h": codes.digest("7KQ2-M9XD-4RTB", KEY),
+                "p": ana,
+                "now": NOW,
+                "later": NOW + timedelta(days=3),
+            },
+        )
+    command.upgrade(config, "0006")
+    with migrated.connect() as connection:
+        assert connection.execute(sa.text("SELECT code_text FROM invitecode")).all() == [(None,)]
+    command.upgrade(config, "head")
+    ben = make_person(migrated, "ben")
+    ana_viewer = Viewer(person_id=ana, username="ana", display_name="Ana", role=Role.PARTNER)
+    assert _open(migrated, ana_viewer, NOW) is None  # nothing to show: only its digest was ever stored
+    with write_session(migrated) as session:
+        assert (
+            couples.join_couple(session=session, viewer=ben, code="7KQ2-M9XD-4RTB", key=KEY, now=NOW)
+            == couple
+        )
+    command.downgrade(config, "0005")
+    with migrated.connect() as connection:
+        assert "code_text" not in {c["name"] for c in sa.inspect(connection).get_columns("invitecode")}
+    migrated.dispose()
