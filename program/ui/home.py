@@ -83,6 +83,9 @@ def _stage_card(number: int, stage: home_path.PathStage, partner: str | None) ->
             assert stage.why_locked is not None
             st.caption(md(stage.why_locked))
             return
+        if stage.state == StageState.DONE:
+            st.write(f"You and {partner} have both finished it." if partner else "You have finished it.")
+            return
         you, theirs = st.columns(2)
         you.write(f"You: {stage.you}")
         if partner is not None and stage.partner is not None:

@@ -103,6 +103,8 @@ def test_after_both_send_the_assessment_the_first_skill_stage_is_open_and_next(a
         "Building trust": "Locked",
         "Staying close": "Locked",
     }
+    assert "You and Ben have both finished it." in texts(at)
+    assert "You: here now" in texts(at) and "Ben: here now" in texts(at)
     assert _next(at) == ("Next: Talking and listening: take the short start check", "communication")
     menu = _links(at, "sidebar")
     assert "Talking and listening" in menu
