@@ -34,6 +34,7 @@ TEXT_COLOUR = "#333333"
 # Start bars are a lighter tint of the partner's colour: lightness, not hue, so colour-blind readers see it.
 START_TINT = 0.55
 LABEL_CHARS = 60  # item text on the perception-gap axis is shortened to about this many characters
+ROW_CHARS = 18  # stage and area names on an axis wrap at about this many characters
 RATING_LABELS = {
     "closeness": "Closeness rating",
     "communication": "Communication rating",
@@ -209,7 +210,7 @@ def domain_profile(data: ProgressData, program: Program) -> Chart | EmptyChart:
     partners, names = data.partners[:2], _names(data.partners[:2])
     occasions = [("start", fillings[0])] + ([("latest", fillings[-1])] if len(fillings) > 1 else [])
     subscales = instrument.subscales
-    titles = [plot_text(s.title) for s in subscales]
+    titles = [_row_label(s.title) for s in subscales]
     low, high = _instrument_range(instrument)
 
     figure = go.Figure()
@@ -218,25 +219,27 @@ def domain_profile(data: ProgressData, program: Program) -> Chart | EmptyChart:
             lighter = when == "start" and len(occasions) > 1
             scores = [_score(filling, partner, s.key) for s in subscales]
             # Bars grow from the scale's minimum (a 1-7 scale starts at 1): the bar's length is the score
-            # above it, and the hover shows the score itself.
+            # above it, and the hover shows the score itself. Horizontal, so the areas' names read in full
+            # on a phone instead of running into each other under upright bars.
             figure.add_trace(
                 go.Bar(
-                    x=titles,
-                    y=[None if v is None else v - low for v in scores],
+                    x=[None if v is None else v - low for v in scores],
+                    y=titles,
                     base=low,
+                    orientation="h",
                     name=plot_text(f"{name}, {when}"),
                     marker=_bar_marker(style, lighter=lighter),
                     customdata=[["no score" if v is None else _fmt(v)] for v in scores],
-                    hovertemplate="%{x}: %{customdata[0]}" + WHO,
+                    hovertemplate="%{y}: %{customdata[0]}" + WHO,
                 )
             )
     for index, subscale in enumerate(subscales):
-        _band(figure, instrument, subscale, across=(index - 0.5, index + 0.5), vertical=True)
+        _band(figure, instrument, subscale, across=(index - 0.5, index + 0.5), in_legend=True)
     # Four partner entries and a band per cut-off rarely fit on one legend row.
-    _layout(figure, "Questionnaire profile", legend_rows=2 if figure.layout.shapes else 1)
-    figure.update_layout(barmode="group")
-    figure.update_xaxes(title_text="Area")
-    figure.update_yaxes(title_text=_score_title(instrument, low, high), range=[low, high])
+    _layout(figure, "Questionnaire profile")
+    figure.update_layout(barmode="group", height=120 + 70 * len(subscales))
+    figure.update_xaxes(title_text=_score_title(instrument, low, high), range=[low, high])
+    figure.update_yaxes(title_text=None, autorange="reversed")
 
     table: list[dict[str, object]] = []
     for subscale in subscales:
@@ -374,7 +377,8 @@ def perception_gap(data: ProgressData, program: Program, top: int = 5) -> Chart 
         range=[zero, scale.max],
         tickvals=list(scale.points),
     )
-    figure.update_yaxes(title_text="Statement", autorange="reversed", automargin=True)
+    figure.update_layout(margin={"r": 25})  # room for the answer written beyond a bar that reaches the end
+    figure.update_yaxes(title_text=None, autorange="reversed", automargin=True)
 
     table: list[dict[str, object]] = [
         {"Statement": item.text, names[0]: a, names[1]: b, "Difference": abs(a - b)} for item, a, b in biggest
@@ -420,7 +424,7 @@ def stage_progress(data: ProgressData, program: Program) -> Chart | EmptyChart:
         figure.add_trace(
             go.Bar(
                 x=[_percent(steps[stage], totals[stage]) for stage in journey.ORDER],
-                y=[plot_text(titles[stage]) for stage in journey.ORDER],
+                y=[_row_label(titles[stage]) for stage in journey.ORDER],
                 orientation="h",
                 name=plot_text(name),
                 marker=_bar_marker(style),
@@ -433,8 +437,10 @@ def stage_progress(data: ProgressData, program: Program) -> Chart | EmptyChart:
         )
     _layout(figure, "Progress through the program")
     figure.update_layout(barmode="group")
+    # Room on the right for the "100%" written beyond a full bar.
+    figure.update_layout(margin={"r": 45})
     figure.update_xaxes(title_text="Steps done (%)", range=[0, 100], ticksuffix="%")
-    figure.update_yaxes(title_text="Stage", autorange="reversed", automargin=True)
+    figure.update_yaxes(title_text=None, autorange="reversed", automargin=True)
 
     table: list[dict[str, object]] = [
         {
@@ -459,7 +465,9 @@ def stage_progress(data: ProgressData, program: Program) -> Chart | EmptyChart:
     if len(partners) == 1:
         caption += "; your partner's bars appear once they have joined"
     # A log counts as a step done when its early end was confirmed: say so, so the bar does not overstate it.
-    exercises = {(s.key, e.key): e.title for s in program.stages for e in s.exercises}
+    exercises: dict[tuple[str, str], str] = {
+        (s.key, e.key): e.title for s in program.stages for e in s.exercises
+    }
     early = [
         f"{name} ended '{exercises.get((log.stage, log.exercise), log.exercise)}' early after "
         f"{log.days_logged} of {log.days} days"
@@ -554,7 +562,7 @@ def change_since_baseline(data: ProgressData, program: Program, instrument: str)
             )
         )
     for index, subscale in enumerate(subscales):
-        _band(figure, form, subscale, across=(index - 0.5, index + 0.5), vertical=False)
+        _band(figure, form, subscale, across=(index - 0.5, index + 0.5))
     ticks = [
         plot_text(
             f"{s.title} ({_fmt(ranges[s.key][0], whole=True)}-{_fmt(ranges[s.key][1], whole=True)})"
@@ -729,7 +737,7 @@ def stage_changes(data: ProgressData, program: Program) -> Chart | EmptyChart:
         title_text="Open: start, filled: end",
         tickvals=list(range(len(rows))),
         ticktext=[
-            plot_text(f"{r.label} ({label})" if mixed else r.label)
+            _row_label(f"{r.label} ({label})" if mixed else r.label)
             for r, label in zip(rows, labels, strict=True)
         ],
         range=[len(rows) - 0.5, -0.5],
@@ -829,7 +837,7 @@ def _band(
     subscale: Subscale,
     *,
     across: tuple[float, float],
-    vertical: bool,
+    in_legend: bool = False,
 ) -> None:
     """Shade a subscale's concern range (the side of its cut-off that is of concern), if it declares one."""
     if subscale.cutoff is None:
@@ -837,15 +845,11 @@ def _band(
     low, high = score_range(instrument, subscale.key)
     start, end = (low, subscale.cutoff) if subscale.concern == "below" else (subscale.cutoff, high)
     label = plot_text(subscale.cutoff_label or f"Concern range ({subscale.concern} {_fmt(subscale.cutoff)})")
-    placement: dict[str, Any] = (
-        {"x0": across[0], "x1": across[1], "y0": start, "y1": end}
-        if vertical
-        else {"x0": start, "x1": end, "y0": across[0], "y1": across[1]}
-    )
+    placement = {"x0": start, "x1": end, "y0": across[0], "y1": across[1]}  # scores run along x
     # Bars would hide a label inside the band, so beside bars the band is named in the legend instead.
     naming: dict[str, Any] = (
         {"showlegend": True, "legendgroup": label}
-        if vertical
+        if in_legend
         else {
             "label": {"text": label, "textposition": "top left", "font": {"size": 10, "color": TEXT_COLOUR}}
         }
@@ -878,25 +882,46 @@ def _tint(colour: str, white: float) -> str:
     return "#" + "".join(f"{round(c + (255 - c) * white):02X}" for c in channels)
 
 
-def _layout(figure: go.Figure, title: str, legend_rows: int = 1) -> None:
+def _layout(figure: go.Figure, title: str) -> None:
     """The look every chart shares, made to fit a 390 px phone: plain template, the title alone at the top
     (the page hides Plotly's toolbar), the legend in rows at the very bottom under the axis title, tick
-    labels horizontal, and axis titles that make room for themselves."""
+    labels horizontal, and axis titles that make room for themselves. Call it once the traces are in."""
+    # Plotly lets a horizontal legend grow only as wide as the plot area (about half a phone's width beside
+    # row labels, which is why those wrap): three entries or more may take two rows; the margin keeps room.
+    entries = len(figure.data) + sum(1 for shape in figure.layout.shapes if shape.showlegend)
+    legend_rows = 1 if entries <= 2 else 2
     figure.update_layout(
         template="simple_white",
-        title={"text": title, "x": 0, "xanchor": "left", "yref": "container", "y": 0.98, "yanchor": "top"},
+        title={
+            "text": title,
+            "x": 0,
+            "xanchor": "left",
+            "pad": {"l": 8},
+            "yref": "container",
+            "y": 0.98,
+            "yanchor": "top",
+        },
         legend={
             "orientation": "h",
             "yref": "container",
             "yanchor": "bottom",
             "y": 0,
+            # From the figure's left edge, under the title, not from the plot's (halfway across a phone
+            # beside long row labels).
+            "xref": "container",
             "xanchor": "left",
-            "x": 0,
+            "x": 0.02,
         },
         margin={"t": 50, "b": 70 + 28 * legend_rows, "l": 10, "r": 10},
     )
     figure.update_xaxes(tickangle=0, automargin=True, title_standoff=8)
     figure.update_yaxes(automargin=True)
+
+
+def _row_label(text: str) -> str:
+    """A category label (a stage, an area) on lines of about ROW_CHARS characters, so that on a phone the
+    labels leave the plot most of the width."""
+    return "<br>".join(plot_text(line) for line in textwrap.wrap(text, ROW_CHARS))
 
 
 def _wrap(text: str) -> str:

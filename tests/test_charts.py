@@ -107,6 +107,11 @@ def _trace(chart: Chart, name: str) -> Any:
     return next(t for t in chart.figure.data if t.name == name)
 
 
+def _unwrapped(labels: Any) -> list[str]:
+    """Axis labels as one line each (long ones are wrapped with <br> to fit a phone)."""
+    return [label.replace("<br>", " ") for label in labels]
+
+
 def _assert_common_layout(chart: Chart) -> None:
     layout = chart.figure.layout
     assert layout.template == pio.templates["simple_white"]
@@ -232,8 +237,9 @@ def test_domain_profile_groups_start_and_latest_bars_per_partner() -> None:
     assert [t.name for t in chart.figure.data] == ["Ana, start", "Ana, latest", "Ben, start", "Ben, latest"]
     titles = [s.title for s in BASELINE.subscales]
     for trace, scores in zip(chart.figure.data, (START, LATEST, BEN_START, BEN_LATEST), strict=True):
-        assert trace.type == "bar" and list(trace.x) == titles and trace.base == 1
-        assert list(trace.y) == pytest.approx([scores[s.key] - 1 for s in BASELINE.subscales])
+        assert trace.type == "bar" and trace.orientation == "h" and _unwrapped(trace.y) == titles
+        assert trace.base == 1  # bars grow from the scale's minimum: their length is the score above it
+        assert list(trace.x) == pytest.approx([scores[s.key] - 1 for s in BASELINE.subscales])
     ana_start, ana_latest, ben_start, ben_latest = chart.figure.data
     assert (ana_start.marker.color, ana_latest.marker.color) == ("#8CC0DC", BLUE)  # start: a lighter tint
     assert (ben_start.marker.color, ben_latest.marker.color) == ("#F4D48C", ORANGE)
@@ -243,9 +249,9 @@ def test_domain_profile_groups_start_and_latest_bars_per_partner() -> None:
     assert {ben_start.marker.pattern.shape, ben_latest.marker.pattern.shape} == {"/"}
     layout = chart.figure.layout
     assert layout.barmode == "group"
-    assert tuple(layout.yaxis.range) == (1, 7)
-    assert layout.yaxis.title.text == "Average (1-7, higher is better)"
-    assert layout.xaxis.title.text and not layout.shapes  # the shipped baseline declares no cut-offs
+    assert tuple(layout.xaxis.range) == (1, 7)
+    assert layout.xaxis.title.text == "Average (1-7, higher is better)"
+    assert layout.yaxis.autorange == "reversed" and not layout.shapes  # the baseline declares no cut-offs
     _assert_common_layout(chart)
     assert chart.caption == (
         "Since the start, Ana's biggest change is in Communication from 4.0 to 5.5 "
@@ -288,16 +294,16 @@ def test_domain_profile_shades_declared_concern_ranges() -> None:
     )
     chart = _chart(domain_profile(_data(fillings=(filling,)), program))
     layout = chart.figure.layout
-    assert tuple(layout.yaxis.range) == (0, 16) and layout.yaxis.title.text == "Total score (0-16)"
+    assert tuple(layout.xaxis.range) == (0, 16) and layout.xaxis.title.text == "Total score (0-16)"
     assert [r["Range"] for r in chart.table] == ["0 to 16, higher is better"] * 2 + [
         "0 to 12, lower is better"
     ] * 2
     warmth, strain = layout.shapes
-    assert (warmth.x0, warmth.x1, warmth.y0, warmth.y1) == (-0.5, 0.5, 0, 8.0)
-    assert (strain.x0, strain.x1, strain.y0, strain.y1) == (0.5, 1.5, 7.5, 12)
+    assert (warmth.x0, warmth.x1, warmth.y0, warmth.y1) == (0, 8.0, -0.5, 0.5)
+    assert (strain.x0, strain.x1, strain.y0, strain.y1) == (7.5, 12, 0.5, 1.5)
     assert (warmth.name, strain.name) == ("Fictional low-warmth range", "Fictional high-strain range")
     assert warmth.showlegend and strain.showlegend  # named in the legend, where bars cannot hide the label
-    assert list(_trace(chart, "Ben, start").y) == [12.0, None]
+    assert list(_trace(chart, "Ben, start").x) == [12.0, None]
     assert [r["In the concern range"] for r in chart.table] == [True, False, True, None]
 
 
@@ -391,7 +397,8 @@ def test_stage_progress_shows_the_share_of_steps_done_per_stage() -> None:
     chart = _chart(stage_progress(_data(steps_done=done), PROGRAM))
     titles = [PROGRAM.assessment.title, *(s.title for s in PROGRAM.stages)]
     ana, ben = chart.figure.data
-    assert (ana.name, ben.name) == ("Ana", "Ben") and list(ana.y) == list(ben.y) == titles
+    assert (ana.name, ben.name) == ("Ana", "Ben") and _unwrapped(ana.y) == _unwrapped(ben.y) == titles
+    assert ana.y[0] == "Getting started:<br>where you are now"  # long names wrap, leaving the plot room
     assert list(ana.x) == [100, 50, 0, 0, 0] and list(ben.x) == [50, 0, 0, 0, 0]
     assert (ana.marker.color, ana.marker.pattern.shape, ben.marker.color, ben.marker.pattern.shape) == (
         BLUE, "", ORANGE, "/"
@@ -695,7 +702,7 @@ def test_axes_start_at_the_scale_minimum() -> None:
     """A 1-7 scale runs 1..7: bars grow from 1, not from 0 or from below the scale."""
     trends, profile, gap, _, stages = _every_chart()
     assert tuple(trends.figure.layout.yaxis.range) == (0, 10)  # the check-in scale is 0-10
-    assert tuple(profile.figure.layout.yaxis.range) == (1, 7)
+    assert tuple(profile.figure.layout.xaxis.range) == (1, 7)
     assert {trace.base for trace in profile.figure.data} == {1}
     assert tuple(gap.figure.layout.xaxis.range) == (1, 7) and {t.base for t in gap.figure.data} == {1}
     assert tuple(stages.figure.layout.xaxis.range) == (1, 7)
@@ -706,9 +713,9 @@ def test_bars_from_the_scale_minimum_still_show_the_true_score() -> None:
     fillings = (_scored(BASELINE.key, "baseline", {ANA: START, BEN: BEN_START}),)
     chart = _chart(domain_profile(_data(fillings=fillings), PROGRAM))
     ana = chart.figure.data[0]
-    assert list(ana.y) == pytest.approx([START[s.key] - 1 for s in BASELINE.subscales])
+    assert list(ana.x) == pytest.approx([START[s.key] - 1 for s in BASELINE.subscales])
     assert [c[0] for c in ana.customdata] == [f"{START[s.key]:.1f}" for s in BASELINE.subscales]
-    assert "%{customdata[0]}" in ana.hovertemplate and "%{y}" not in ana.hovertemplate
+    assert "%{customdata[0]}" in ana.hovertemplate and "%{x}" not in ana.hovertemplate
     assert chart.table[0]["Start"] == 4.0
 
 
@@ -718,7 +725,7 @@ def test_captions_carry_the_direction_and_the_range_of_each_score() -> None:
     assert "(0 to 10, higher is better)" in trends.caption
     assert "(1 to 7, higher is better)" in profile.caption
     assert "1 to 7, higher is better" in stages.caption
-    assert "higher is better" in profile.figure.layout.yaxis.title.text
+    assert "higher is better" in profile.figure.layout.xaxis.title.text
 
 
 def test_a_lower_is_better_subscale_says_so() -> None:
@@ -769,7 +776,7 @@ def test_the_stage_chart_shows_start_and_end_per_partner_for_every_finished_stag
     stages = _every_chart()[4]
     ana, ben = stages.figure.data
     titles = [PROGRAM.stage_by_key[k].title for k in ("communication", "trust")]
-    assert list(stages.figure.layout.yaxis.ticktext) == titles
+    assert _unwrapped(stages.figure.layout.yaxis.ticktext) == titles
     assert list(ana.x) == [3.0, 5.2, None, 4.2, 4.5, None]  # drawn as shown: one decimal
     assert list(ben.x) == [4.4, 4.0, None, 5.0, 3.0, None]
     assert list(ana.marker.symbol)[:2] == ["circle-open", "circle"]
@@ -812,6 +819,7 @@ def test_charts_fit_a_phone() -> None:
         # The legend sits at the very bottom of the figure, below the axis title, in room kept for it.
         assert layout.legend.orientation == "h" and layout.legend.yref == "container", where
         assert (layout.legend.y, layout.legend.yanchor) == (0, "bottom") and layout.margin.b >= 90, where
+        assert layout.legend.xref == "container", where  # from the figure's edge: a row, not a column
         assert layout.xaxis.automargin and layout.yaxis.automargin, where
         for axis in (layout.xaxis, layout.yaxis):
             assert len(axis.title.text or "") <= 40, (where, axis.title.text)
