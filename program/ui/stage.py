@@ -28,7 +28,7 @@ def render_stage(viewer: Viewer, stage_key: str) -> None:
     st.title(stage.title)
     st.write(stage.summary)
     if not progress.is_open(stage.key):
-        st.info(progress.why_closed(stage.key))
+        st.info(md(progress.why_closed(stage.key)))  # it names the partner, as they typed it
         render_overview(stage.overview, expanded=True)
         return
     _progress_line(progress, stage)
@@ -56,7 +56,7 @@ def render_stage(viewer: Viewer, stage_key: str) -> None:
                 _mark_done(viewer, program, progress, stage.key, exercise.key, done, end_log_early=end_early)
 
     st.header("3 · Homework")
-    _homework(viewer, program, progress, stage)
+    _homework(viewer, program, progress, stage, saved)
 
     st.header("4 · Where you end")
     try:
@@ -283,11 +283,15 @@ def _practice_log(
     )
 
 
-def _homework(viewer: Viewer, program: Program, progress: journey.Journey, stage: Stage) -> None:
+def _homework(
+    viewer: Viewer, program: Program, progress: journey.Journey, stage: Stage, saved: dict[str, Reflection]
+) -> None:
     st.subheader(stage.homework.title)
     st.markdown(stage.homework.instructions)
     due = progress.homework_due(stage.key)
     done = progress.me.did(stage.key, journey.HOMEWORK)
+    if done and (kept := saved.get(journey.homework_note_context(stage.key))) is not None:
+        st.caption(f"Your note (private): {md(kept.body)}")
     note: str | None = None
     if due is not None and not done:
         days = (due - date.today()).days

@@ -170,3 +170,15 @@ def test_every_menu_label_is_its_pages_title(app_env: Engine) -> None:
     }
     assert {title for title, seen in found if title != seen} == set()
     assert ("Talking and listening", "Talking and listening") in found
+
+
+@pytest.mark.parametrize("name", [HOSTILE["image"], HOSTILE["autolink"]])
+def test_a_locked_stage_page_names_the_partner_as_typed(app_env: Engine, name: str) -> None:
+    """The menu keeps a locked stage reachable; its page then says who still has to finish what, with
+    Ben's name as text (an image in his name would be fetched by Ana's browser)."""
+    ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
+    make_couple(app_env, ana, ben)
+    _rename(app_env, ben, name)
+    at = as_viewer(app("pages/communication.py"), ana, app_env).run()
+    assert f"Still to finish it: you and {name}." in texts(at)
+    assert unescaped(at) == []
