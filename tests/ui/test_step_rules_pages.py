@@ -118,5 +118,7 @@ def test_homework_before_its_due_day_needs_a_note_and_a_blank_one_saves_nothing(
     at.text_area(key=f"note::{STAGE.key}::{journey.HOMEWORK}").input("Two talks, **Tue** and Sat.").run()
     _done(at, journey.HOMEWORK)
     assert not at.error and _completed(app_env) == [journey.HOMEWORK]
+    shown = [c.value for c in at.caption if c.value.startswith("Your note (private): ")]
+    assert shown == [r"Your note (private): Two talks, \*\*Tue\*\* and Sat\."]  # as typed, never bold
     with read_session(app_env) as session:
         assert [r.body for r in session.exec(select(Reflection))] == ["Two talks, **Tue** and Sat."]
