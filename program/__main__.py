@@ -4,6 +4,11 @@ migrate               bring the database schema up to date (the app also does th
 reset-code USERNAME   make a one-time code (30 minutes) to set a new password on the login page
 disable USERNAME      stop an account from logging in and end its sessions at once
 enable USERNAME       let a disabled account log in again
+approve-therapist USERNAME
+                      let a therapist account make codes and be given access by couples (new therapist
+                      accounts wait for this; partners entering the code see that the operator approved it)
+unapprove-therapist USERNAME
+                      withdraw that approval: the therapist's codes stop working and they see no couple
 delete USERNAME [--yes]
                       delete an account and all of its data (asks for the username again unless --yes)
 rotate-keys           re-encrypt every stored free text under the newest of KINDRED_ENCRYPTION_KEYS
@@ -15,6 +20,7 @@ demo [--force] [--weeks N]
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -22,7 +28,7 @@ from datetime import date
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
-from program import accounts, audit, crypto, deletion, demo, sessions
+from program import accounts, audit, crypto, deletion, demo, sessions, therapist_access
 from program.curriculum import ContentError, load_program
 from program.db import create_db_engine, migrate, write_session
 from program.models import Person, utcnow
@@ -78,6 +84,40 @@ def _set_disabled(username: str, disabled: bool) -> str:
             session, action="account.disabled" if disabled else "account.enabled", subject_id=person.id
         )
     return f"{name} is {'disabled and signed out everywhere' if disabled else 'enabled'}."
+
+
+def _operator() -> str:
+    """Who runs the command, for the audit trail (the login name, as far as the system knows it)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "the operator"
+
+
+def _set_approved(username: str, approved: bool) -> str:
+    engine = _engine()
+    change = therapist_access.approve_therapist if approved else therapist_access.unapprove_therapist
+    with write_session(engine) as session:
+        result = change(session=session, username=username, operator=_operator(), now=utcnow())
+    # The display name was typed by the account's owner: shown quoted, with any control characters escaped.
+    who = f"{result.username} ({result.display_name!r})"
+    if approved and not result.changed:
+        assert result.approved_at is not None
+        return (
+            f"{who} was already approved on {result.approved_at:%Y-%m-%d %H:%M} UTC by {result.approved_by}. "
+            "Nothing changed."
+        )
+    if approved:
+        return (
+            f"{who} is approved as a therapist. They can now make a code for couples; partners who enter it "
+            f"see the name {result.display_name!r} and that this server's operator approved it."
+        )
+    if not result.changed:
+        return f"{who} is not approved. Nothing changed."
+    return (
+        f"{who} is no longer approved. Their code stops working, no new one can be made, and they see no "
+        "couple until approved again (couples' grants are kept)."
+    )
 
 
 def _reset_code(username: str) -> str:
@@ -143,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("reset-code", "make a one-time password reset code"),
         ("disable", "stop an account from logging in, ending its sessions"),
         ("enable", "let a disabled account log in again"),
+        ("approve-therapist", "let a therapist account make codes and be given access"),
+        ("unapprove-therapist", "withdraw a therapist's approval"),
     ):
         commands.add_parser(name, help=help_text).add_argument("username")
     delete_command = commands.add_parser("delete", help="delete an account and all of its data")
@@ -164,11 +206,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_delete(args.username, args.yes))
         elif args.command == "reset-code":
             print(_reset_code(args.username))
+        elif args.command in ("approve-therapist", "unapprove-therapist"):
+            print(_set_approved(args.username, approved=args.command == "approve-therapist"))
         else:
             print(_set_disabled(args.username, disabled=args.command == "disable"))
     except (
         accounts.AccountError,
         deletion.DeletionError,
+        therapist_access.AccessError,
         demo.DemoError,
         ContentError,
         SettingsError,

@@ -113,6 +113,17 @@ class Person(SQLModel, table=True):
     disabled_at: datetime | None = _when(nullable=True)
 
 
+class TherapistApproval(SQLModel, table=True):
+    """The server operator's word that a therapist account is who it claims (`approve-therapist`). Without
+    it the therapist makes no codes and sees no couple; `unapprove-therapist` deletes it (the audit keeps
+    both). A table of its own, not a column on person: anyone could register as a therapist."""
+
+    person_id: int = Field(foreign_key="person.id", ondelete="CASCADE", primary_key=True)
+    approved_at: datetime = _when()
+    # The operator's login name on the server, as the command saw it.
+    approved_by: str = Field(sa_type=sa.String(64))
+
+
 class LoginSession(SQLModel, table=True):
     """The server's record of one login. A login cookie works only while its row is live."""
 

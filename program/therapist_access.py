@@ -1,4 +1,5 @@
-"""Therapist access: a therapist's code, each partner's grant, revoking it, and the record of views."""
+"""Therapist access: the operator's approval, a therapist's code, each partner's grant, revoking it, and the
+record of views."""
 
 from __future__ import annotations
 
@@ -9,17 +10,48 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, select
 
-from program import access, audit, codes, couples
+from program import access, accounts, audit, codes, couples
 from program.access import AccessDenied, Viewer
-from program.models import AuditEvent, Person, Role, TherapistCode, TherapistGrant
+from program.models import (
+    AuditEvent,
+    Person,
+    Role,
+    TherapistApproval,
+    TherapistCode,
+    TherapistGrant,
+)
 
 THERAPIST_CODE_GROUPS = 3
 THERAPIST_CODE_LIFETIME = timedelta(days=30)
 VIEWED = "therapist.viewed"
+WAITING_FOR_APPROVAL = (
+    "Your therapist account is waiting for approval by this server's operator. Until then you cannot "
+    "make a code for couples, and no couple can give you access."
+)
 
 
 class AccessError(ValueError):
     """A consent request that cannot be done; the message is meant for the person."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The outcome of an operator's approve or unapprove command, for the operator to read."""
+
+    username: str
+    display_name: str
+    changed: bool
+    approved_at: datetime | None
+    approved_by: str | None
+
+
+@dataclass(frozen=True)
+class CodeOwner:
+    """The approved therapist behind a code, as a partner sees them before giving access."""
+
+    therapist_id: int
+    therapist_name: str
+    approved_at: datetime
 
 
 @dataclass(frozen=True)
@@ -54,12 +86,67 @@ class ViewRecord:
     what: str
 
 
+def _therapist_by_username(session: Session, username: str) -> Person:
+    """The therapist with this username, row-locked (see couples.lock_person); refused for anyone else."""
+    name = accounts.normalise_username(username)
+    person = session.exec(select(Person).where(Person.username == name)).first()
+    if person is None or person.id is None:
+        raise AccessError(f"There is no account named {name!r}.")
+    if person.role != Role.THERAPIST:
+        raise AccessError(f"{name!r} is a partner's account: only therapist accounts are approved.")
+    couples.lock_person(session, person.id)
+    return person
+
+
+def approve_therapist(*, session: Session, username: str, operator: str, now: datetime) -> Approval:
+    """The operator approves a therapist account: it may make codes, and couples may give it access."""
+    person = _therapist_by_username(session, username)
+    assert person.id is not None
+    current = session.get(TherapistApproval, person.id)
+    if current is not None:
+        return Approval(person.username, person.display_name, False, current.approved_at, current.approved_by)
+    operator = operator[:64]
+    session.add(TherapistApproval(person_id=person.id, approved_at=now, approved_by=operator))
+    audit.record(session, action="therapist.approved", subject_id=person.id, detail=f"by {operator}")
+    return Approval(person.username, person.display_name, True, now, operator)
+
+
+def unapprove_therapist(*, session: Session, username: str, operator: str, now: datetime) -> Approval:
+    """The operator withdraws a therapist's approval: their codes stop working and they see no couple."""
+    person = _therapist_by_username(session, username)
+    current = session.get(TherapistApproval, person.id)
+    if current is None:
+        return Approval(person.username, person.display_name, False, None, None)
+    session.delete(current)
+    # Deleted, not only refused while unapproved: approving again later must not revive a code in the wild.
+    session.exec(delete(TherapistCode).where(col(TherapistCode.therapist_id) == person.id))
+    audit.record(session, action="therapist.unapproved", subject_id=person.id, detail=f"by {operator}")
+    return Approval(person.username, person.display_name, True, None, None)
+
+
+def approved_at(*, session: Session, viewer: Viewer) -> datetime | None:
+    """When the operator approved this therapist; None while they wait (and always for partners)."""
+    if viewer.role != Role.THERAPIST:
+        return None
+    return _approved_at(session, viewer.person_id)
+
+
+def _approved_at(session: Session, person_id: int) -> datetime | None:
+    return session.exec(
+        select(TherapistApproval.approved_at).where(TherapistApproval.person_id == person_id)
+    ).first()
+
+
 def issue_therapist_code(
     *, session: Session, viewer: Viewer, key: bytes, now: datetime
 ) -> TherapistCodeIssued:
     """A new code for couples to grant access with; the therapist's earlier code stops working."""
     if viewer.role != Role.THERAPIST:
         raise AccessError("Only therapists have a code to share.")
+    # Locked like the operator's commands lock it: an unapproval being committed is seen, not overtaken.
+    couples.lock_person(session, viewer.person_id)
+    if _approved_at(session, viewer.person_id) is None:
+        raise AccessError(WAITING_FOR_APPROVAL)
     session.exec(delete(TherapistCode).where(col(TherapistCode.therapist_id) == viewer.person_id))
     code = codes.new_code(THERAPIST_CODE_GROUPS)
     expires_at = now + THERAPIST_CODE_LIFETIME
@@ -75,15 +162,18 @@ def issue_therapist_code(
     return TherapistCodeIssued(code, expires_at)
 
 
-def grant_access(*, session: Session, viewer: Viewer, code: str, key: bytes, now: datetime) -> str:
-    """The viewer (a partner) grants the therapist behind this code access; returns the therapist's name."""
-    if codes.has_hidden_characters(code):
-        raise AccessError(codes.HIDDEN_CHARACTER_MESSAGE)
-    # One consent change at a time per partner (see couples.lock_person), then the checks.
-    couples.lock_person(session, viewer.person_id)
+def _couple_to_grant_for(session: Session, viewer: Viewer) -> int:
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     if couple_id is None:
         raise AccessError("Link up with your partner first: a therapist sees a couple, not one partner.")
+    return couple_id
+
+
+def _code_owner(
+    session: Session, code: str, key: bytes, now: datetime, *, lock: bool = False
+) -> tuple[TherapistCode, Person, datetime]:
+    """The code and its therapist, refused as a partner would be told: malformed, unknown, expired, or from
+    a therapist the operator has not approved (or no longer approves)."""
     if not codes.looks_valid(code, THERAPIST_CODE_GROUPS):
         raise AccessError(
             "A therapist's code has 12 letters and digits, like 7KQ2-M9XD-4RTB. Please check it."
@@ -96,8 +186,51 @@ def grant_access(*, session: Session, viewer: Viewer, code: str, key: bytes, now
     if found is None or found[1].disabled_at is not None:
         raise AccessError("We don't recognise that code. Please check it with your therapist.")
     therapist_code, therapist = found
+    if lock:
+        # After the partner's own lock (the order couples.lock_person asks for): an unapproval being
+        # committed for this therapist is waited for, and its deleted approval is then read below.
+        couples.lock_person(session, therapist_code.therapist_id)
+    approved = _approved_at(session, therapist_code.therapist_id)
+    if approved is None:
+        raise AccessError(
+            "That code belongs to a therapist account this server's operator has not approved, so it "
+            "cannot give access. Please check with your therapist."
+        )
     if therapist_code.expires_at <= now:
         raise AccessError("That code has expired. Please ask your therapist for a new one.")
+    return therapist_code, therapist, approved
+
+
+def code_owner(*, session: Session, viewer: Viewer, code: str, key: bytes, now: datetime) -> CodeOwner:
+    """Who a code would give access to, checked as grant_access checks it, without granting anything:
+    the partner confirms the name before giving access."""
+    if codes.has_hidden_characters(code):
+        raise AccessError(codes.HIDDEN_CHARACTER_MESSAGE)
+    _couple_to_grant_for(session, viewer)
+    therapist_code, therapist, approved = _code_owner(session, code, key, now)
+    return CodeOwner(therapist_code.therapist_id, therapist.display_name, approved)
+
+
+def grant_access(
+    *,
+    session: Session,
+    viewer: Viewer,
+    code: str,
+    key: bytes,
+    now: datetime,
+    therapist_id: int | None = None,
+) -> str:
+    """The viewer (a partner) grants the therapist behind this code access; returns the therapist's name.
+
+    With `therapist_id` (the one the partner confirmed), a code that now leads anyone else is refused."""
+    if codes.has_hidden_characters(code):
+        raise AccessError(codes.HIDDEN_CHARACTER_MESSAGE)
+    # One consent change at a time per partner (see couples.lock_person), then the checks.
+    couples.lock_person(session, viewer.person_id)
+    couple_id = _couple_to_grant_for(session, viewer)
+    therapist_code, therapist, _ = _code_owner(session, code, key, now, lock=True)
+    if therapist_id is not None and therapist_code.therapist_id != therapist_id:
+        raise AccessError("That code now belongs to someone else. Please check it with your therapist.")
     # Wait for a partner who is leaving right now: a grant must not land on a couple that has just ended.
     couples.lock_couple(session, couple_id)
     if access.current_couple_id(session=session, viewer=viewer) != couple_id:
@@ -193,9 +326,12 @@ def therapists_of_couple(*, session: Session, viewer: Viewer) -> list[TherapistA
 
 
 def couple_for_therapist(*, session: Session, viewer: Viewer, couple_id: int) -> couples.CoupleSummary:
-    """A couple as its therapist sees it; refused without both partners' standing grants."""
+    """A couple as its therapist sees it; refused without the operator's approval or without both
+    partners' standing grants."""
     if viewer.role != Role.THERAPIST:
         raise AccessDenied("Only a therapist opens a couple this way.")
+    if approved_at(session=session, viewer=viewer) is None:
+        raise AccessDenied(WAITING_FOR_APPROVAL)
     access.require_couple(session=session, viewer=viewer, couple_id=couple_id)
     return next(
         c for c in couples.therapist_caseload(session=session, viewer=viewer) if c.couple_id == couple_id

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from program import accounts, sessions
 from program.access import Viewer
 from program.db import write_session
-from program.models import Couple, CoupleMembership, Person, Role, TherapistGrant
+from program.models import Couple, CoupleMembership, Person, Role, TherapistApproval, TherapistGrant
 from program.settings import Settings
 
 PASSWORD = "a long enough test passphrase"
@@ -18,14 +18,28 @@ PASSWORD = "a long enough test passphrase"
 TEST_POLICIES = sessions.Policies.from_settings(Settings(cookie_key=None, database_url="sqlite://"))
 
 
-def make_person(engine: Engine, username: str, role: Role = Role.PARTNER, name: str | None = None) -> Viewer:
-    """Register an account and return it as a viewer."""
+def make_person(
+    engine: Engine,
+    username: str,
+    role: Role = Role.PARTNER,
+    name: str | None = None,
+    *,
+    approved: bool = True,
+) -> Viewer:
+    """Register an account and return it as a viewer; a therapist comes approved by the operator unless
+    `approved=False`."""
     with write_session(engine) as session:
         person = accounts.register(
             session=session,
             account=accounts.NewAccount(username, name or username.title(), PASSWORD, PASSWORD, role),
             bcrypt_rounds=4,
         )
+        if role == Role.THERAPIST and approved:
+            session.flush()
+            assert person.id is not None
+            session.add(
+                TherapistApproval(person_id=person.id, approved_at=datetime.now(UTC), approved_by="test")
+            )
         return Viewer.of(person)
 
 

@@ -6,11 +6,13 @@ import re
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
-from program import accounts, couples
+from program import accounts, couples, therapist_access
 from program.__main__ import main
-from program.db import read_session
-from program.models import LoginSession, Person, utcnow
+from program.access import Viewer
+from program.db import read_session, write_session
+from program.models import AuditEvent, LoginSession, Person, Role, utcnow
 from program.settings import get_settings
 from tests.factories import make_couple, make_person, start_login_session
 
@@ -111,3 +113,98 @@ def test_delete_command_reports_unknown_usernames(
     make_person(app_env, "ana")
     assert main(["delete", "anna", "--yes"]) == 1
     assert "no account named 'anna'" in capsys.readouterr().err
+
+
+def _approval_events(engine: Engine) -> list[tuple[str, int | None]]:
+    with read_session(engine) as session:
+        return [
+            (event.action, event.subject_id)
+            for event in session.exec(select(AuditEvent).order_by(col(AuditEvent.id)))
+            if event.action.startswith("therapist.") and event.action.endswith("approved")
+        ]
+
+
+def _make_a_code(engine: Engine, viewer: Viewer) -> str:
+    with write_session(engine) as session:
+        return therapist_access.issue_therapist_code(
+            session=session, viewer=viewer, key=get_settings().code_key(), now=utcnow()
+        ).code
+
+
+def test_approve_therapist_lets_a_waiting_therapist_make_a_code_and_is_audited(
+    app_env: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`approve-therapist NAME` names the account it approved, the therapist can then make a code, and the
+    audit trail has one approval; running it again says so and changes nothing."""
+    eve = make_person(app_env, "dr.eve", Role.THERAPIST, "Dr Eve", approved=False)
+    with pytest.raises(therapist_access.AccessError):
+        _make_a_code(app_env, eve)
+    assert main(["approve-therapist", "Dr.Eve"]) == 0
+    out = capsys.readouterr().out
+    assert "dr.eve ('Dr Eve') is approved as a therapist" in out
+    assert _make_a_code(app_env, eve)
+    assert main(["approve-therapist", "dr.eve"]) == 0
+    assert "was already approved on" in capsys.readouterr().out
+    assert _approval_events(app_env) == [("therapist.approved", eve.person_id)]
+
+
+def test_unapprove_therapist_kills_the_code_and_is_audited(
+    app_env: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`unapprove-therapist NAME`: a partner can no longer use the code the therapist handed out, the
+    therapist cannot make another, and a second run says nothing changed."""
+    ana, ben = make_person(app_env, "ana"), make_person(app_env, "ben")
+    make_couple(app_env, ana, ben)
+    kim = make_person(app_env, "dr.kim", Role.THERAPIST, "Dr Kim")
+    code = _make_a_code(app_env, kim)
+    assert main(["unapprove-therapist", "dr.kim"]) == 0
+    assert "dr.kim ('Dr Kim') is no longer approved" in capsys.readouterr().out
+    with pytest.raises(therapist_access.AccessError), write_session(app_env) as session:
+        therapist_access.grant_access(
+            session=session, viewer=ana, code=code, key=get_settings().code_key(), now=utcnow()
+        )
+    with pytest.raises(therapist_access.AccessError, match="waiting for approval"):
+        _make_a_code(app_env, kim)
+    assert main(["unapprove-therapist", "dr.kim"]) == 0
+    assert "is not approved. Nothing changed." in capsys.readouterr().out
+    assert _approval_events(app_env) == [("therapist.unapproved", kim.person_id)]
+
+
+@pytest.mark.parametrize("command", ["approve-therapist", "unapprove-therapist"])
+def test_approving_an_unknown_name_or_a_partner_fails_clearly(
+    app_env: Engine, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """A typo or a partner's username gets an error and a failing exit, and nothing is recorded."""
+    make_person(app_env, "ana")
+    assert main([command, "anna"]) == 1
+    assert "There is no account named 'anna'" in capsys.readouterr().err
+    assert main([command, "ana"]) == 1
+    assert "'ana' is a partner's account" in capsys.readouterr().err
+    assert _approval_events(app_env) == []
+
+
+def test_approving_prints_a_hostile_display_name_escaped(
+    app_env: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A display name holding terminal escapes (older accounts may) reaches the operator's terminal as
+    visible escapes, never as control characters that could rewrite what the operator reads."""
+    eve = make_person(app_env, "dr.eve", Role.THERAPIST, approved=False)
+    with write_session(app_env) as session:
+        person = session.get(Person, eve.person_id)
+        assert person is not None
+        person.display_name = "Dr Eve\x1b[2K\rApproved nothing\x07"
+    assert main(["approve-therapist", "dr.eve"]) == 0
+    out = capsys.readouterr().out
+    assert "\\x1b[2K\\rApproved nothing\\x07" in out
+    assert not any(ch in out for ch in "\x1b\r\x07")
+
+
+def test_the_demo_loads_its_therapist_approved(app_env: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m program demo` approves its own therapist, so the demo's therapist login works at once."""
+    assert main(["demo", "--weeks", "2"]) == 0
+    with read_session(app_env) as session:
+        therapist = accounts.find_person(session=session, username="demo-therapist")
+        assert therapist is not None
+        viewer = Viewer.of(therapist)
+        assert therapist_access.approved_at(session=session, viewer=viewer) is not None
+    assert _make_a_code(app_env, viewer)

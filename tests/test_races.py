@@ -173,7 +173,7 @@ def test_the_migration_repairs_what_earlier_races_left(tmp_path: Path) -> None:
         try:
             command.upgrade(alembic_config(engine), "0002")
             ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
-            kim = make_person(engine, "dr.kim", Role.THERAPIST)
+            kim = make_person(engine, "dr.kim", Role.THERAPIST, approved=False)  # no approvals at 0002
             lone_a, paired, lone_b = (
                 make_couple(engine, ana),
                 make_couple(engine, ana, ben),

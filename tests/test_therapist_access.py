@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, delete, select
 
 from program import access, codes, therapist_access
 from program.access import AccessDenied, Viewer
 from program.couples import CoupleSummary
 from program.db import read_session, write_session
-from program.models import AuditEvent, Role, TherapistCode, TherapistGrant
+from program.models import AuditEvent, Role, TherapistApproval, TherapistCode, TherapistGrant
 from program.therapist_access import AccessError, TherapistAccess, ViewRecord
 from tests.factories import grant, make_couple, make_person
 
@@ -315,3 +315,150 @@ def test_a_therapist_and_a_solo_partner_have_no_view_record(engine: Engine) -> N
     _open(engine, kim, couple_id, "charts")
     assert _views(engine, kim) == []
     assert _views(engine, cai) == []
+
+
+# The operator's approval: a therapist account is only a claim until the person running the server vouches
+# for it (anyone can register as a therapist).
+
+
+def _approve(engine: Engine, username: str, approved: bool = True) -> therapist_access.Approval:
+    change = therapist_access.approve_therapist if approved else therapist_access.unapprove_therapist
+    with write_session(engine) as session:
+        return change(session=session, username=username, operator="root", now=NOW)
+
+
+def _owner(engine: Engine, viewer: Viewer, code: str) -> therapist_access.CodeOwner:
+    with read_session(engine) as session:
+        return therapist_access.code_owner(session=session, viewer=viewer, code=code, key=KEY, now=NOW)
+
+
+def test_an_unapproved_therapist_cannot_make_a_code(engine: Engine) -> None:
+    """A therapist the operator has not approved is refused a code, told why, and nothing is stored."""
+    eve = make_person(engine, "eve", Role.THERAPIST, "Dr. Eve", approved=False)
+    with pytest.raises(AccessError, match="waiting for approval by this server's operator"):
+        _issue(engine, eve)
+    with read_session(engine) as session:
+        assert session.exec(select(TherapistCode)).all() == []
+    _approve(engine, "eve")
+    assert codes.looks_valid(_issue(engine, eve).code, therapist_access.THERAPIST_CODE_GROUPS)
+
+
+def test_a_code_made_while_approved_stops_working_once_unapproved_and_stays_dead(engine: Engine) -> None:
+    """After the operator withdraws approval the couple cannot use the code, and approving the therapist
+    again does not bring that old code back: only a new one works."""
+    ana, ben, couple_id, kim, code = _setting(engine)
+    _grant(engine, ana, code)
+    assert _approve(engine, "dr.kim", approved=False).changed
+    for attempt in (lambda: _grant(engine, ben, code), lambda: _owner(engine, ben, code)):
+        with pytest.raises(AccessError, match="operator has not approved|don't recognise"):
+            attempt()
+    assert _therapists(engine, ben) == [TherapistAccess(kim.person_id, "Dr. Kim", mine=False, partners=True)]
+    _approve(engine, "dr.kim")
+    with pytest.raises(AccessError, match="We don't recognise that code"):
+        _grant(engine, ben, code)
+    assert _grant(engine, ben, _issue(engine, kim).code) == "Dr. Kim"
+    assert _visible(engine, kim) == [couple_id]
+
+
+def test_a_code_is_refused_while_its_therapist_is_unapproved(engine: Engine) -> None:
+    """A code whose row survives its therapist's approval (the approval deleted by hand, not by the
+    command) is still refused, with a message that says the operator has not approved them."""
+    ana, _, _, kim, code = _setting(engine)
+    with write_session(engine) as session:
+        session.exec(delete(TherapistApproval).where(col(TherapistApproval.person_id) == kim.person_id))
+    with pytest.raises(AccessError, match="this server's operator has not approved"):
+        _grant(engine, ana, code)
+    assert _therapists(engine, ana) == []
+
+
+def test_an_unapproved_therapist_does_not_see_a_couple_both_partners_let_in(engine: Engine) -> None:
+    """Withdrawing approval closes the therapist's view of their couples at once; approving again reopens
+    it, because the couple's grants are theirs to withdraw, not the operator's."""
+    _, _, couple_id, kim = _both_granted(engine)
+    _open(engine, kim, couple_id, "progress charts")
+    _approve(engine, "dr.kim", approved=False)
+    with pytest.raises(AccessDenied, match="waiting for approval"):
+        _open(engine, kim, couple_id, "progress charts")
+    _approve(engine, "dr.kim")
+    assert _open(engine, kim, couple_id, "progress charts").couple_id == couple_id
+
+
+def test_approval_alone_shows_a_therapist_no_couple(engine: Engine) -> None:
+    """An approved therapist without both partners' grants sees nothing of a couple, even one where a
+    partner has let them in."""
+    ana, _, couple_id, kim, code = _setting(engine)
+    _approve(engine, "dr.kim")
+    assert _visible(engine, kim) == []
+    with pytest.raises(AccessDenied):
+        _open(engine, kim, couple_id, "progress charts")
+    _grant(engine, ana, code)
+    assert _visible(engine, kim) == []
+    with pytest.raises(AccessDenied):
+        _open(engine, kim, couple_id, "progress charts")
+
+
+def test_a_partner_learns_whose_code_it_is_before_anything_is_granted(engine: Engine) -> None:
+    """With two therapists' codes about, looking a code up names its own therapist and when the operator
+    approved them, and grants nothing; the grant then goes to that therapist alone."""
+    ana, ben, _, kim, kim_code = _setting(engine)
+    lee = make_person(engine, "dr.lee", Role.THERAPIST, "Dr. Lee")
+    lee_code = _issue(engine, lee).code
+    with read_session(engine) as session:
+        lee_approval = session.get(TherapistApproval, lee.person_id)
+        assert lee_approval is not None
+    assert _owner(engine, ana, lee_code) == therapist_access.CodeOwner(
+        lee.person_id, "Dr. Lee", lee_approval.approved_at
+    )
+    assert _owner(engine, ben, kim_code).therapist_name == "Dr. Kim"
+    assert _therapists(engine, ana) == [] and _therapists(engine, ben) == []
+    with write_session(engine) as session:
+        with pytest.raises(AccessError, match="now belongs to someone else"):
+            therapist_access.grant_access(
+                session=session, viewer=ana, code=lee_code, key=KEY, now=NOW, therapist_id=kim.person_id
+            )
+    assert _therapists(engine, ana) == []
+    with write_session(engine) as session:
+        therapist_access.grant_access(
+            session=session, viewer=ana, code=lee_code, key=KEY, now=NOW, therapist_id=lee.person_id
+        )
+    assert _therapists(engine, ana) == [TherapistAccess(lee.person_id, "Dr. Lee", mine=True, partners=False)]
+
+
+def test_looking_up_a_code_is_refused_like_granting(engine: Engine) -> None:
+    """The look-up says what the grant would say: no couple yet, a malformed, unknown or expired code."""
+    ana, _, _, kim, code = _setting(engine)
+    loner = make_person(engine, "cyd")
+    with pytest.raises(AccessError, match="Link up with your partner first"):
+        _owner(engine, loner, code)
+    with pytest.raises(AccessError, match="12 letters and digits"):
+        _owner(engine, ana, "7KQ2")
+    with pytest.raises(AccessError, match="invisible or control character"):
+        _owner(engine, ana, code + "\u200b")
+    with read_session(engine) as session, pytest.raises(AccessError, match="expired"):
+        therapist_access.code_owner(
+            session=session,
+            viewer=ana,
+            code=code,
+            key=KEY,
+            now=NOW + therapist_access.THERAPIST_CODE_LIFETIME,
+        )
+
+
+def test_only_therapist_accounts_are_approved(engine: Engine) -> None:
+    """Approving a partner or an unknown name is refused with a message; approving twice changes nothing."""
+    make_person(engine, "ana")
+    eve = make_person(engine, "eve", Role.THERAPIST, approved=False)
+    with pytest.raises(AccessError, match="'ana' is a partner's account"):
+        _approve(engine, "Ana")
+    with pytest.raises(AccessError, match="There is no account named 'nobody'"):
+        _approve(engine, "nobody")
+    assert _approve(engine, "EVE").changed
+    again = _approve(engine, "eve")
+    assert (again.changed, again.approved_at, again.approved_by) == (False, NOW, "root")
+    with read_session(engine) as session:
+        actions = session.exec(
+            select(AuditEvent.action, AuditEvent.subject_id, AuditEvent.detail).where(
+                col(AuditEvent.action).like("therapist.%approved")
+            )
+        ).all()
+        assert actions == [("therapist.approved", eve.person_id, "by root")]
