@@ -20,8 +20,10 @@ from program.ui.gate import clear_flash, confirm, flash, show_flash
 from program.ui.localtime import local_date, local_time
 from program.ui.safety_choices import render_joint_work, render_safety_section
 from program.ui.text import md
+from program.ui.therapist import render_waiting_for_approval
 
 THERAPIST_CODE = "kindred_therapist_code"
+PENDING_GRANT = "kindred_pending_therapist_grant"
 DOMAIN_ERRORS = (couples.CoupleError, therapist_access.AccessError, accounts.AccountError)
 
 
@@ -178,17 +180,11 @@ def _therapist_section(engine: Engine, settings: Settings, viewer: Viewer) -> No
                 partial(_revoke, viewer=viewer, therapist_id=therapist.therapist_id),
                 f"{md(therapist.therapist_name)} no longer has your access.",
             )
-    with st.form("grant_therapist", clear_on_submit=True):
-        code = st.text_input("Your therapist's code", placeholder="7KQ2-M9XD-4RTB")
-        submitted = st.form_submit_button("Give access")
-    if submitted:
-        _attempt(
-            engine,
-            lambda session: therapist_access.grant_access(
-                session=session, viewer=viewer, code=code, key=settings.code_key(), now=utcnow()
-            ),
-            "Access given. Your therapist sees your couple once your partner has given it too.",
-        )
+    pending: tuple[str, therapist_access.CodeOwner] | None = st.session_state.get(PENDING_GRANT)
+    if pending is None:
+        _enter_therapist_code(engine, settings, viewer)
+    else:
+        _confirm_therapist(engine, settings, viewer, *pending)
     st.subheader("Who has looked at your couple")
     if not record:
         st.caption("No therapist has opened your couple.")
@@ -197,6 +193,55 @@ def _therapist_section(engine: Engine, settings: Settings, viewer: Viewer) -> No
             [{"When": _date(r.at), "Therapist": r.therapist_name, "What": r.what} for r in record],
             hide_index=True,
         )
+
+
+def _enter_therapist_code(engine: Engine, settings: Settings, viewer: Viewer) -> None:
+    """The code is only looked up here: the partner sees whose it is before giving anything."""
+    with st.form("grant_therapist", clear_on_submit=True):
+        code = st.text_input("Your therapist's code", placeholder="7KQ2-M9XD-4RTB")
+        submitted = st.form_submit_button("Check the code")
+    if not submitted:
+        return
+    try:
+        with read_session(engine) as session:
+            owner = therapist_access.code_owner(
+                session=session, viewer=viewer, code=code, key=settings.code_key(), now=utcnow()
+            )
+    except therapist_access.AccessError as error:
+        st.error(str(error))
+    else:
+        st.session_state[PENDING_GRANT] = (code, owner)
+        st.rerun()
+
+
+def _confirm_therapist(
+    engine: Engine, settings: Settings, viewer: Viewer, code: str, owner: therapist_access.CodeOwner
+) -> None:
+    name = md(owner.therapist_name)
+    with st.container(border=True):
+        st.write(f"Give **{name}** access to your couple?")
+        st.caption(
+            f"This code belongs to the therapist account **{name}**, approved by this server's operator on "
+            f"{_date(owner.approved_at)}. They see your couple once your partner has given access too."
+        )
+        confirm, cancel = st.columns(2)
+        if confirm.button(f"Give {name} access", type="primary", key="grant_confirm"):
+            st.session_state.pop(PENDING_GRANT, None)
+            _attempt(
+                engine,
+                lambda session: therapist_access.grant_access(
+                    session=session,
+                    viewer=viewer,
+                    code=code,
+                    key=settings.code_key(),
+                    now=utcnow(),
+                    therapist_id=owner.therapist_id,
+                ),
+                f"Access given to {name}. They see your couple once your partner has given it too.",
+            )
+        if cancel.button("Cancel", key="grant_cancel"):
+            st.session_state.pop(PENDING_GRANT, None)
+            st.rerun()
 
 
 def _revoke(session: Session, *, viewer: Viewer, therapist_id: int) -> None:
@@ -209,6 +254,12 @@ def _therapist_code_section(engine: Engine, settings: Settings, viewer: Viewer) 
         "Give this code to a couple. Each partner enters it on their own account page; you see the couple "
         "once both have. A new code replaces the old one; couples who already gave access keep it."
     )
+    with read_session(engine) as session:
+        approved = therapist_access.approved_at(session=session, viewer=viewer) is not None
+    if not approved:
+        st.session_state.pop(THERAPIST_CODE, None)
+        render_waiting_for_approval(viewer)
+        return
     issued: therapist_access.TherapistCodeIssued | None = st.session_state.get(THERAPIST_CODE)
     if issued is not None:
         st.code(issued.code, language=None)

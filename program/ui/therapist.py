@@ -19,8 +19,13 @@ def render_caseload(viewer: Viewer) -> None:
     """The couples who have given this therapist access, and the one the therapist opened."""
     engine = runtime.engine()
     with read_session(engine) as session:
+        approved = therapist_access.approved_at(session=session, viewer=viewer) is not None
         caseload = couples.therapist_caseload(session=session, viewer=viewer)
     st.title("Your couples")
+    if not approved:
+        st.session_state.pop(OPEN_COUPLE, None)
+        render_waiting_for_approval(viewer)
+        return
     if not caseload:
         st.session_state.pop(OPEN_COUPLE, None)
         st.info(
@@ -47,6 +52,15 @@ def render_caseload(viewer: Viewer) -> None:
             st.session_state[OPEN_COUPLE] = couple.couple_id
     if (couple_id := st.session_state.get(OPEN_COUPLE)) is not None:
         _render_couple(viewer, couple_id)
+
+
+def render_waiting_for_approval(viewer: Viewer) -> None:
+    """What a therapist the operator has not approved sees instead of couples or a code: whom to ask, how."""
+    st.info(therapist_access.WAITING_FOR_APPROVAL, icon=":material/hourglass_top:")
+    st.write("Ask the person who runs this Kindred server to approve your account, with this command:")
+    # st.code shows its text as text: the username needs no Markdown escaping there.
+    st.code(f"python -m program approve-therapist {viewer.username}", language=None)
+    st.caption("Once they have, reload this page.")
 
 
 def _render_couple(viewer: Viewer, couple_id: int) -> None:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser import conftest as browser_setup
 from tests.browser.actions import (
     fill_and_submit,
     log_in,
@@ -15,6 +21,31 @@ from tests.browser.actions import (
     wait_for_app_loaded,
     wait_idle,
 )
+from tests.conftest import ROOT, TEST_COOKIE_KEY, TEST_ENCRYPTION_KEYS
+
+_DATABASE_URLS: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
+    """The shared fresh server, keeping its database URL for the operator's command run below."""
+    with browser_setup._serve(
+        tmp_path_factory.mktemp("server"), demo=False, browser=browser, database_urls=_DATABASE_URLS
+    ) as url:
+        yield url
+
+
+def _operator(*command: str) -> str:
+    """Run `python -m program COMMAND` against the server's database, as its operator would."""
+    env = {
+        **os.environ,
+        "KINDRED_DATABASE_URL": _DATABASE_URLS[-1],
+        "KINDRED_COOKIE_KEY": TEST_COOKIE_KEY,
+        "KINDRED_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
+    }
+    done = subprocess.run([sys.executable, "-m", "program", *command], cwd=ROOT, env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.decode()
 
 
 def _fresh(browser: Browser, server: str) -> Page:
@@ -47,7 +78,8 @@ def _shown_code(page: Page) -> str:
 def test_two_partners_link_up_and_their_therapist_sees_them_after_both_grant(
     browser: Browser, server: str
 ) -> None:
-    """Register two partners and a therapist; link the couple; grant access from each side; open it."""
+    """Register two partners and a therapist, whom the operator approves; link the couple; each partner
+    confirms the therapist's name and grants access; the therapist opens the couple."""
     ana = _signed_up(browser, server, "Ana", "ana", "a partner in a couple")
     ana.get_by_role("button", name="Start a couple and get an invite code").click()
     wait_idle(ana)
@@ -58,19 +90,28 @@ def test_two_partners_link_up_and_their_therapist_sees_them_after_both_grant(
     expect(ben.get_by_text("You are doing Kindred with Ana.")).to_be_visible()
 
     kim = _signed_up(browser, server, "Dr Kim", "dr.kim", "a therapist")
+    expect(kim.get_by_text("waiting for approval by this server's operator").first).to_be_visible()
+    expect(kim.get_by_role("button", name="Make a code")).to_have_count(0)
+    assert "is approved as a therapist" in _operator("approve-therapist", "dr.kim")
+    _return_to(kim)
     kim.get_by_role("button", name="Make a code").click()
     wait_idle(kim)
     therapist_code = _shown_code(kim)
 
     _return_to(ana)
-    fill_and_submit(ana, "Your therapist's code", therapist_code, "Give access")
+    fill_and_submit(ana, "Your therapist's code", therapist_code, "Check the code")
+    expect(ana.get_by_text("Give Dr Kim access to your couple?")).to_be_visible()
+    ana.get_by_role("button", name="Give Dr Kim access").click()
+    wait_idle(ana)
     expect(ana.get_by_test_id("stAlertContentSuccess")).to_contain_text("Access given")
     _return_to(kim)
     open_menu_page(kim, "Your couples")
     expect(kim.get_by_text("No couple has given you access yet")).to_be_visible()
 
     _return_to(ben)
-    fill_and_submit(ben, "Your therapist's code", therapist_code, "Give access")
+    fill_and_submit(ben, "Your therapist's code", therapist_code, "Check the code")
+    ben.get_by_role("button", name="Give Dr Kim access").click()
+    wait_idle(ben)
     _return_to(kim)
     kim.get_by_role("button", name="Open Ana & Ben").click()
     wait_idle(kim)

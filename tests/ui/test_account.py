@@ -60,7 +60,8 @@ def _linked_with_therapist(engine: Engine) -> tuple[Viewer, AppTest, AppTest]:
     code = at_kim.code[0].value
     for at in (at_ana.run(), at_ben.run()):
         fill(at, "Your therapist's code", code)
-        at.button(key="FormSubmitter:grant_therapist-Give access").click().run()
+        at.button(key="FormSubmitter:grant_therapist-Check the code").click().run()
+        at.button(key="grant_confirm").click().run()
         assert "Access given" in at.success[0].value
     return kim, at_ana, at_ben
 
