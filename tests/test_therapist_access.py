@@ -4,8 +4,10 @@ every therapist view that the couple can read."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select
@@ -13,9 +15,10 @@ from sqlmodel import col, delete, select
 from program import access, codes, therapist_access
 from program.access import AccessDenied, Viewer
 from program.couples import CoupleSummary
-from program.db import read_session, write_session
+from program.db import alembic_config, create_db_engine, read_session, write_session
 from program.models import AuditEvent, Role, TherapistApproval, TherapistCode, TherapistGrant
 from program.therapist_access import AccessError, TherapistAccess, ViewRecord
+from tests.databases import fresh_database
 from tests.factories import grant, make_couple, make_person
 
 KEY = b"k" * 32
@@ -462,3 +465,29 @@ def test_only_therapist_accounts_are_approved(engine: Engine) -> None:
             )
         ).all()
         assert actions == [("therapist.approved", eve.person_id, "by root")]
+
+
+def test_therapists_from_before_approvals_wait_for_the_operator_after_upgrading(tmp_path: Path) -> None:
+    """A database from before migration 0007, with a therapist both partners let in: after upgrading the
+    therapist is unapproved (no code, no couple) and the couple's grants are kept, so approving the
+    therapist shows them the couple again without asking the couple for anything."""
+    with fresh_database(tmp_path) as url:
+        engine = create_db_engine(url)
+        try:
+            command.upgrade(alembic_config(engine), "0006")
+            ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
+            kim = make_person(engine, "dr.kim", Role.THERAPIST, approved=False)  # no approvals before 0007
+            couple_id = make_couple(engine, ana, ben)
+            grant(engine, couple_id, kim, ana)
+            grant(engine, couple_id, kim, ben)
+            command.upgrade(alembic_config(engine), "head")
+            with read_session(engine) as session:
+                assert therapist_access.approved_at(session=session, viewer=kim) is None
+            with pytest.raises(AccessError, match="waiting for approval"):
+                _issue(engine, kim)
+            with pytest.raises(AccessDenied):
+                _open(engine, kim, couple_id, "progress charts")
+            _approve(engine, "dr.kim")
+            assert _open(engine, kim, couple_id, "progress charts").couple_id == couple_id
+        finally:
+            engine.dispose()
