@@ -12,7 +12,7 @@ from program import journey
 from program.access import Viewer
 from program.db import read_session
 from program.models import Role
-from program.ui import runtime
+from program.ui import phone_menu, runtime
 
 # Set while app.py runs the chosen page, so the page reuses app.py's login instead of repeating it.
 _routed_viewer: ContextVar[Viewer | None] = ContextVar("kindred_routed_viewer", default=None)
@@ -66,6 +66,8 @@ def render_menu(pages: list[st.Page], viewer: Viewer) -> None:
             st.sidebar.page_link(page, label=page.title + LOCKED_SUFFIX, icon=LOCKED_ICON)
         else:
             st.sidebar.page_link(page)
+    with st.sidebar:  # on a phone, choosing a page here closes the sidebar over it
+        phone_menu.render()
 
 
 @contextmanager

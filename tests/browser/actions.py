@@ -120,3 +120,26 @@ def serious_accessibility_problems(page: Page, axe_script: Path) -> list[str]:
         for v in results["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def open_menu_on_phone(page: Page) -> None:
+    """On a narrow screen, where the menu starts closed, tap the header's button that opens it."""
+    page.bring_to_front()
+    sidebar = page.get_by_test_id("stSidebar")
+    if sidebar.get_attribute("data-collapsed") == "true":
+        page.get_by_test_id("stExpandSidebarButton").tap()
+    expect(sidebar).to_have_attribute("data-collapsed", "false")
+    expect(sidebar.get_by_test_id("stPageLink-NavLink").first).to_be_in_viewport()
+
+
+def close_menu_on_phone(page: Page) -> None:
+    """Close the menu, if it is open, as a person does on a phone: tap the page beside it.
+
+    (Its own close button shows only while a mouse hovers over the menu, and the quick exit button sits
+    over it on a narrow screen.)
+    """
+    sidebar = page.get_by_test_id("stSidebar")
+    if sidebar.get_attribute("data-collapsed") == "false":
+        viewport = page.viewport_size or {"width": 390, "height": 844}
+        page.touchscreen.tap(viewport["width"] - 8, viewport["height"] // 2)
+    expect(sidebar).to_have_attribute("data-collapsed", "true")
