@@ -30,7 +30,6 @@ MEAN_NAME = "Couple's mean"
 WHO = "<extra>%{fullData.name}</extra>"  # the trace name in hover text, without pasting names into a template
 MEAN_COLOUR = "#555555"
 BAND_COLOUR = "#999999"
-TEXT_COLOUR = "#333333"
 # Start bars are a lighter tint of the partner's colour: lightness, not hue, so colour-blind readers see it.
 START_TINT = 0.55
 LABEL_CHARS = 60  # item text on the perception-gap axis is shortened to about this many characters
@@ -234,7 +233,7 @@ def domain_profile(data: ProgressData, program: Program) -> Chart | EmptyChart:
                 )
             )
     for index, subscale in enumerate(subscales):
-        _band(figure, instrument, subscale, across=(index - 0.5, index + 0.5), in_legend=True)
+        _band(figure, instrument, subscale, across=(index - 0.5, index + 0.5))
     # Four partner entries and a band per cut-off rarely fit on one legend row.
     _layout(figure, "Questionnaire profile")
     figure.update_layout(barmode="group", height=120 + 70 * len(subscales))
@@ -478,162 +477,7 @@ def stage_progress(data: ProgressData, program: Program) -> Chart | EmptyChart:
     return Chart(figure, _sentence([caption, *early]), table)
 
 
-# ---- 5. change since baseline ---------------------------------------------------------------------
-
-
-def change_since_baseline(data: ProgressData, program: Program, instrument: str) -> Chart | EmptyChart:
-    """Each partner's start and latest score per subscale, with reliable-change verdicts where declared."""
-    form = program.instruments[instrument]
-    picked = _before_after(data, program, form)
-    if isinstance(picked, EmptyChart):
-        return picked
-    before, after, since = picked
-    partners, names = data.partners[:2], _names(data.partners[:2])
-    subscales = form.subscales
-    low, high = _instrument_range(form)
-    ranges = {s.key: score_range(form, s.key) for s in subscales}
-    mixed = len(set(ranges.values())) > 1
-    # Each subscale is a row; partner 1 sits just above its middle and partner 2 just below.
-    offsets = (-0.15, 0.15)
-
-    figure = go.Figure()
-    table: list[dict[str, object]] = []
-    judged: dict[str, list[tuple[Subscale, float, float, str]]] = {name: [] for name in names}
-    moved: dict[str, list[tuple[Subscale, float, float]]] = {name: [] for name in names}
-    for position, (partner, name, style) in enumerate(zip(partners, names, STYLES, strict=False)):
-        xs: list[float | None] = []
-        ys: list[float | None] = []
-        symbols: list[str] = []
-        hover: list[str] = []
-        for index, subscale in enumerate(subscales):
-            start, latest = _score(before, partner, subscale.key), _score(after, partner, subscale.key)
-            change = (
-                reliable_change(subscale, start, latest) if start is not None and latest is not None else None
-            )
-            verdict = change.verdict if change else None
-            table.append(
-                {
-                    "Area": subscale.title,
-                    "Partner": name,
-                    "Start": start,
-                    "Latest": latest,
-                    "Change": None if start is None or latest is None else round(latest - start, 1),
-                    "Reliable change": verdict or "not judged (no reliability figure)",
-                    "In the concern range": None if latest is None else in_concern_range(subscale, latest),
-                }
-            )
-            if start is None or latest is None:
-                continue
-            moved[name].append((subscale, start, latest))
-            row = index + offsets[position]
-            xs += [start, latest, None]
-            ys += [row, row, None]
-            symbols += [f"{style.symbol}-open", style.symbol, style.symbol]
-            judgement = f" ({verdict})" if verdict else ""
-            hover += [
-                plot_text(f"{subscale.title}, start: {_fmt(start)}"),
-                plot_text(f"{subscale.title}, latest: {_fmt(latest)}{judgement}"),
-                "",
-            ]
-            if verdict:
-                judged[name].append((subscale, start, latest, verdict))
-            if verdict and verdict != "no reliable change":
-                rising = latest >= start
-                figure.add_annotation(
-                    x=latest,
-                    y=row,
-                    text=plot_text(verdict),
-                    showarrow=False,
-                    xanchor="left" if rising else "right",
-                    xshift=10 if rising else -10,
-                    font={"size": 11, "color": TEXT_COLOUR},
-                )
-        figure.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                name=plot_text(name),
-                mode="lines+markers",
-                line={"color": style.colour, "dash": style.dash, "width": 2},
-                marker={"color": style.colour, "symbol": symbols, "size": 11, "line": {"width": 2}},
-                hovertext=hover,
-                hovertemplate="%{hovertext}" + WHO,
-                cliponaxis=False,
-            )
-        )
-    for index, subscale in enumerate(subscales):
-        _band(figure, form, subscale, across=(index - 0.5, index + 0.5))
-    ticks = [
-        plot_text(
-            f"{s.title} ({_fmt(ranges[s.key][0], whole=True)}-{_fmt(ranges[s.key][1], whole=True)})"
-            if mixed
-            else s.title
-        )
-        for s in subscales
-    ]
-    _layout(figure, "Change since the start" if since == "the start" else plot_text(f"Change over {since}"))
-    figure.update_xaxes(title_text=_score_title(form, low, high), range=[low, high])
-    figure.update_yaxes(
-        title_text="Open: start, filled: latest",
-        tickvals=list(range(len(subscales))),
-        ticktext=ticks,
-        range=[len(subscales) - 0.5, -0.5],
-        automargin=True,
-        showgrid=False,
-    )
-    return Chart(figure, _change_caption(names, judged, moved, since), table)
-
-
-def _before_after(
-    data: ProgressData, program: Program, instrument: Instrument
-) -> tuple[Filling, Filling, str] | EmptyChart:
-    """The two fillings to compare (a stage's check: its start and end) and how to name the span between."""
-    fillings = data.fillings_of(instrument.key)
-    stage = next((s for s in program.stages if s.check == instrument.key), None)
-    if stage is not None:
-        by_occasion = {f.occasion: f for f in fillings}
-        start = by_occasion.get(stage_occasion(stage.key, "start"))
-        end = by_occasion.get(stage_occasion(stage.key, "end"))
-        if start is None:
-            return EmptyChart(_not_sent(data, instrument))
-        if end is None:
-            return EmptyChart(f"Change over “{stage.title}” shows once you have both done its end check.")
-        return start, end, f"“{stage.title}”"
-    if not fillings:
-        return EmptyChart(_not_sent(data, instrument))
-    if len(fillings) < 2:
-        return EmptyChart(f"Change shows once you have both answered “{instrument.title}” a second time.")
-    return fillings[0], fillings[-1], "the start"
-
-
-def _change_caption(
-    names: list[str],
-    judged: dict[str, list[tuple[Subscale, float, float, str]]],
-    moved: dict[str, list[tuple[Subscale, float, float]]],
-    since: str,
-) -> str:
-    opening = "since the start" if since == "the start" else f"over {since}"
-    clauses: list[str] = []
-    if any(judged.values()):
-        for name in names:
-            reliable = [j for j in judged[name] if j[3] != "no reliable change"]
-            if not reliable:
-                clauses.append(f"{name} shows no reliable change")
-                continue
-            parts = [f"{s.title} is {verdict} ({_fmt(a)} to {_fmt(b)})" for s, a, b, verdict in reliable]
-            clauses.append(f"{name}'s " + " and ".join(parts))
-        return _sentence([f"{opening}, {clauses[0]}", *clauses[1:]])
-    for name in names:
-        if moved[name]:
-            subscale, a, b = max(moved[name], key=lambda m: abs(m[2] - m[1]))
-            biggest = "in" if clauses else "biggest change is in"
-            clauses.append(f"{name}'s {biggest} {subscale.title} ({_fmt(a)} to {_fmt(b)})")
-    if not clauses:
-        return _sentence(["There are not enough answers yet to show change"])
-    return _sentence([f"{opening}, {clauses[0]}", *clauses[1:]]) + " " + CHANCE_NOTE
-
-
-# ---- 6. every stage's start and end check ---------------------------------------------------------
+# ---- 5. every stage's start and end check ---------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -837,7 +681,6 @@ def _band(
     subscale: Subscale,
     *,
     across: tuple[float, float],
-    in_legend: bool = False,
 ) -> None:
     """Shade a subscale's concern range (the side of its cut-off that is of concern), if it declares one."""
     if subscale.cutoff is None:
@@ -845,21 +688,17 @@ def _band(
     low, high = score_range(instrument, subscale.key)
     start, end = (low, subscale.cutoff) if subscale.concern == "below" else (subscale.cutoff, high)
     label = plot_text(subscale.cutoff_label or f"Concern range ({subscale.concern} {_fmt(subscale.cutoff)})")
-    placement = {"x0": start, "x1": end, "y0": across[0], "y1": across[1]}  # scores run along x
-    # Bars would hide a label inside the band, so beside bars the band is named in the legend instead.
-    naming: dict[str, Any] = (
-        {"showlegend": True, "legendgroup": label}
-        if in_legend
-        else {
-            "label": {"text": label, "textposition": "top left", "font": {"size": 10, "color": TEXT_COLOUR}}
-        }
-    )
+    # Scores run along x. Bars would hide a label inside the band, so it is named in the legend instead.
     figure.add_shape(
         type="rect",
         xref="x",
         yref="y",
-        **placement,
-        **naming,
+        x0=start,
+        x1=end,
+        y0=across[0],
+        y1=across[1],
+        showlegend=True,
+        legendgroup=label,
         name=label,
         fillcolor=BAND_COLOUR,
         opacity=0.25,

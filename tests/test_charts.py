@@ -18,7 +18,6 @@ from program.charts import (
     MEAN_NAME,
     Chart,
     EmptyChart,
-    change_since_baseline,
     checkin_trends,
     domain_profile,
     perception_gap,
@@ -428,7 +427,7 @@ def test_stage_progress_empty_states() -> None:
     assert [t.name for t in solo.figure.data] == ["Ana"] and "once they have joined" in solo.caption
 
 
-# ---- change since baseline ------------------------------------------------------------------------
+# ---- change over the stages ----------------------------------------------------------------------
 
 
 def _ws(warmth: float, strain: float | None) -> dict[str, float | None]:
@@ -436,122 +435,27 @@ def _ws(warmth: float, strain: float | None) -> dict[str, float | None]:
     return {"warmth": warmth, "strain": strain}
 
 
-def test_change_marks_reliable_change_where_the_subscale_declares_reliability() -> None:
-    """First vs latest filling: open then filled markers per partner, verdicts in hover, notes and table."""
-    program = _with_baseline("test-instrument")
-    fillings = (
-        _scored("test-instrument", "baseline", {ANA: _ws(4, 3), BEN: _ws(10, 3)}),
-        _scored("test-instrument", "extra:2026-12-01", {ANA: _ws(0, 0), BEN: _ws(0, 0)}, day=20),
-        _scored("test-instrument", "extra:2027-01-10", {ANA: _ws(12, 4), BEN: _ws(9, 9)}, day=60),
+def test_the_stage_chart_judges_reliable_change_where_the_check_declares_reliability() -> None:
+    """A stage check with published reliability: verdicts in hover, table and caption, and no chance note."""
+    check = PROGRAM.instruments[PROGRAM.stage_by_key["trust"].check]
+    # Jacobson-Truax with SD 1 and reliability 0.5: a change beyond 1.96 points is reliable.
+    judged = check.model_copy(
+        update={"subscales": [check.subscales[0].model_copy(update={"reliability": 0.5, "norm_sd": 1.0})]}
     )
-    chart = _chart(change_since_baseline(_data(fillings=fillings), program, "test-instrument"))
+    program = PROGRAM.model_copy(update={"instruments": {**PROGRAM.instruments, check.key: judged}})
+    fillings = (
+        _scored(check.key, "trust:start", {ANA: {"trust": 2.0}, BEN: {"trust": 5.0}}),
+        _scored(check.key, "trust:end", {ANA: {"trust": 6.5}, BEN: {"trust": 4.0}}, day=30),
+    )
+    chart = _chart(stage_changes(_data(fillings=fillings), program))
     ana, ben = chart.figure.data
-    assert list(ana.x) == [4.0, 12.0, None, 3.0, 4.0, None] and list(ana.y) == [
-        -0.15,
-        -0.15,
-        None,
-        0.85,
-        0.85,
-        None,
-    ]
-    assert list(ben.x) == [10.0, 9.0, None, 3.0, 9.0, None] and list(ben.y) == [
-        0.15,
-        0.15,
-        None,
-        1.15,
-        1.15,
-        None,
-    ]
-    assert list(ana.marker.symbol)[:2] == ["circle-open", "circle"] and list(ben.marker.symbol)[:2] == [
-        "square-open",
-        "square",
-    ]
-    assert (ana.line.color, ana.line.dash, ben.line.color, ben.line.dash) == (BLUE, "solid", ORANGE, "dash")
-    assert ana.hovertext[1] == "Warmth, latest: 12.0 (reliably better)"
-    assert ana.hovertext[4] == "Strain, latest: 4.0 (no reliable change)"
-    assert ben.hovertext[4] == "Strain, latest: 9.0 (reliably worse)"
-    notes = {(a.text, a.x, a.y) for a in chart.figure.layout.annotations}
-    assert notes == {("reliably better", 12.0, -0.15), ("reliably worse", 9.0, 1.15)}
-    assert [r["Reliable change"] for r in chart.table] == [
-        "reliably better", "no reliable change", "no reliable change", "reliably worse"
-    ]  # fmt: skip
-    assert [(r["Start"], r["Latest"], r["Change"]) for r in chart.table] == [
-        (4.0, 12.0, 8.0),
-        (3.0, 4.0, 1.0),
-        (10.0, 9.0, -1.0),
-        (3.0, 9.0, 6.0),
-    ]
-    assert [r["In the concern range"] for r in chart.table] == [False, False, False, True]
-    layout = chart.figure.layout
-    assert tuple(layout.xaxis.range) == (0, 16) and layout.xaxis.title.text == "Total score (0-16)"
-    assert list(layout.yaxis.ticktext) == ["Warmth (0-16)", "Strain (0-12)"] and tuple(
-        layout.yaxis.range
-    ) == (1.5, -0.5)
-    warmth, strain = layout.shapes
-    assert (warmth.x0, warmth.x1, warmth.y0, warmth.y1) == (0, 8.0, -0.5, 0.5)
-    assert (strain.x0, strain.x1, strain.y0, strain.y1) == (7.5, 12, 0.5, 1.5)
-    assert (warmth.label.text, strain.label.text) == (
-        "Fictional low-warmth range",
-        "Fictional high-strain range",
-    )
-    _assert_common_layout(chart)
+    assert ana.hovertext[1] == "Building trust, end: 6.5 of 7 (reliably better)"
+    assert ben.hovertext[1] == "Building trust, end: 4.0 of 7 (no reliable change)"
+    assert [r["Reliable change"] for r in chart.table] == ["reliably better", "no reliable change"]
     assert chart.caption == (
-        "Since the start, Ana's Warmth is reliably better (4.0 to 12.0); "
-        "Ben's Strain is reliably worse (3.0 to 9.0)."
-    )
-
-
-def test_change_over_a_stage_compares_its_start_and_end_checks() -> None:
-    """A stage check without reliability figures: start vs end of that stage, and the caption says so."""
-    check = PROGRAM.stage_by_key["communication"].check
-    fillings = (
-        _scored(check, "communication:start", {ANA: {"communication": 3.0}, BEN: {"communication": 4.4}}),
-        _scored(
-            check, "communication:end", {ANA: {"communication": 5.2}, BEN: {"communication": 4.0}}, day=30
-        ),
-        _scored(BASELINE.key, "baseline", {ANA: START, BEN: BEN_START}, day=40),
-    )
-    chart = _chart(change_since_baseline(_data(fillings=fillings), PROGRAM, check))
-    assert [list(t.x) for t in chart.figure.data] == [[3.0, 5.2, None], [4.4, 4.0, None]]
-    assert not chart.figure.layout.annotations and not chart.figure.layout.shapes
-    assert tuple(chart.figure.layout.xaxis.range) == (1, 7)
-    assert chart.figure.layout.title.text == "Change over “Talking and listening”"
-    assert {r["Reliable change"] for r in chart.table} == {"not judged (no reliability figure)"}
-    assert chart.caption == (
-        "Over “Talking and listening”, Ana's biggest change is in Talking and listening (3.0 to 5.2); "
-        "Ben's in Talking and listening (4.4 to 4.0). "
-        "These short checks have no known reliability, so small changes may be chance."
-    )
-
-
-def test_change_skips_scores_with_too_few_answers() -> None:
-    """A missing score draws no segment and gets no verdict; the table says so with None."""
-    program = _with_baseline("test-instrument")
-    fillings = (
-        _scored("test-instrument", "baseline", {ANA: _ws(4, 3), BEN: _ws(10, None)}),
-        _scored("test-instrument", "extra:2027-01-10", {ANA: _ws(5, 3), BEN: _ws(10, 2)}, day=60),
-    )
-    chart = _chart(change_since_baseline(_data(fillings=fillings), program, "test-instrument"))
-    assert list(_trace(chart, "Ben").x) == [10.0, 10.0, None]
-    assert chart.table[-1]["Change"] is None and str(chart.table[-1]["Reliable change"]).startswith(
-        "not judged"
-    )
-    assert chart.caption == "Since the start, Ana shows no reliable change; Ben shows no reliable change."
-
-
-def test_change_empty_states() -> None:
-    """Nothing sent by both, only the start check, or a single filling: each says what comes next."""
-    check = PROGRAM.stage_by_key["trust"].check
-    assert change_since_baseline(_data(), PROGRAM, check) == EmptyChart(
-        f"Charts of the questionnaire “{PROGRAM.instruments[check].title}” appear once you have both sent it."
-    )
-    started = _scored(check, "trust:start", {ANA: {"trust": 4.0}, BEN: {"trust": 5.0}})
-    assert change_since_baseline(_data(fillings=(started,)), PROGRAM, check) == EmptyChart(
-        "Change over “Building trust” shows once you have both done its end check."
-    )
-    once = _scored(BASELINE.key, "baseline", {ANA: START, BEN: BEN_START})
-    assert change_since_baseline(_data(fillings=(once,)), PROGRAM, BASELINE.key) == EmptyChart(
-        "Change shows once you have both answered “How things are between you” a second time."
+        "Ana went from 2.0 to 6.5 in “Building trust” (reliably better); "
+        "Ben went from 5.0 to 4.0 in “Building trust” (no reliable change); "
+        "scores run 1 to 7, higher is better."
     )
 
 
@@ -586,7 +490,6 @@ def _strings(value: object, path: str = "") -> Iterator[tuple[str, str]]:
 
 
 def _every_chart_with_hostile_names() -> list[Chart]:
-    program = _with_baseline("test-instrument")
     check = PROGRAM.stage_by_key["communication"].check
     ana, ben = HOSTILE_ANA, HOSTILE_BEN
     data = _data(
@@ -595,8 +498,6 @@ def _every_chart_with_hostile_names() -> list[Chart]:
         fillings=(
             _answered(BASELINE, "baseline", {ana: {i.key: 2 for i in BASELINE.items},
                                              ben: {i.key: 6 for i in BASELINE.items}}),
-            _scored("test-instrument", "baseline", {ana: _ws(4, 3), ben: _ws(10, 3)}),
-            _scored("test-instrument", "extra:2027-01-10", {ana: _ws(12, 4), ben: _ws(9, 9)}, day=60),
             _scored(check, "communication:start", {ana: {"communication": 3.0}, ben: {"communication": 4.4}}),
             _scored(check, "communication:end", {ana: {"communication": 5.2}, ben: {"communication": 4.0}}),
         ),
@@ -607,8 +508,7 @@ def _every_chart_with_hostile_names() -> list[Chart]:
         _chart(domain_profile(data, PROGRAM)),
         _chart(perception_gap(data, PROGRAM)),
         _chart(stage_progress(data, PROGRAM)),
-        _chart(change_since_baseline(data, program, "test-instrument")),
-        _chart(change_since_baseline(data, PROGRAM, check)),
+        _chart(stage_changes(data, PROGRAM)),
     ]
 
 
