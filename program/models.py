@@ -204,7 +204,7 @@ class InviteCode(SQLModel, table=True):
     expires_at: datetime = _when()
     used_at: datetime | None = _when(nullable=True)
     used_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
-    # The code itself, encrypted, so its maker can read it again; cleared when it is used, expires or is replaced.
+    # The code itself, encrypted, so its maker can read it again; cleared once used, expired or replaced.
     code_text: str | None = Field(default=None, sa_type=EncryptedText)
 
 
