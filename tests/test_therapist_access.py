@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete, select
+from sqlmodel import Session, col, delete, select
 
 from program import access, codes, therapist_access
 from program.access import AccessDenied, Viewer
@@ -20,6 +20,7 @@ from program.models import AuditEvent, Role, TherapistApproval, TherapistCode, T
 from program.therapist_access import AccessError, TherapistAccess, ViewRecord
 from tests.databases import fresh_database
 from tests.factories import grant, make_couple, make_person
+from tests.test_races import _race
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -491,3 +492,28 @@ def test_therapists_from_before_approvals_wait_for_the_operator_after_upgrading(
             assert _open(engine, kim, couple_id, "progress charts").couple_id == couple_id
         finally:
             engine.dispose()
+
+
+def test_codes_made_while_the_operator_unapproves_do_not_outlive_the_approval(engine: Engine) -> None:
+    """Four "Make a code" clicks racing the operator's unapprove, ten rounds: whatever order they land in,
+    the unapproved therapist is left with no code (one could otherwise come back with a new approval), and
+    every refused click got the waiting message, never a database error."""
+    for round_number in range(10):
+        kim = make_person(engine, f"dr.race{round_number}", Role.THERAPIST)
+
+        def issue(session: Session, kim: Viewer = kim) -> object:
+            return therapist_access.issue_therapist_code(session=session, viewer=kim, key=KEY, now=NOW)
+
+        def unapprove(session: Session, kim: Viewer = kim) -> object:
+            return therapist_access.unapprove_therapist(
+                session=session, username=kim.username, operator="root", now=NOW
+            )
+
+        _, errors = _race(engine, issue, issue, unapprove, issue, issue)
+        assert [e for e in errors if "waiting for approval" not in str(e)] == []
+        with read_session(engine) as session:
+            assert therapist_access.approved_at(session=session, viewer=kim) is None
+            left = session.exec(
+                select(TherapistCode).where(TherapistCode.therapist_id == kim.person_id)
+            ).all()
+        assert left == []
