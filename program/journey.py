@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from program import access, audit, pauses, reflections
+from program import access, audit, couples, pauses, reflections
 from program.access import Viewer
 from program.curriculum import STAGE_KEYS, ConversationExercise, PracticeLogExercise, Program, Stage
 from program.models import (
@@ -267,6 +267,8 @@ def complete_step(
     end_log_early), homework on or after its due day (or earlier with a note saying what was done).
 
     Every rule is checked before anything is written, so a refusal leaves nothing half-saved."""
+    # One at a time per person (a double click, two tabs): the second sees the first's step done.
+    couples.lock_person(session, viewer.person_id)
     journey = load_journey(session=session, viewer=viewer, program=program)
     if step not in stage_steps(program, stage) or step.startswith("check-") or step == "questionnaire":
         raise JourneyError("That is not a step you mark done by hand.")
@@ -299,7 +301,7 @@ def complete_step(
     record = exercise_record(session=session, viewer=viewer, stage=stage, exercise=step, now=now)
     if ended_early is not None:
         record.data = {**record.data, ENDED_EARLY: ended_early}
-    record.completed_at = now
+    record.completed_at = record.completed_at or now
     record.updated_at = now
     session.add(record)
 
@@ -426,7 +428,10 @@ def exercise_record(
     *, session: Session, viewer: Viewer, stage: str, exercise: str, now: datetime
 ) -> ExerciseRecord:
     """The viewer's record of an exercise in their current couple, created when first touched (it keeps
-    drafts: log entries)."""
+    drafts: log entries, turns marked). Only for writing: it holds the person's row until the unit of work
+    ends, so two tabs updating the same record (turns, days) one after the other lose nothing, and never
+    both create it."""
+    couples.lock_person(session, viewer.person_id)
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     record = session.exec(
         select(ExerciseRecord).where(

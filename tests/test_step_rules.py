@@ -3,6 +3,7 @@ end, which the progress data shows), homework's due day or a note. Refusals save
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -321,3 +322,39 @@ def test_the_stage_progress_caption_says_which_log_ended_early() -> None:
     chart = charts.stage_progress(data, PROGRAM)
     assert isinstance(chart, charts.Chart)
     assert chart.caption.endswith(f"; Ana ended '{LOG.title}' early after 3 of {LOG.days} days.")
+
+
+def test_turns_marked_at_the_same_moment_in_two_tabs_are_all_kept(engine: Engine) -> None:
+    """Every turn marked at once (two tabs, a double click): none is lost and nobody gets a database error."""
+    ana, _, _ = _started_couple(engine)
+    for round_ in range(3):
+        assert _mark_every_turn_at_once(engine, ana) == []
+        with read_session(engine) as session:
+            progress_ = journey.load_journey(session=session, viewer=ana, program=PROGRAM)
+            turns = journey.marked_turns(
+                session=session, journey=progress_, stage=STAGE.key, exercise=CONVERSATION.key
+            )
+        assert turns == set(range(1, TURNS + 1)), f"round {round_}"
+        with write_session(engine) as session:  # the next round starts from no record at all
+            for record in session.exec(select(ExerciseRecord).where(ExerciseRecord.stage == STAGE.key)):
+                session.delete(record)
+
+
+def _mark_every_turn_at_once(engine: Engine, viewer: Viewer) -> list[BaseException]:
+    """Each turn marked in its own thread and unit of work, all released together; the errors raised."""
+    barrier = threading.Barrier(TURNS)
+    errors: list[BaseException] = []
+
+    def mark(turn: int) -> None:
+        barrier.wait()
+        try:
+            _mark_turns(engine, viewer, [turn])
+        except BaseException as error:  # noqa: BLE001  (collected and asserted by the caller)
+            errors.append(error)
+
+    threads = [threading.Thread(target=mark, args=(turn,)) for turn in range(1, TURNS + 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
