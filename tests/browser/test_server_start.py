@@ -28,7 +28,7 @@ from tests.databases import fresh_database
 # Loaded by every Python process that has its folder on PYTHONPATH (Python imports `sitecustomize` at start).
 # It records each network call that names a host other than this machine's loopback.
 RECORDER = textwrap.dedent(
-    '''
+    """
     import os, sys
 
     _LOG = os.environ["KINDRED_NETWORK_LOG"]
@@ -58,7 +58,7 @@ RECORDER = textwrap.dedent(
             log.write(f"{event} {host!r}\\n")
 
     sys.addaudithook(_record)
-    '''
+    """
 )
 
 
@@ -80,7 +80,9 @@ def recorded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
             "KINDRED_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
             "KINDRED_BCRYPT_ROUNDS": "4",
         }
-        subprocess.run([sys.executable, "-m", "program", "demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "program", "demo"], cwd=ROOT, env=env, check=True, capture_output=True
+        )
         env |= {
             "PYTHONPATH": os.pathsep.join(filter(None, [str(hooks), env.get("PYTHONPATH")])),
             "KINDRED_NETWORK_LOG": str(network_log),
@@ -107,13 +109,15 @@ def recorded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
 
 
 def test_the_recorder_sees_an_outbound_call(tmp_path: Path) -> None:
-    """The hook is live: a process that looks up a foreign name is written down (else the test below is void)."""
+    """The hook is live: a process that looks up a foreign name is written down (else the next is void)."""
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(RECORDER)
     network_log = tmp_path / "network.log"
     env = {**os.environ, "PYTHONPATH": str(hooks), "KINDRED_NETWORK_LOG": str(network_log)}
-    probe = "import socket\ntry:\n    socket.getaddrinfo('checkip.amazonaws.com', 80)\nexcept OSError:\n    pass"
+    probe = (
+        "import socket\ntry:\n    socket.getaddrinfo('checkip.amazonaws.com', 80)\nexcept OSError:\n    pass"
+    )
     subprocess.run([sys.executable, "-c", probe], env=env, check=True)
     assert "checkip.amazonaws.com" in network_log.read_text()
 
