@@ -64,17 +64,18 @@ class TherapistCodeIssued:
 
 @dataclass(frozen=True)
 class TherapistAccess:
-    """One therapist as a partner sees them: who, and whose grants stand."""
+    """One therapist as a partner sees them: who, whose grants stand, and whether they are approved."""
 
     therapist_id: int
     therapist_name: str
     mine: bool
     partners: bool
+    approved: bool = True
 
     @property
     def can_see_couple(self) -> bool:
-        """Both partners' grants stand."""
-        return self.mine and self.partners
+        """Both partners' grants stand, and the operator approves the therapist."""
+        return self.mine and self.partners and self.approved
 
 
 @dataclass(frozen=True)
@@ -305,14 +306,23 @@ def therapists_of_couple(*, session: Session, viewer: Viewer) -> list[TherapistA
     if couple_id is None:
         return []
     rows = session.exec(
-        select(TherapistGrant.therapist_id, Person.display_name, TherapistGrant.partner_id)
+        select(
+            TherapistGrant.therapist_id,
+            Person.display_name,
+            TherapistGrant.partner_id,
+            TherapistApproval.approved_at,
+        )
         .join(Person, col(Person.id) == TherapistGrant.therapist_id)
+        .join(TherapistApproval, col(TherapistApproval.person_id) == Person.id, isouter=True)
         .where(TherapistGrant.couple_id == couple_id, col(TherapistGrant.revoked_at).is_(None))
     ).all()
     names: dict[int, str] = {}
+    approved: set[int] = set()
     granted_by: dict[int, set[int]] = {}
-    for therapist_id, name, partner_id in rows:
+    for therapist_id, name, partner_id, approved_at in rows:
         names[therapist_id] = name
+        if approved_at is not None:
+            approved.add(therapist_id)
         granted_by.setdefault(therapist_id, set()).add(partner_id)
     return [
         TherapistAccess(
@@ -320,6 +330,7 @@ def therapists_of_couple(*, session: Session, viewer: Viewer) -> list[TherapistA
             names[therapist_id],
             mine=viewer.person_id in partners,
             partners=bool(partners - {viewer.person_id}),
+            approved=therapist_id in approved,
         )
         for therapist_id, partners in sorted(granted_by.items(), key=lambda item: names[item[0]])
     ]

@@ -356,7 +356,9 @@ def test_a_code_made_while_approved_stops_working_once_unapproved_and_stays_dead
     for attempt in (lambda: _grant(engine, ben, code), lambda: _owner(engine, ben, code)):
         with pytest.raises(AccessError, match="operator has not approved|don't recognise"):
             attempt()
-    assert _therapists(engine, ben) == [TherapistAccess(kim.person_id, "Dr. Kim", mine=False, partners=True)]
+    assert _therapists(engine, ben) == [
+        TherapistAccess(kim.person_id, "Dr. Kim", mine=False, partners=True, approved=False)
+    ]
     _approve(engine, "dr.kim")
     with pytest.raises(AccessError, match="We don't recognise that code"):
         _grant(engine, ben, code)
@@ -517,3 +519,15 @@ def test_codes_made_while_the_operator_unapproves_do_not_outlive_the_approval(en
                 select(TherapistCode).where(TherapistCode.therapist_id == kim.person_id)
             ).all()
         assert left == []
+
+
+def test_partners_are_told_when_their_therapist_is_no_longer_approved(engine: Engine) -> None:
+    """Both grants stand, but the operator withdrew the therapist's approval: the partners' listing says the
+    therapist cannot see the couple (and why), instead of "can see your couple"; approval restores it."""
+    ana, ben, _, kim = _both_granted(engine)
+    _approve(engine, "dr.kim", approved=False)
+    for viewer in (ana, ben):
+        (listed,) = _therapists(engine, viewer)
+        assert (listed.therapist_id, listed.approved, listed.can_see_couple) == (kim.person_id, False, False)
+    _approve(engine, "dr.kim")
+    assert _therapists(engine, ana)[0].can_see_couple

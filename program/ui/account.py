@@ -171,6 +171,8 @@ def _therapist_section(engine: Engine, settings: Settings, viewer: Viewer) -> No
         yours = "you have given access" if therapist.mine else "you have not given access"
         partner = "your partner has" if therapist.partners else "your partner has not"
         state = "can see your couple" if therapist.can_see_couple else "cannot see your couple yet"
+        if not therapist.approved:
+            state = "cannot see your couple while this server's operator has not approved their account"
         st.write(f"**{md(therapist.therapist_name)}** {state}: {yours}; {partner}.")
         if therapist.mine and st.button(
             f"Withdraw my access for {md(therapist.therapist_name)}", key=f"revoke_{therapist.therapist_id}"

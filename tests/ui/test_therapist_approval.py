@@ -55,7 +55,7 @@ def test_a_therapist_waiting_for_approval_gets_no_code_and_is_told_how(app_env: 
 
 def test_an_unapproved_therapist_sees_no_couple_even_with_both_grants(app_env: Engine) -> None:
     """Grants a couple gave before the operator withdrew approval do not show that couple to the
-    therapist: the couples page holds only the waiting notice."""
+    therapist: the couples page holds only the waiting notice, and the partners read why."""
     ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
     kim = make_person(app_env, "dr.kim", Role.THERAPIST, "Dr Kim")
     couple_id = make_couple(app_env, ana, ben)
@@ -70,6 +70,10 @@ def test_an_unapproved_therapist_sees_no_couple_even_with_both_grants(app_env: E
     at.run()
     assert not [b for b in at.button if b.label.startswith("Open")]
     assert "Ana" not in texts(at) and "waiting for approval" in texts(at)
+    # The couple is not told "can see your couple" about a therapist who no longer can.
+    shown = texts(_page(app_env, ana))
+    assert "**Dr Kim** cannot see your couple while this server's operator has not approved" in shown
+    assert "can see your couple:" not in shown
 
 
 def test_a_partner_confirms_the_right_therapist_of_two_before_access_is_given(app_env: Engine) -> None:
