@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
@@ -187,8 +188,13 @@ def test_the_migration_repairs_what_earlier_races_left(tmp_path: Path) -> None:
                     session.add(
                         TherapistGrant(couple_id=lone_b, therapist_id=kim.person_id, partner_id=ana.person_id)
                     )
-                session.add(
-                    InviteCode(couple_id=lone_a, code_hash="h" * 64, expires_at=NOW + timedelta(days=3))
+                # Written as SQL: the model has columns that later migrations add (the invite code's text).
+                session.execute(
+                    text(
+                        "INSERT INTO invitecode (couple_id, code_hash, created_at, expires_at) "
+                        "VALUES (:couple, :hash, :now, :expires)"
+                    ),
+                    {"couple": lone_a, "hash": "h" * 64, "now": NOW, "expires": NOW + timedelta(days=3)},
                 )
             command.upgrade(alembic_config(engine), "head")
             assert _current_couples(engine, ana) == [paired]
