@@ -23,6 +23,7 @@ from program.models import (
     Role,
     SafetyScreen,
     SubmissionStatus,
+    TherapistApproval,
     TherapistGrant,
     Visibility,
 )
@@ -71,8 +72,11 @@ def current_couple_id(*, session: Session, viewer: Viewer) -> int | None:
 
 
 def couples_visible_to_therapist(*, session: Session, viewer: Viewer) -> list[int]:
-    """Couples whose every current partner has a standing grant for this therapist (and who have two)."""
+    """Couples whose every current partner has a standing grant for this therapist (and who have two),
+    while the server's operator approves the therapist."""
     if viewer.role != Role.THERAPIST:
+        return []
+    if session.get(TherapistApproval, viewer.person_id) is None:
         return []
     current = (
         select(CoupleMembership.couple_id, CoupleMembership.person_id)

@@ -32,6 +32,7 @@ from program.models import (
     Role,
     SafetyScreen,
     SubmissionStatus,
+    TherapistApproval,
     TherapistGrant,
     Visibility,
 )
@@ -131,6 +132,8 @@ class World:
     screens: tuple[int, ...]
     answers: tuple[AnswerSpec, ...] = ()
     records: tuple[RecordSpec, ...] = ()
+    # Therapists the operator has not approved (or approved and then withdrew): they see no couple.
+    unapproved: tuple[int, ...] = ()
 
 
 def _item_answers(spec: AnswerSpec) -> dict[str, int | None]:
@@ -244,6 +247,7 @@ def worlds(draw: st.DrawFn) -> World:
         tuple(screens),
         tuple(answers),
         tuple(records),
+        unapproved=tuple(t for t in range(therapists) if draw(st.integers(0, 4)) == 0),
     )
 
 
@@ -301,6 +305,11 @@ def _build(engine: Engine, world: World) -> Built:
                         joined_at=T0,
                         left_at=None if p in spec.current else T0 + timedelta(days=1),
                     )
+                )
+        for t, therapist in enumerate(therapists):
+            if t not in world.unapproved:
+                session.add(
+                    TherapistApproval(person_id=therapist.person_id, approved_at=T0, approved_by="operator")
                 )
         for g in world.grants:
             session.add(
@@ -389,14 +398,19 @@ def _build(engine: Engine, world: World) -> Built:
 
 
 def therapist_sees(world: World, therapist: int, couple: int) -> bool:
-    """A therapist sees a couple while it has two current partners, each with a standing grant."""
+    """A therapist the operator approves sees a couple while it has two current partners, each with a
+    standing grant."""
     members = world.couples[couple].current
-    return len(members) == 2 and all(
-        any(
-            (g.couple, g.therapist, g.partner, g.revoked) == (couple, therapist, p, False)
-            for g in world.grants
+    return (
+        therapist not in world.unapproved
+        and len(members) == 2
+        and all(
+            any(
+                (g.couple, g.therapist, g.partner, g.revoked) == (couple, therapist, p, False)
+                for g in world.grants
+            )
+            for p in members
         )
-        for p in members
     )
 
 

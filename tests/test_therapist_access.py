@@ -389,6 +389,20 @@ def test_an_unapproved_therapist_does_not_see_a_couple_both_partners_let_in(engi
     assert _open(engine, kim, couple_id, "progress charts").couple_id == couple_id
 
 
+def test_the_access_rule_itself_refuses_an_unapproved_therapist(engine: Engine) -> None:
+    """Not only the therapist's pages: the authorisation module's own answer to "may this therapist see
+    this couple" is no while their approval is gone, whatever grants stand, so code added later that asks
+    it directly cannot show an unapproved therapist a couple."""
+    ana, _, couple_id, kim = _both_granted(engine)
+    assert _visible(engine, kim) == [couple_id]
+    with write_session(engine) as session:
+        session.exec(delete(TherapistApproval).where(col(TherapistApproval.person_id) == kim.person_id))
+    assert _visible(engine, kim) == []
+    with read_session(engine) as session:
+        assert not access.can_view_couple(session=session, viewer=kim, couple_id=couple_id)
+        assert access.can_view_couple(session=session, viewer=ana, couple_id=couple_id)
+
+
 def test_approval_alone_shows_a_therapist_no_couple(engine: Engine) -> None:
     """An approved therapist without both partners' grants sees nothing of a couple, even one where a
     partner has let them in."""
