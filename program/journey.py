@@ -261,10 +261,12 @@ def complete_step(
     now: datetime,
     note: str | None = None,
     end_log_early: bool = False,
+    today: date | None = None,
 ) -> None:
     """Mark an exercise, the homework, or goals-and-strengths done for this partner, once it is done:
     a conversation's every turn marked, a practice log's every day noted (or its early end confirmed with
     end_log_early), homework on or after its due day (or earlier with a note saying what was done).
+    `today` is the person's own calendar day (their time zone); without it, the UTC day of `now`.
 
     Every rule is checked before anything is written, so a refusal leaves nothing half-saved."""
     # One at a time per person (a double click, two tabs): the second sees the first's step done.
@@ -277,7 +279,7 @@ def complete_step(
         return
     ended_early: dict[str, int] | None = None
     if stage != ASSESSMENT and step == HOMEWORK:
-        _check_homework(journey, stage, now, note)
+        _check_homework(journey, stage, today or now.date(), note)
     elif stage != ASSESSMENT:
         exercise = program.stage_by_key[stage].exercise(step)
         if isinstance(exercise, ConversationExercise):
@@ -311,9 +313,9 @@ def homework_note_context(stage: str) -> str:
     return f"{stage}:{HOMEWORK}:note"
 
 
-def _check_homework(journey: Journey, stage: str, now: datetime, note: str | None) -> None:
+def _check_homework(journey: Journey, stage: str, today: date, note: str | None) -> None:
     due = journey.homework_due(stage)
-    if due is not None and now.date() < due and not (note or "").strip():
+    if due is not None and today < due and not (note or "").strip():
         raise JourneyError(
             f"This homework is due on {due:%A %d %B}. To mark it done before then, write a note saying "
             "what you did."

@@ -4,7 +4,7 @@ end, which the progress data shows), homework's due day or a note. Refusals save
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -41,12 +41,12 @@ def _started_couple(engine: Engine) -> tuple[Viewer, Viewer, int]:
 
 def _complete(
     engine: Engine, viewer: Viewer, step: str, *, now: datetime = T0, note: str | None = None,
-    end_log_early: bool = False,
+    end_log_early: bool = False, today: date | None = None,
 ) -> None:  # fmt: skip
     with write_session(engine) as session:
         journey.complete_step(
             session=session, viewer=viewer, program=PROGRAM, stage=STAGE.key, step=step, now=now,
-            note=note, end_log_early=end_log_early,
+            note=note, end_log_early=end_log_early, today=today,
         )  # fmt: skip
 
 
@@ -249,6 +249,21 @@ def test_homework_on_its_due_day_needs_no_note(engine: Engine) -> None:
     ana, _, _ = _started_couple(engine)
     _complete(engine, ana, journey.HOMEWORK, now=T0 + timedelta(days=STAGE.homework.due_days))
     assert _did(engine, ana, journey.HOMEWORK)
+
+
+def test_the_due_day_is_the_persons_own_day_not_the_servers(engine: Engine) -> None:
+    """Late evening UTC the day before it is due is already the due day in Auckland, and still the day
+    before in Honolulu: the person's own calendar day decides, as the page's "Due ..." line says."""
+    ana, ben, _ = _started_couple(engine)
+    evening_before = datetime.combine(DUE - timedelta(days=1), datetime.min.time(), T0.tzinfo) + timedelta(
+        hours=22
+    )
+    _complete(engine, ana, journey.HOMEWORK, now=evening_before, today=DUE)
+    assert _did(engine, ana, journey.HOMEWORK)
+    morning_of = evening_before + timedelta(hours=4)
+    with pytest.raises(journey.JourneyError, match="due on"):
+        _complete(engine, ben, journey.HOMEWORK, now=morning_of, today=DUE - timedelta(days=1))
+    assert not _did(engine, ben, journey.HOMEWORK)
 
 
 def test_a_too_long_homework_note_is_refused_and_nothing_saved(engine: Engine) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import streamlit as st
 
 from program import journey, reflections, scoring
@@ -13,6 +11,7 @@ from program.db import read_session, write_session
 from program.models import Reflection, utcnow
 from program.questionnaires import own_answers, stage_occasion
 from program.ui import runtime
+from program.ui.localtime import local_today
 from program.ui.questionnaire import render_questionnaire
 from program.ui.text import md
 from program.ui.widgets import private_text, render_overview
@@ -118,6 +117,7 @@ def _mark_done(
                     now=utcnow(),
                     note=note,
                     end_log_early=end_log_early,
+                    today=local_today(),
                 )
         except journey.JourneyError as error:
             st.error(str(error))
@@ -294,10 +294,11 @@ def _homework(
         st.caption(f"Your note (private): {md(kept.body)}")
     note: str | None = None
     if due is not None and not done:
-        days = (due - date.today()).days
+        today = local_today()
+        days = (due - today).days
         when = f"{due:%A %d %B}" + (f" ({-days} days ago)" if days < 0 else "")
         (st.warning if days < 0 else st.caption)(f"Due {when}.")
-        if utcnow().date() < due:
+        if today < due:
             note = st.text_area(
                 "What you did (needed to mark it done before the due day; kept private)",
                 key=f"note::{stage.key}::{journey.HOMEWORK}",
