@@ -44,13 +44,14 @@ def test_a_partner_registers_logs_in_stays_in_on_reload_and_logs_out(server: str
 
 
 def test_a_therapist_is_routed_to_their_couples(server: str, page: Page) -> None:
-    """A therapist who logs in lands on their list of couples, and can open their account page."""
+    """A therapist who logs in lands on their couples page, which (until the operator approves the new
+    account) says whom to ask and with what command, and can open their account page."""
     open_app(page, server)
     register(page, "Dr Kim", "dr.kim", "a therapist")
     log_in(page, "dr.kim", PASSWORD)
     expect(page.get_by_role("heading", name="Your couples").first).to_be_visible(timeout=20_000)
-    expect(page.get_by_text("No couple has given you access yet")).to_be_visible()
-    page.get_by_role("link", name="Account").click()
+    expect(page.get_by_text("python -m program approve-therapist dr.kim")).to_be_visible()
+    page.get_by_role("link", name="Your account").click()
     wait_idle(page)
     expect(page.get_by_role("heading", name="Your account").first).to_be_visible()
-    expect(page.get_by_text("dr.kim")).to_be_visible()
+    expect(page.get_by_text("dr.kim", exact=True)).to_be_visible()
