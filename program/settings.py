@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     registrations_per_hour: int = Field(default=100, ge=1)
     # Where the Quick exit button sends a person: a neutral site that looks like everyday browsing.
     quick_exit_url: str = "https://www.bbc.com/weather"
+    # The program's outcome measure, given at the start, after each stage, at the end and at a follow-up:
+    # an instrument key, Kindred's own baseline questionnaire or an operator's from data/instruments/.
+    outcome_instrument: str = "kindred-baseline"
+    # How many weeks after the end-of-program occasion the follow-up comes due.
+    follow_up_weeks: int = Field(default=12, ge=1)
 
     @classmethod
     def settings_customise_sources(
