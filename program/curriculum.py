@@ -12,7 +12,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 STAGE_KEYS = ("communication", "conflict", "trust", "connection")
@@ -35,7 +45,7 @@ class _Content(BaseModel):
 
 
 class Scale(_Content):
-    """One response scale for every item of an instrument."""
+    """A response scale: the instrument's, or one item's own (which overrides the instrument's)."""
 
     min: int
     max: int
@@ -64,8 +74,13 @@ class Subscale(_Content):
     title: Text
     description: str = ""
     reliability: Annotated[float, Field(gt=0, lt=1)] | None = None
+    # The clinical (distressed) population's norms: norm_sd drives the reliable change index.
     norm_mean: float | None = None
     norm_sd: Annotated[float, Field(gt=0)] | None = None
+    # The functional population's norms: with both populations declared, clinically significant change
+    # uses Jacobson and Truax's criterion c between them instead of the cut-off.
+    functional_mean: float | None = None
+    functional_sd: Annotated[float, Field(gt=0)] | None = None
     cutoff: float | None = None
     cutoff_label: str = ""
     # Which side of the cut-off is the range of concern.
@@ -82,20 +97,50 @@ class Subscale(_Content):
                 f"subscale {self.key!r}: a concern range {self.concern} the cut-off contradicts "
                 f"direction {self.direction!r} (expected {expected!r})"
             )
+        if (self.functional_mean is None) != (self.functional_sd is None):
+            raise ValueError(f"subscale {self.key!r}: give functional_mean and functional_sd together")
+        if self.functional_mean is not None and (self.norm_mean is None or self.norm_sd is None):
+            raise ValueError(
+                f"subscale {self.key!r}: functional norms need the clinical norm_mean and norm_sd too"
+            )
+        if self.functional_mean is not None and self.norm_mean is not None:
+            higher = self.direction == "higher is better"
+            if (self.functional_mean > self.norm_mean) != higher or self.functional_mean == self.norm_mean:
+                raise ValueError(
+                    f"subscale {self.key!r}: functional_mean {self.functional_mean:g} must be on the better "
+                    f"side of norm_mean {self.norm_mean:g} ({self.direction})"
+                )
         return self
 
 
 class Item(_Content):
-    """One statement to rate."""
+    """One statement to rate, on the instrument's scale unless it declares its own."""
 
     key: Key
     subscale: Key
     text: Text
     reverse: bool = False
+    # [items.scale]: this item's own response scale (published questionnaires often mix scales).
+    scale: Scale | None = None
+
+    @field_validator("scale", mode="wrap")
+    @classmethod
+    def _name_the_item(
+        cls, value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> object:
+        # Errors in a nested table are located by list index (items.3.scale); name the item itself.
+        try:
+            return handler(value)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in e['loc']) or 'scale'}: {e['msg']}" for e in error.errors()
+            )
+            raise ValueError(f"item {info.data.get('key', '?')!r}: own scale: {problems}") from None
 
 
 class Instrument(_Content):
-    """A questionnaire: items on one scale, grouped into subscales, with how to score it."""
+    """A questionnaire: items on the instrument's scale (or their own), grouped into subscales, with how to
+    score it."""
 
     key: Key
     title: Text
@@ -121,11 +166,32 @@ class Instrument(_Content):
                 raise ValueError(f"subscale {subscale.key!r} has no items")
             if subscale.reliability is not None and subscale.norm_sd is None:
                 raise ValueError(f"subscale {subscale.key!r}: a reliable change index needs norm_sd too")
+            low, high = self.subscale_range(subscale.key)
+            for name in ("cutoff", "norm_mean", "functional_mean"):
+                value = getattr(subscale, name)
+                if value is not None and not low <= value <= high:
+                    raise ValueError(
+                        f"subscale {subscale.key!r}: {name} {value:g} is outside its score range "
+                        f"{low:g} to {high:g} (from its items' scales)"
+                    )
         return self
 
     def items_of(self, subscale: str) -> list[Item]:
         """The items of one subscale, in order."""
         return [item for item in self.items if item.subscale == subscale]
+
+    def scale_of(self, item: Item) -> Scale:
+        """The scale an item is answered on: its own, else the instrument's."""
+        return item.scale or self.scale
+
+    def subscale_range(self, subscale: str) -> tuple[float, float]:
+        """The lowest and highest score a subscale can take, from its items' own scales: for a mean, the
+        mean of the items' minimums to the mean of their maximums; for a sum, the sums."""
+        scales = [self.scale_of(item) for item in self.items_of(subscale)]
+        low, high = sum(s.min for s in scales), sum(s.max for s in scales)
+        if self.aggregate == "mean":
+            return low / len(scales), high / len(scales)
+        return float(low), float(high)
 
 
 # ---- stages ---------------------------------------------------------------------------------------
