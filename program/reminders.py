@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from program import journey
-from program.curriculum import ConversationExercise
+from program import journey, outcomes
+from program.curriculum import ConversationExercise, Program
+from program.questionnaires import BASELINE
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,43 @@ SAFETY_SHORT = Reminder("Your private safety check-in for this stage (just for y
 SAFETY = (SAFETY_FULL, SAFETY_SHORT)
 
 
+OUTCOME_PAGE = "outcome"
+
+
+def outcome_text(occasion: str, program: Program) -> str:
+    """The reminder for an outcome occasion: "How we're doing: the questionnaire after Building trust"."""
+    when = {
+        BASELINE: "at the start",
+        outcomes.PROGRAM_END: "at the end of the program",
+        outcomes.FOLLOW_UP: "for the follow-up",
+    }.get(occasion)
+    if when is None:  # a stage's end: "After Building trust"
+        label = outcomes.occasion_label(occasion, program)
+        when = label[0].lower() + label[1:]
+    return f"How we're doing: the questionnaire {when}"
+
+
 def due_now(
-    progress: journey.Journey, *, checkin_done: bool, today: date, safety_due: str | None = None
+    progress: journey.Journey,
+    *,
+    checkin_done: bool,
+    today: date,
+    safety_due: str | None = None,
+    outcome: outcomes.OutcomeStatus | None = None,
 ) -> list[Reminder]:
     """What this partner can do next: their own safety check when due (first, before any joint work), the
-    weekly check-in, the next step of each open stage, late homework. A guided conversation never appears
-    while joint work is paused (next_step skips it)."""
+    outcome questionnaire when one of its occasions is due, the weekly check-in, the next step of each
+    open stage, late homework. A guided conversation never appears while joint work is paused (next_step
+    skips it)."""
     items: list[Reminder] = []
     if safety_due == "full":
         items.append(SAFETY_FULL)
     elif safety_due == "short":
         items.append(SAFETY_SHORT)
+    for occasion in outcome.due if outcome is not None else []:
+        # Kindred's own baseline at the start is the assessment's questionnaire, reminded as a step below.
+        if not (occasion == BASELINE and outcome is not None and outcome.start_in_assessment):
+            items.append(Reminder(outcome_text(occasion, progress.program), OUTCOME_PAGE))
     if not checkin_done:
         items.append(Reminder("This week's check-in (two minutes)", "checkin"))
     for stage in journey.ORDER:

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from program import crypto
+from program.curriculum import CONTENT_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STREAMLIT_SECRETS = PROJECT_ROOT / ".streamlit" / "secrets.toml"
@@ -136,6 +137,22 @@ class Settings(BaseSettings):
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'kindred.db'}"
+        return self
+
+    @model_validator(mode="after")
+    def _known_outcome_instrument(self) -> Settings:
+        # Checked here, so a typo stops start-up with a message instead of the first outcome page failing.
+        # Instrument files are named after their keys (curriculum.load_instruments insists).
+        known = sorted(
+            {path.stem for path in (CONTENT_DIR / "instruments").glob("*.toml")}
+            | {path.stem for path in self.instruments_dir.glob("*.toml")}
+        )
+        if self.outcome_instrument not in known:
+            raise ValueError(
+                f"outcome_instrument (KINDRED_OUTCOME_INSTRUMENT) is {self.outcome_instrument!r}, which is "
+                f"not an instrument Kindred knows; known instruments: {', '.join(known)} (an operator's "
+                "own go in the instruments folder of the data directory)"
+            )
         return self
 
     @property
