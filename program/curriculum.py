@@ -120,6 +120,10 @@ class Item(_Content):
     subscale: Key
     text: Text
     reverse: bool = False
+    # Whose doing the statement rates: "me" (what I do), "partner" (what my partner does) or "us" (the two of
+    # us, or how our relationship is). Kindred's own questionnaires declare it and keep one perspective per
+    # subscale (tests/test_content_perspective.py); an operator's licensed instrument may leave it out.
+    perspective: Literal["me", "us", "partner"] | None = None
     # [items.scale]: this item's own response scale (published questionnaires often mix scales).
     scale: Scale | None = None
 
@@ -133,7 +137,8 @@ class Item(_Content):
             return handler(value)
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in e['loc']) or 'scale'}: {e['msg']}" for e in error.errors()
+                "".join(f"{part}: " for part in e["loc"]) + e["msg"].removeprefix("Value error, ")
+                for e in error.errors()
             )
             raise ValueError(f"item {info.data.get('key', '?')!r}: own scale: {problems}") from None
 

@@ -282,3 +282,92 @@ def test_an_operator_instrument_is_offered_and_scored(content: Path, tmp_path: P
     result = score(instrument, {item.key: 2 for item in instrument.items})
     # Every answer 2 on 0-4: reverse items give 4-2=2 too, so warmth 4 x 2 = 8, strain 3 x 2 = 6.
     assert {key: r.score for key, r in result.items()} == {"warmth": 8.0, "strain": 6.0}
+
+
+# ---- items with their own response scale ----------------------------------------------------------
+
+
+def _mixed_operator(tmp_path: Path) -> Path:
+    """An operator folder holding the mixed-scale test instrument (first item 0-6, the rest 0-5)."""
+    operator = tmp_path / "operator"
+    operator.mkdir()
+    shutil.copy(GOLDEN / "test-mixed.toml", operator)
+    return operator
+
+
+def test_a_mixed_scale_operator_instrument_loads_and_scores(content: Path, tmp_path: Path) -> None:
+    """A questionnaire whose first item is on 0-6 and the rest on 0-5 loads from the operator folder and a
+    6 on the first item counts: reversed within 0-6 it scores 0, not the -1 a 0-5 scale would give."""
+    program = load_program(content, operator_instruments=_mixed_operator(tmp_path))
+    instrument = program.instruments["test-mixed"]
+    first, second = instrument.items[:2]
+    assert list(instrument.scale_of(first).points) == list(range(7))
+    assert list(instrument.scale_of(second).points) == list(range(6))
+    result = score(instrument, {"m1": 6, "m2": 5, "m3": 0, "m4": 5, "m5": 1, "m6": 1})
+    assert result["bond"].score == 15.0  # m1 6-6=0; m3 5-0=5; 0+5+5+5
+
+
+def test_an_item_scale_with_the_wrong_number_of_labels_is_refused(content: Path, tmp_path: Path) -> None:
+    """An item's own 0-6 scale with six labels stops the load, naming the operator file and the item."""
+    operator = _mixed_operator(tmp_path)
+    _edit(operator / "test-mixed.toml", '"Extremely happy", ', "")
+    message, words = _refusal(content, operator)
+    assert message.startswith("operator/test-mixed.toml: ")
+    assert "item 'm1': own scale" in words and "labels needs 7 entries" in words
+
+
+def test_an_item_scale_running_backwards_is_refused(content: Path, tmp_path: Path) -> None:
+    """An item scale whose max is not above its min is refused, naming the item."""
+    operator = _mixed_operator(tmp_path)
+    _edit(operator / "test-mixed.toml", "min = 0\nmax = 6\n", "min = 6\nmax = 0\n")
+    message, words = _refusal(content, operator)
+    assert message.startswith("operator/test-mixed.toml: ")
+    assert "item 'm1': own scale" in words and "max must be greater than min" in words
+
+
+def test_an_item_scale_with_an_unknown_field_is_refused(content: Path, tmp_path: Path) -> None:
+    """A typo in an item's scale table (steps for labels) is refused, naming the item and the field."""
+    operator = _mixed_operator(tmp_path)
+    _edit(operator / "test-mixed.toml", "min = 0\nmax = 6\n", "min = 0\nmax = 6\nstep = 1\n")
+    message, words = _refusal(content, operator)
+    assert "item 'm1': own scale: step: Extra inputs are not permitted" in words
+
+
+@pytest.mark.parametrize(
+    ("cutoff", "refused"),
+    [("21.0", False), ("21.5", True), ("-0.5", True)],
+    ids=["top-of-mixed-range", "past-the-top", "below-the-bottom"],
+)
+def test_a_cutoff_must_lie_in_the_subscales_true_range(
+    content: Path, tmp_path: Path, cutoff: str, refused: bool
+) -> None:
+    """Bond's true sum range is 0-21 (6+5+5+5), not 0-20 as the instrument's 0-5 scale alone would say: a
+    cut-off of 21 loads, one outside 0-21 is refused naming the subscale and its range."""
+    operator = _mixed_operator(tmp_path)
+    _edit(operator / "test-mixed.toml", "cutoff = 11.0", f"cutoff = {cutoff}")
+    if not refused:
+        load_program(content, operator_instruments=operator)
+        return
+    message, words = _refusal(content, operator)
+    assert message.startswith("operator/test-mixed.toml: ")
+    assert f"subscale 'bond': cutoff {float(cutoff):g} is outside its score range 0 to 21" in words
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("functional_sd = 3.0\n", "", "give functional_mean and functional_sd together"),
+        ("functional_mean = 15.0", "functional_mean = 5.0", "functional_mean 5 must be on the better side"),
+        ("norm_mean = 8.0\n", "", "functional norms need the clinical norm_mean and norm_sd too"),
+    ],
+    ids=["sd-missing", "functional-worse-than-clinical", "clinical-mean-missing"],
+)
+def test_functional_norms_that_make_no_sense_are_refused(
+    content: Path, tmp_path: Path, old: str, new: str, says: str
+) -> None:
+    """Norms of the functional population must come whole, beside the clinical norms, on the better side."""
+    operator = _mixed_operator(tmp_path)
+    _edit(operator / "test-mixed.toml", old, new)
+    message, words = _refusal(content, operator)
+    assert message.startswith("operator/test-mixed.toml: ")
+    assert "subscale 'bond'" in words and says in words

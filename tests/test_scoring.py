@@ -1,4 +1,5 @@
-"""Scoring: golden answers and scores for a made-up instrument, reliable change, cut-offs and the baseline."""
+"""Scoring: golden answers and scores for made-up instruments (one scale, mixed scales), reliable and
+clinically significant change, cut-offs and the baseline."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from typing import Literal
 import pytest
 
 from program.curriculum import Instrument, Subscale, load_instruments, load_program
-from program.scoring import ScoringError, in_concern_range, reliable_change, score, score_range
+from program.scoring import (
+    ScoringError,
+    clinically_significant,
+    criterion,
+    in_concern_range,
+    reliable_change,
+    score,
+    score_range,
+)
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 INSTRUMENTS = load_instruments(GOLDEN)
@@ -19,6 +28,12 @@ BY_AGGREGATE: dict[str, Instrument] = {
     "mean": INSTRUMENTS["test-instrument-mean"],
 }
 SUBSCALES = ("warmth", "strain")
+# First item on its own 0-6 scale, the rest on the instrument's 0-5 (see tests/golden/test-mixed.toml).
+MIXED: dict[str, Instrument] = {
+    "sum": INSTRUMENTS["test-mixed"],
+    "mean": INSTRUMENTS["test-mixed-mean"],
+}
+MIXED_SUBSCALES = ("bond", "strain")
 Aggregate = Literal["sum", "mean"]
 
 
@@ -33,6 +48,18 @@ def _score_cases() -> list[pytest.ParameterSet]:
         for row in _rows("scores.csv")
         for aggregate in BY_AGGREGATE
     ]
+
+
+def _mixed_cases() -> list[pytest.ParameterSet]:
+    return [
+        pytest.param(row, aggregate, id=f"{row['case']}-{aggregate}")
+        for row in _rows("mixed_scores.csv")
+        for aggregate in MIXED
+    ]
+
+
+def _clinical_cases() -> list[pytest.ParameterSet]:
+    return [pytest.param(row, id=row["case"]) for row in _rows("clinical_change.csv")]
 
 
 def _change_cases() -> list[pytest.ParameterSet]:
@@ -92,7 +119,54 @@ def test_no_answers_at_all_scores_nothing(aggregate: Aggregate) -> None:
     assert {key: r.score for key, r in result.items()} == {"warmth": None, "strain": None}
 
 
+@pytest.mark.parametrize(("row", "aggregate"), _mixed_cases())
+def test_golden_mixed_scale_scores(row: dict[str, str], aggregate: Aggregate) -> None:
+    """Mixed scales (first item 0-6, rest 0-5) score what the hand-worked row says: each reverse-keyed
+    item inverted within its own item's scale, skipped items prorated under min_answered."""
+    instrument = MIXED[aggregate]
+    answers = _answers(instrument, row)
+    result = score(instrument, answers)
+    assert set(result) == set(MIXED_SUBSCALES)
+    for key in MIXED_SUBSCALES:
+        expected = row[f"{key}_{aggregate}"]
+        got = result[key]
+        if expected:
+            assert got.score == pytest.approx(float(Fraction(expected)), rel=1e-12, abs=1e-12), key
+        else:
+            assert got.score is None, key
+        assert got.answered == sum(answers[item.key] is not None for item in instrument.items_of(key))
+
+
+def test_mixed_golden_table_covers_every_item_and_subscale() -> None:
+    """The mixed-scale golden CSV has a column for every item and every subscale score of both twins."""
+    header = set(_rows("mixed_scores.csv")[0])
+    for instrument in MIXED.values():
+        assert {item.key for item in instrument.items} <= header
+        assert {f"{s.key}_{instrument.aggregate}" for s in instrument.subscales} <= header
+
+
+def test_an_item_scale_overrides_the_instruments() -> None:
+    """The first item is answered on its own 0-6 scale, the others on the instrument's 0-5."""
+    instrument = MIXED["sum"]
+    assert [instrument.scale_of(item).max for item in instrument.items] == [6, 5, 5, 5, 5, 5]
+    assert instrument.scale_of(instrument.items[0]).labels[0] == "Extremely happy"
+
+
 # ---- answers that do not fit --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("aggregate", ["sum", "mean"])
+@pytest.mark.parametrize(
+    ("item", "answer", "scale"),
+    [("m1", 7, "0-6"), ("m1", -1, "0-6"), ("m2", 6, "0-5"), ("m3", 6, "0-5"), ("m6", 6, "0-5")],
+)
+def test_an_answer_outside_its_items_scale_is_refused(
+    aggregate: Aggregate, item: str, answer: int, scale: str
+) -> None:
+    """A 6 is an answer to the 0-6 first item only: on a 0-5 item (reverse-keyed or not) it is refused,
+    naming the item and that item's own range."""
+    with pytest.raises(ScoringError, match=rf"{item} = {answer} is outside {scale}$"):
+        score(MIXED[aggregate], {"m1": 6, item: answer})
 
 
 @pytest.mark.parametrize("aggregate", ["sum", "mean"])
@@ -132,6 +206,37 @@ def test_score_range(aggregate: Aggregate, subscale: str, expected: tuple[float,
     assert score_range(BY_AGGREGATE[aggregate], subscale) == expected
 
 
+@pytest.mark.parametrize(
+    ("aggregate", "subscale", "expected"),
+    [
+        ("sum", "bond", (0.0, 21.0)),  # 6 + 5 + 5 + 5
+        ("sum", "strain", (0.0, 10.0)),  # 5 + 5
+        ("mean", "bond", (0.0, 5.25)),  # (6 + 5 + 5 + 5) / 4
+        ("mean", "strain", (0.0, 5.0)),
+    ],
+)
+def test_score_range_of_mixed_scales(
+    aggregate: Aggregate, subscale: str, expected: tuple[float, float]
+) -> None:
+    """A subscale's range comes from its items' own scales: the sum of their maximums, or their mean."""
+    assert score_range(MIXED[aggregate], subscale) == expected
+
+
+@pytest.mark.parametrize("aggregate", ["sum", "mean"])
+@pytest.mark.parametrize("best", [True, False], ids=["best-answers", "worst-answers"])
+def test_mixed_best_and_worst_answers_reach_the_ends_of_the_range(aggregate: Aggregate, best: bool) -> None:
+    """The best answers on every item's own scale score the top of the range, the worst the bottom."""
+    instrument = MIXED[aggregate]
+    answers: dict[str, int | None] = {}
+    for item in instrument.items:
+        scale = instrument.scale_of(item)
+        good = scale.min if item.reverse else scale.max
+        bad = scale.max if item.reverse else scale.min
+        answers[item.key] = good if best else bad
+    bond = score(instrument, answers)["bond"].score
+    assert bond == score_range(instrument, "bond")[1 if best else 0]
+
+
 # ---- reliable change ------------------------------------------------------------------------------
 
 
@@ -164,6 +269,66 @@ def test_a_change_of_exactly_1_96_is_not_reliable() -> None:
     change = reliable_change(warmth, 8.0, 11.92)  # 3.92 / S_diff 2 = 1.96 exactly, by hand
     assert change is not None
     assert change.verdict == "no reliable change"
+
+
+def test_reliable_change_follows_direction_without_a_cutoff() -> None:
+    """A lower-is-better subscale with reliability and no cut-off (so concern keeps its default 'below')
+    calls a reliable fall better and a reliable rise worse."""
+    worry = Subscale(key="worry", title="Worry", reliability=0.875, norm_sd=2.0, direction="lower is better")
+    fall = reliable_change(worry, 8.0, 5.0)  # S_diff = sqrt(2) * 2 * sqrt(0.125) = 1; RCI -3
+    rise = reliable_change(worry, 5.0, 8.0)
+    assert fall is not None and rise is not None
+    assert (fall.index, fall.verdict) == (-3.0, "reliably better")
+    assert (rise.index, rise.verdict) == (3.0, "reliably worse")
+    change = clinically_significant(worry, 8.0, 5.0)
+    assert change is not None
+    assert (change.verdict, change.criterion, change.crossed) == ("improved", None, False)
+
+
+# ---- clinically significant change ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("row", _clinical_cases())
+def test_golden_clinically_significant_change(row: dict[str, str]) -> None:
+    """Reliable change, the criterion, whether the score crossed into the functional range and the
+    verdict match the hand-worked Jacobson-Truax row."""
+    subscale = _subscale(INSTRUMENTS[row["instrument"]], row["subscale"])
+    change = clinically_significant(subscale, float(row["before"]), float(row["after"]))
+    assert change is not None
+    assert change.reliable.index == pytest.approx(float(row["expected_rci"]), abs=5e-4)
+    assert change.criterion == pytest.approx(float(row["expected_criterion"]), abs=1e-12)
+    assert change.crossed is (row["expected_crossed"] == "True")
+    assert change.verdict == row["expected_verdict"]
+
+
+def test_clinical_golden_table_covers_every_verdict() -> None:
+    """The crafted histories include every verdict and a lower-is-better subscale."""
+    rows = _rows("clinical_change.csv")
+    assert {row["expected_verdict"] for row in rows} == {
+        "recovered",
+        "improved",
+        "unchanged",
+        "deteriorated",
+        "crossed without reliable change",
+    }
+    assert any(row["subscale"] == "strain" for row in rows)
+
+
+def test_criterion_c_lies_between_the_two_populations() -> None:
+    """Criterion c is the SD-weighted point between the clinical and functional means (12 for bond)."""
+    bond = _subscale(MIXED["sum"], "bond")
+    assert criterion(bond) == pytest.approx(12.0)
+    assert bond.norm_mean is not None and bond.functional_mean is not None
+    assert bond.norm_mean < criterion(bond) < bond.functional_mean  # type: ignore[operator]
+
+
+def test_clinically_significant_needs_declared_reliability() -> None:
+    """Without a declared reliability there is no verdict at all (None), never a made-up 'unchanged'."""
+    for subscale in (
+        Subscale(key="cut", title="Cut-off only", cutoff=3.0),
+        Subscale(key="norms", title="Norms only", norm_mean=2.0, norm_sd=1.0, cutoff=3.0),
+    ):
+        assert clinically_significant(subscale, 1.0, 7.0) is None
 
 
 # ---- cut-offs -------------------------------------------------------------------------------------
