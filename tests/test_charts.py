@@ -374,7 +374,7 @@ def test_perception_gap_shortens_long_statements() -> None:
     (label,) = chart.figure.data[0].y
     assert len(label.replace("<br>", " ")) <= 60 and label.endswith("…") and "<br>" in label
     assert chart.figure.data[0].customdata[0][0] == BASELINE.items[15].text
-    assert "“After we talk something through, I usually feel understood…”" in chart.caption
+    assert "“After we talk something through, we understand each other…”" in chart.caption
 
 
 def test_perception_gap_empty_states() -> None:
@@ -444,8 +444,8 @@ def test_the_stage_chart_judges_reliable_change_where_the_check_declares_reliabi
     )
     program = PROGRAM.model_copy(update={"instruments": {**PROGRAM.instruments, check.key: judged}})
     fillings = (
-        _scored(check.key, "trust:start", {ANA: {"trust": 2.0}, BEN: {"trust": 5.0}}),
-        _scored(check.key, "trust:end", {ANA: {"trust": 6.5}, BEN: {"trust": 4.0}}, day=30),
+        _scored(check.key, "trust:start", {ANA: {"me": 2.0}, BEN: {"me": 5.0}}),
+        _scored(check.key, "trust:end", {ANA: {"me": 6.5}, BEN: {"me": 4.0}}, day=30),
     )
     chart = _chart(stage_changes(_data(fillings=fillings), program))
     ana, ben = chart.figure.data
@@ -498,8 +498,8 @@ def _every_chart_with_hostile_names() -> list[Chart]:
         fillings=(
             _answered(BASELINE, "baseline", {ana: {i.key: 2 for i in BASELINE.items},
                                              ben: {i.key: 6 for i in BASELINE.items}}),
-            _scored(check, "communication:start", {ana: {"communication": 3.0}, ben: {"communication": 4.4}}),
-            _scored(check, "communication:end", {ana: {"communication": 5.2}, ben: {"communication": 4.0}}),
+            _scored(check, "communication:start", {ana: {"me": 3.0, "us": 4.0}, ben: {"me": 4.4, "us": 3.6}}),
+            _scored(check, "communication:end", {ana: {"me": 5.2, "us": 4.5}, ben: {"me": 4.0, "us": 4.0}}),
         ),
         steps_done={1: {journey.ASSESSMENT: 2}, 2: {journey.ASSESSMENT: 1}},
     )  # fmt: skip
@@ -559,11 +559,13 @@ def _every_chart() -> list[Chart]:
             _answered(BASELINE, "extra:2027-01-10", {ANA: _baseline_answers({1: 1, 3: 2}),
                                                      BEN: _baseline_answers({1: 5, 3: 6})}, day=60),
             _scored(checks["communication"], "communication:start",
-                    {ANA: {"communication": 3.0}, BEN: {"communication": 4.4}}),
+                    {ANA: {"me": 3.0, "us": 4.0}, BEN: {"me": 4.4, "us": 3.6}}),
             _scored(checks["communication"], "communication:end",
-                    {ANA: {"communication": 5.2}, BEN: {"communication": 4.0}}, day=30),
-            _scored(checks["trust"], "trust:start", {ANA: {"trust": 4.25}, BEN: {"trust": 5.0}}, day=40),
-            _scored(checks["trust"], "trust:end", {ANA: {"trust": 4.5}, BEN: {"trust": 3.0}}, day=50),
+                    {ANA: {"me": 5.2, "us": 4.5}, BEN: {"me": 4.0, "us": 4.0}}, day=30),
+            _scored(checks["trust"], "trust:start", {ANA: {"me": 4.25, "partner": 5.0, "us": 4.0},
+                                                     BEN: {"me": 5.0, "partner": 4.0, "us": 4.5}}, day=40),
+            _scored(checks["trust"], "trust:end", {ANA: {"me": 4.5, "partner": 5.0, "us": 4.5},
+                                                   BEN: {"me": 3.0, "partner": 4.0, "us": 4.5}}, day=50),
         ),
         steps_done={1: {journey.ASSESSMENT: 2}, 2: {journey.ASSESSMENT: 1}},
     )  # fmt: skip
@@ -675,16 +677,26 @@ def test_the_stage_chart_shows_start_and_end_per_partner_for_every_finished_stag
     """One figure: a row per stage with both checks, each partner's start and end on it."""
     stages = _every_chart()[4]
     ana, ben = stages.figure.data
-    titles = [PROGRAM.stage_by_key[k].title for k in ("communication", "trust")]
+    # A row per subscale: each check scores "what I do" apart from "how we are" (and, for trust, my partner).
+    talking, trust = (PROGRAM.stage_by_key[k].title for k in ("communication", "trust"))
+    me, partner, us = "What I do", "What my partner does", "How we are together"
+    titles = [f"{talking}: {me}", f"{talking}: {us}", f"{trust}: {me}", f"{trust}: {partner}", f"{trust}: {us}"]
     assert _unwrapped(stages.figure.layout.yaxis.ticktext) == titles
-    assert list(ana.x) == [3.0, 5.2, None, 4.2, 4.5, None]  # drawn as shown: one decimal
-    assert list(ben.x) == [4.4, 4.0, None, 5.0, 3.0, None]
+    gap = None
+    assert list(ana.x) == [3.0, 5.2, gap, 4.0, 4.5, gap, 4.2, 4.5, gap, 5.0, 5.0, gap, 4.0, 4.5, gap]  # one decimal
+    assert list(ben.x) == [4.4, 4.0, gap, 3.6, 4.0, gap, 5.0, 3.0, gap, 4.0, 4.0, gap, 4.5, 4.5, gap]
     assert list(ana.marker.symbol)[:2] == ["circle-open", "circle"]
     assert [(r["Stage"], r["Partner"], r["Start"], r["End"]) for r in stages.table] == [
         (titles[0], "Ana", 3.0, 5.2),
         (titles[0], "Ben", 4.4, 4.0),
-        (titles[1], "Ana", 4.2, 4.5),
-        (titles[1], "Ben", 5.0, 3.0),
+        (titles[1], "Ana", 4.0, 4.5),
+        (titles[1], "Ben", 3.6, 4.0),
+        (titles[2], "Ana", 4.2, 4.5),
+        (titles[2], "Ben", 5.0, 3.0),
+        (titles[3], "Ana", 5.0, 5.0),
+        (titles[3], "Ben", 4.0, 4.0),
+        (titles[4], "Ana", 4.0, 4.5),
+        (titles[4], "Ben", 4.5, 4.5),
     ]
     assert ana.hovertext[1] == f"{titles[0]}, end: 5.2 of 7"
 
@@ -693,8 +705,8 @@ def test_the_stage_caption_says_which_stage_moved_most_for_whom_once() -> None:
     """Plain words: the stage that moved most for each partner, which way, and one note on chance."""
     caption = _every_chart()[4].caption
     assert caption == (
-        "Ana moved most in “Talking and listening”, from 3.0 to 5.2 (better); "
-        "Ben moved most in “Building trust”, from 5.0 to 3.0 (worse); "
+        "Ana moved most in “Talking and listening: What I do”, from 3.0 to 5.2 (better); "
+        "Ben moved most in “Building trust: What I do”, from 5.0 to 3.0 (worse); "
         "scores run 1 to 7, higher is better. "
         "These short checks have no known reliability, so small changes may be chance."
     )
@@ -705,7 +717,7 @@ def test_the_stage_caption_says_which_stage_moved_most_for_whom_once() -> None:
 def test_the_stage_chart_waits_for_a_stage_with_both_checks() -> None:
     """Only start checks so far: a message, not an empty figure."""
     check = PROGRAM.stage_by_key["trust"].check
-    started = _scored(check, "trust:start", {ANA: {"trust": 4.0}, BEN: {"trust": 5.0}})
+    started = _scored(check, "trust:start", {ANA: {"me": 4.0}, BEN: {"me": 5.0}})
     result = stage_changes(_data(fillings=(started,)), PROGRAM)
     assert isinstance(result, EmptyChart) and "end check" in result.message
 
