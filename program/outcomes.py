@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
@@ -125,39 +125,45 @@ class OutcomeStatus:
     sent: dict[str, datetime]  # occasion -> when sent, in this couple, in the order of the occasions
     due: list[str]
     upcoming: str | None  # the next occasion not yet sent (None: all sent)
-    upcoming_on: date | None  # the day it comes due, where that is already known (the follow-up)
+    upcoming_at: datetime | None  # when it comes due, where that is already known (the follow-up)
     # The measure is the assessment's own questionnaire: its start is answered on the assessment page.
     start_in_assessment: bool
 
 
 def status(
-    *, session: Session, viewer: Viewer, program: Program, settings: Settings, now: datetime
+    *,
+    session: Session,
+    viewer: Viewer,
+    program: Program,
+    settings: Settings,
+    now: datetime,
+    progress: journey.Journey | None = None,
 ) -> OutcomeStatus:
-    """The viewer's outcome occasions in their current couple (a new couple starts afresh)."""
+    """The viewer's outcome occasions in their current couple (a new couple starts afresh); `progress` is
+    the viewer's journey when the caller has already loaded it."""
     instrument = outcome_instrument(program, settings)
-    progress = journey.load_journey(session=session, viewer=viewer, program=program)
+    progress = progress or journey.load_journey(session=session, viewer=viewer, program=program)
     history = questionnaires.own_history(session=session, viewer=viewer, instrument=instrument.key)
     known = occasions(program)
     when = {h.occasion: h.submitted_at for h in history if h.occasion in known}
     sent = {o: when[o] for o in known if o in when}
     due = due_occasions(progress, sent, follow_up_weeks=settings.follow_up_weeks, now=now)
     upcoming = next((o for o in known if o not in sent), None)
-    upcoming_on = None
+    upcoming_at = None
     if upcoming is not None and not due:
-        moment = _moment(
+        upcoming_at = _moment(
             upcoming,
             progress,
             sent,
             last_stage=program.stages[-1].key,
             follow_up_weeks=settings.follow_up_weeks,
         )
-        upcoming_on = moment.date() if moment is not None else None
     return OutcomeStatus(
         instrument,
         sent,
         due,
         upcoming,
-        upcoming_on,
+        upcoming_at,
         start_in_assessment=instrument.key == program.assessment.overview.questionnaire,
     )
 

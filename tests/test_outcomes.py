@@ -106,7 +106,7 @@ def test_the_start_is_the_assessments_own_questionnaire(engine: Engine) -> None:
     assert "outcome" not in [r.page for r in due] and "assessment" in [r.page for r in due]
     finish_assessment(engine, ana)
     status = _status(engine, ana, T0 + timedelta(days=1))
-    assert status.due == [] and status.upcoming == FIRST_END and status.upcoming_on is None
+    assert status.due == [] and status.upcoming == FIRST_END and status.upcoming_at is None
 
 
 def test_a_stage_end_comes_due_only_for_the_partner_who_finished_the_stage(engine: Engine) -> None:
@@ -177,7 +177,7 @@ def test_program_end_then_follow_up_exactly_the_configured_weeks_later(engine: E
     just_before = ended + timedelta(weeks=3) - timedelta(seconds=1)
     status = _status(engine, ana, just_before, settings)
     assert status.due == [] and status.upcoming == outcomes.FOLLOW_UP
-    assert status.upcoming_on == (ended + timedelta(weeks=3)).date()
+    assert status.upcoming_at == ended + timedelta(weeks=3)
     with pytest.raises(outcomes.OutcomeError, match="not due"):
         _send(engine, ana, outcomes.FOLLOW_UP, just_before, settings=settings)
     assert _status(engine, ana, ended + timedelta(weeks=3), settings).due == [outcomes.FOLLOW_UP]

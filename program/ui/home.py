@@ -6,10 +6,11 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from program import checkins, home_path, journey, reminders, safety
+from program import checkins, home_path, journey, outcomes, reminders, safety
 from program.access import Viewer
 from program.db import read_session
 from program.home_path import StageState
+from program.models import utcnow
 from program.ui import runtime
 from program.ui.checkin import local_today
 from program.ui.navigation import PAGE_TITLES
@@ -32,7 +33,17 @@ def render_partner_home(viewer: Viewer) -> None:
         safety_due = safety.screen_due(
             session=session, viewer=viewer, opened_at=progress.opened_at(progress.current_stage())
         )
-    due = reminders.due_now(progress, checkin_done=checkin_done, today=today, safety_due=safety_due)
+        outcome = outcomes.status(
+            session=session,
+            viewer=viewer,
+            program=program,
+            settings=runtime.settings(),
+            now=utcnow(),
+            progress=progress,
+        )
+    due = reminders.due_now(
+        progress, checkin_done=checkin_done, today=today, safety_due=safety_due, outcome=outcome
+    )
     path = home_path.build(progress, titles=PAGE_TITLES, due=due)
     partner = md(progress.partner.name) if progress.partner else None
 

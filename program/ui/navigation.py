@@ -29,6 +29,7 @@ PARTNER_PAGES = (
     ("pages/connection.py", "Staying close", ":material/favorite:", "connection"),
     ("pages/checkin.py", "Weekly check-in", ":material/event_available:", "checkin"),
     ("pages/progress.py", "Our progress", ":material/monitoring:", "progress"),
+    ("pages/outcome.py", "How we're doing", ":material/trending_up:", "outcome"),
     ("pages/questionnaires.py", "More questionnaires", ":material/quiz:", "questionnaires"),
     ("pages/account.py", "Your account", ":material/person:", "account"),
 )
