@@ -96,6 +96,16 @@ def missing_numbers(instrument: Instrument, answers: Mapping[str, int | None]) -
     return [n for n, item in enumerate(instrument.items, start=1) if answers.get(item.key) is None]
 
 
+def off_scale_numbers(instrument: Instrument, answers: Mapping[str, int | None]) -> list[int]:
+    """The numbers of the items whose answer is not a point of that item's own scale (in a mixed-scale
+    questionnaire a 6 fits some items and not others)."""
+    return [
+        n
+        for n, item in enumerate(instrument.items, start=1)
+        if (value := answers.get(item.key)) is not None and value not in instrument.scale_of(item).points
+    ]
+
+
 def _locked_submission(
     session: Session, viewer: Viewer, instrument: str, occasion: str
 ) -> QuestionnaireSubmission | None:
@@ -158,8 +168,9 @@ def save_answers(
     known = {i.key for i in instrument.items}
     if any(item not in known for item in answers):
         raise QuestionnaireError("That question is not part of this questionnaire.")
-    if any(value is not None and value not in instrument.scale.points for value in answers.values()):
-        raise QuestionnaireError(f"Answers go from {instrument.scale.min} to {instrument.scale.max}.")
+    if off := off_scale_numbers(instrument, answers):
+        scale = instrument.scale_of(instrument.items[off[0] - 1])
+        raise QuestionnaireError(f"Answers to question {off[0]} go from {scale.min} to {scale.max}.")
     submission = _draft_for_writing(session, viewer, instrument, occasion, now)
     assert submission.id is not None
     saved = {
@@ -213,6 +224,11 @@ def submit(
     ).answers
     if missing := missing_numbers(instrument, answers):
         raise MissingAnswers(missing)
+    # A draft saved before the operator changed an item's scale may hold an answer that no longer fits.
+    if off := off_scale_numbers(instrument, answers):
+        raise QuestionnaireError(
+            f"Please answer {number_list(off)} again: the answer saved there is not on its scale."
+        )
     scores = scoring.score(instrument, answers)
     submission.status = SubmissionStatus.SUBMITTED
     submission.submitted_at = now

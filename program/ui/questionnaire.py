@@ -12,7 +12,7 @@ but a message sent as a page unloads may not arrive: a reload within that moment
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, partial
 
 import streamlit as st
 from sqlalchemy.exc import OperationalError
@@ -21,7 +21,7 @@ from streamlit.components.v2.types import ComponentRenderer
 
 from program import access, questionnaires, scoring
 from program.access import Viewer
-from program.curriculum import Instrument
+from program.curriculum import Instrument, Scale
 from program.db import read_session, write_session
 from program.models import utcnow
 from program.ui import runtime
@@ -89,8 +89,8 @@ def _autosave() -> ComponentRenderer:
     return st.components.v2.component("kindred_draft_autosave", js=_AUTOSAVE_JS)
 
 
-def _label(instrument: Instrument, point: int) -> str:
-    text = instrument.scale.labels[point - instrument.scale.min]
+def _label(scale: Scale, point: int) -> str:
+    text = scale.labels[point - scale.min]
     return f"{point} · {text}" if text else str(point)
 
 
@@ -173,17 +173,23 @@ def render_questionnaire(
     with st.container(key=box), st.form(form, border=False, enter_to_submit=False):
         for number, item in enumerate(instrument.items, start=1):
             key = prefix + item.key
+            # Each item offers its own scale's points and labels (a questionnaire may mix scales).
+            scale = instrument.scale_of(item)
             # Blank here but answered (waiting to be saved, or on the server): show that answer. A reload's
             # second run can come back with a blank for a radio the first run drew; a person cannot blank one.
-            if st.session_state.get(key) is None:
+            # An answer no longer on the item's scale (the operator changed it) shows blank, to answer again.
+            current = st.session_state.get(key)
+            if current not in scale.points:
                 chosen = kept_value(viewer, key, own.answers.get(item.key))
-                if chosen is not None:
+                if chosen in scale.points:
                     st.session_state[key] = chosen
+                elif current is not None:
+                    st.session_state[key] = None
             st.radio(
                 f"{number}. {item.text}",
-                list(instrument.scale.points),
+                list(scale.points),
                 index=None,
-                format_func=lambda point: _label(instrument, point),
+                format_func=partial(_label, scale),
                 horizontal=True,
                 key=key,
             )
