@@ -573,6 +573,8 @@ def stage_changes(data: ProgressData, program: Program) -> Chart | EmptyChart:
         )
     mixed = len(set(labels)) > 1
     _layout(figure, "Each stage, start and end")
+    # A row per stage and subscale (what I do, how we are): each row's label may wrap to three lines.
+    figure.update_layout(height=max(300, 150 + 60 * len(rows)))
     figure.update_xaxes(
         title_text=_score_title(rows[0].instrument, low, high) if not mixed else "Score",
         range=[low, high],

@@ -686,6 +686,7 @@ def test_the_stage_chart_shows_start_and_end_per_partner_for_every_finished_stag
     assert list(ana.x) == [3.0, 5.2, gap, 4.0, 4.5, gap, 4.2, 4.5, gap, 5.0, 5.0, gap, 4.0, 4.5, gap]  # one decimal
     assert list(ben.x) == [4.4, 4.0, gap, 3.6, 4.0, gap, 5.0, 3.0, gap, 4.0, 4.0, gap, 4.5, 4.5, gap]
     assert list(ana.marker.symbol)[:2] == ["circle-open", "circle"]
+    assert stages.figure.layout.height >= 150 + 60 * len(titles)  # room for labels wrapped to three lines
     assert [(r["Stage"], r["Partner"], r["Start"], r["End"]) for r in stages.table] == [
         (titles[0], "Ana", 3.0, 5.2),
         (titles[0], "Ben", 4.4, 4.0),

@@ -9,11 +9,13 @@ score, the same way round.
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 
 from program.curriculum import Instrument, Item, Program, load_program
+from program.scoring import score
 
 BASELINE = "kindred-baseline"
 
@@ -165,3 +167,18 @@ def test_perspective_is_optional_for_an_operator_instrument() -> None:
     assert Item(key="happy", subscale="overall", text="We laugh.", perspective="us").perspective == "us"
     with pytest.raises(ValueError, match="perspective"):
         Item.model_validate({"key": "laugh", "subscale": "overall", "text": "We laugh.", "perspective": "them"})
+
+
+@pytest.mark.parametrize("check", ["communication-check", "conflict-check", "connection-check"])
+def test_a_check_answered_before_the_split_still_scores(program: Program, check: str) -> None:
+    """Answers stored under the old five statements still score without an error; a subscale made of kept
+    statements gets its score from them, the reverse-worded ones turned round, and one made mostly of new
+    statements says 'not enough answers' (None) instead of a number that rests on one statement."""
+    instrument = program.instruments[check]
+    old = {key: (2 if reverse else 6) for key, reverse in SHIPPED_BEFORE[check].items()}  # all on the good side
+    scores = score(instrument, old)
+    for subscale in instrument.subscales:
+        kept = [i for i in instrument.items_of(subscale.key) if i.key in old]
+        enough = len(kept) >= math.ceil(instrument.min_answered * len(instrument.items_of(subscale.key)))
+        assert scores[subscale.key].score == (6.0 if enough else None), (check, subscale.key)
+    assert any(s.score is not None for s in scores.values()), check
