@@ -111,16 +111,16 @@ def test_every_shipped_item_declares_its_perspective(program: Program) -> None:
 def test_no_shipped_subscale_mixes_perspectives(program: Program) -> None:
     """Each subscale's score is about one thing: me, my partner, or us, never a blend."""
     mixed = {
-        (instrument.key, subscale.key): sorted({str(i.perspective) for i in instrument.items_of(subscale.key)})
+        (instrument.key, subscale.key): found
         for instrument in _shipped(program)
         for subscale in instrument.subscales
-        if len({i.perspective for i in instrument.items_of(subscale.key)}) != 1
+        if len(found := sorted({str(i.perspective) for i in instrument.items_of(subscale.key)})) != 1
     }
     assert mixed == {}
 
 
 def test_each_stage_check_scores_what_i_do_apart_from_how_we_are(program: Program) -> None:
-    """Every stage check has a 'me' subscale and a separate 'us' one, so a partner sees both kinds of change."""
+    """Every stage check has a 'me' subscale and a separate 'us' one: a partner sees both kinds of change."""
     for check in _stage_checks(program):
         perspectives = [check.items_of(s.key)[0].perspective for s in check.subscales]
         assert "me" in perspectives and "us" in perspectives, check.key
@@ -166,7 +166,7 @@ def test_perspective_is_optional_for_an_operator_instrument() -> None:
     assert item.perspective is None
     assert Item(key="happy", subscale="overall", text="We laugh.", perspective="us").perspective == "us"
     with pytest.raises(ValueError, match="perspective"):
-        Item.model_validate({"key": "laugh", "subscale": "overall", "text": "We laugh.", "perspective": "them"})
+        Item.model_validate({"key": "laugh", "subscale": "s1", "text": "We laugh.", "perspective": "them"})
 
 
 @pytest.mark.parametrize("check", ["communication-check", "conflict-check", "connection-check"])
@@ -175,7 +175,8 @@ def test_a_check_answered_before_the_split_still_scores(program: Program, check:
     statements gets its score from them, the reverse-worded ones turned round, and one made mostly of new
     statements says 'not enough answers' (None) instead of a number that rests on one statement."""
     instrument = program.instruments[check]
-    old = {key: (2 if reverse else 6) for key, reverse in SHIPPED_BEFORE[check].items()}  # all on the good side
+    # Every old answer on the good side: 6 of 7, or 2 of 7 where the statement is worded the other way round.
+    old = {key: (2 if reverse else 6) for key, reverse in SHIPPED_BEFORE[check].items()}
     scores = score(instrument, old)
     for subscale in instrument.subscales:
         kept = [i for i in instrument.items_of(subscale.key) if i.key in old]
