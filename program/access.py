@@ -295,6 +295,9 @@ class SubmissionView:
     answers: dict[str, int | None] | None  # None: blind to this viewer (not both sent yet)
 
 
+REPEATED_PREFIX = "extra:"  # occasions of questionnaires filled in again over time, one per day
+
+
 def _submissions(
     session: Session,
     viewer: Viewer,
@@ -303,6 +306,7 @@ def _submissions(
     own_drafts: bool,
     instrument: str | None = None,
     occasion: str | None = None,
+    over_time: bool = False,
 ) -> list[SubmissionView]:
     """The one statement of the blind rule, for every reader of questionnaires.
 
@@ -310,6 +314,12 @@ def _submissions(
     partners. A partner's sent filling-in is visible as sent; its item answers only once both current
     partners have sent that occasion in this couple. With own_drafts, the viewer's own answers (drafts
     too) are always included.
+
+    With over_time (for trend charts only, which keep scores and drop item answers): a questionnaire filled
+    in again over time on days of each partner's choosing (occasions "extra:<day>") is readable once the
+    other current partner has sent the same questionnaire on that day or a later one. So each partner's
+    own dates reach the trend, yet nobody sees a filling of the other's newer than their own latest (it
+    cannot colour their answers).
     """
     if couple_id is None:
         if viewer.role != Role.PARTNER:
@@ -335,8 +345,28 @@ def _submissions(
     def own(row: QuestionnaireSubmission) -> bool:
         return own_drafts and row.person_id == viewer.person_id
 
+    # ISO days sort as text: "extra:2026-11-23" < "extra:2026-12-01".
+    latest: dict[tuple[str, int], str] = {}
+    for row in rows:
+        if (
+            over_time
+            and row.status == SubmissionStatus.SUBMITTED
+            and row.occasion.startswith(REPEATED_PREFIX)
+        ):
+            key = (row.instrument, row.person_id)
+            latest[key] = max(latest.get(key, row.occasion), row.occasion)
+
     def open_to_all(row: QuestionnaireSubmission) -> bool:
-        return len(people) == 2 and sent[(row.instrument, row.occasion)] >= set(people)
+        if len(people) != 2:
+            return False
+        if sent[(row.instrument, row.occasion)] >= set(people):
+            return True
+        other = next((p for p in people if p != row.person_id), None)
+        return (
+            other is not None
+            and (row.instrument, row.person_id) in latest
+            and row.occasion <= latest.get((row.instrument, other), "")
+        )
 
     visible = [r for r in rows if r.status == SubmissionStatus.SUBMITTED or own(r)]
     readable = [r.id for r in visible if own(r) or open_to_all(r)]
@@ -376,7 +406,10 @@ def readable_answers(
     }
 
 
-def couple_submissions(*, session: Session, viewer: Viewer, couple_id: int) -> list[SubmissionView]:
+def couple_submissions(
+    *, session: Session, viewer: Viewer, couple_id: int, over_time: bool = False
+) -> list[SubmissionView]:
     """Every questionnaire the couple's current partners sent in this couple, answers only where both
-    sent (the blind rule). No drafts and nothing viewer-specific, so every allowed viewer gets the same."""
-    return _submissions(session, viewer, couple_id, own_drafts=False)
+    sent (the blind rule; with over_time, also the fillings over time a trend may chart: see
+    _submissions). No drafts and nothing viewer-specific, so every allowed viewer gets the same."""
+    return _submissions(session, viewer, couple_id, own_drafts=False, over_time=over_time)

@@ -20,11 +20,17 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from program import journey
+from program import journey, outcomes
 from program.curriculum import CHECKIN_KEYS, Instrument, Program, Subscale
-from program.progress import Filling, Partner, ProgressData
+from program.progress import DatedScores, Filling, Partner, PracticeNote, ProgressData
 from program.questionnaires import stage_occasion
-from program.scoring import in_concern_range, reliable_change, score_range
+from program.scoring import (
+    ClinicalChange,
+    clinically_significant,
+    in_concern_range,
+    reliable_change,
+    score_range,
+)
 
 MEAN_NAME = "Couple's mean"
 WHO = "<extra>%{fullData.name}</extra>"  # the trace name in hover text, without pasting names into a template
@@ -417,9 +423,17 @@ def stage_progress(data: ProgressData, program: Program) -> Chart | EmptyChart:
             "Nothing done yet: the bars fill in as you work through the steps, starting with the assessment."
         )
 
+    homework = {
+        p.person_id: {
+            stage: _homework_word(stage, done[p.person_id][stage], data.homework_done.get(p.person_id))
+            for stage in journey.ORDER
+        }
+        for p in partners
+    }
     figure = go.Figure()
     for partner, name, style in zip(partners, names, STYLES, strict=False):
         steps = done[partner.person_id]
+        words = homework[partner.person_id]
         figure.add_trace(
             go.Bar(
                 x=[_percent(steps[stage], totals[stage]) for stage in journey.ORDER],
@@ -427,11 +441,19 @@ def stage_progress(data: ProgressData, program: Program) -> Chart | EmptyChart:
                 orientation="h",
                 name=plot_text(name),
                 marker=_bar_marker(style),
-                texttemplate="%{x:.0f}%",
-                textposition="outside",
+                # Homework done or not, on the bar of each stage a partner has begun: inside a long bar,
+                # beside a short one.
+                texttemplate="%{x:.0f}%%{customdata[2]}",
+                textposition="auto",
+                insidetextanchor="end",
                 cliponaxis=False,
-                customdata=[[steps[stage], totals[stage]] for stage in journey.ORDER],
-                hovertemplate=("%{y}: %{x:.0f}% (%{customdata[0]} of %{customdata[1]} steps)" + WHO),
+                customdata=[
+                    [steps[stage], totals[stage], f" · {words[stage]}" if words[stage] else ""]
+                    for stage in journey.ORDER
+                ],
+                hovertemplate=(
+                    "%{y}: %{x:.0f}% (%{customdata[0]} of %{customdata[1]} steps)%{customdata[2]}" + WHO
+                ),
             )
         )
     _layout(figure, "Progress through the program")
@@ -448,6 +470,7 @@ def stage_progress(data: ProgressData, program: Program) -> Chart | EmptyChart:
             "Steps done": done[partner.person_id][stage],
             "Steps": totals[stage],
             "Percent done": _percent(done[partner.person_id][stage], totals[stage]),
+            "Homework": homework[partner.person_id][stage] or None,
         }
         for stage in journey.ORDER
         for partner, name in zip(partners, names, strict=False)
@@ -475,6 +498,15 @@ def stage_progress(data: ProgressData, program: Program) -> Chart | EmptyChart:
         if log.person_id == partner.person_id
     ]
     return Chart(figure, _sentence([caption, *early]), table)
+
+
+def _homework_word(stage: str, steps: int, stages_done: frozenset[str] | None) -> str:
+    """ "homework done" or "homework not done" for a skill stage a partner has begun; "" otherwise."""
+    if stage == journey.ASSESSMENT:
+        return ""
+    if stages_done is not None and stage in stages_done:
+        return "homework done"
+    return "homework not done" if steps else ""
 
 
 # ---- 5. every stage's start and end check ---------------------------------------------------------
@@ -629,6 +661,336 @@ def _stage_caption(
     return caption
 
 
+# ---- 6. the outcome measure over the program ------------------------------------------------------
+
+# The marker on a partner's latest point says how their outcome changed since the start. Shapes, not
+# colours, so they read beside each partner's own colour; the hover, table and caption say it in words.
+VERDICT_SYMBOLS = {
+    "recovered": "star",
+    "improved": "triangle-up",
+    "deteriorated": "triangle-down",
+    "unchanged": "circle-dot",
+    "crossed without reliable change": "diamond",
+}
+UNJUDGED_SYMBOL = "circle-open-dot"
+VERDICT_WORDS = {
+    "recovered": "a reliable improvement that crossed the line out of the concern range (recovered)",
+    "improved": "a reliable improvement (improved)",
+    "deteriorated": "a reliable worsening (deteriorated)",
+    "unchanged": "no reliable change (unchanged)",
+    "crossed without reliable change": (
+        "over the line out of the concern range, but by no more than chance "
+        "(crossed the line without a reliable change)"
+    ),
+}
+# Subscales whose key names a score of the whole: the outcome is charted on the first one declared.
+MAIN_KEYS = ("total", "overall", "satisfaction")
+
+
+def main_subscale(instrument: Instrument) -> Subscale:
+    """The subscale an outcome is charted on: a declared total or overall score, else the subscale with
+    the most items (the first of equals)."""
+    for key in MAIN_KEYS:
+        for subscale in instrument.subscales:
+            if subscale.key == key:
+                return subscale
+    return max(instrument.subscales, key=lambda s: len(instrument.items_of(s.key)))
+
+
+def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrument) -> Chart | EmptyChart:
+    """Each partner's outcome score at every occasion both sent, the couple's mean, the cut-off band, and
+    per partner a marker and a sentence for reliable and clinically significant change since the start."""
+    partners = data.partners[:2]
+    order = outcomes.occasions(program)
+    fillings = sorted(
+        (f for f in data.fillings_of(instrument.key) if f.occasion in order),
+        key=lambda f: order.index(f.occasion),
+    )
+    if not fillings or len(partners) < 2:
+        return EmptyChart(
+            f"The outcome measure “{instrument.title}” is charted here once you have both sent it "
+            "at the start."
+        )
+    subscale = main_subscale(instrument)
+    names = _names(partners)
+    labels = [outcomes.occasion_label(f.occasion, program) for f in fillings]
+    ticks = [_row_label(label) for label in labels]
+    low, high = score_range(instrument, subscale.key)
+    series = [[_score(f, p, subscale.key) for f in fillings] for p in partners]
+    figure = go.Figure()
+    table: list[dict[str, object]] = []
+    clauses: list[str] = []
+    unjudged = False
+    for name, style, values in zip(names, STYLES, series, strict=True):
+        scored = [(i, v) for i, v in enumerate(values) if v is not None]
+        change: ClinicalChange | None = None
+        symbols = [style.symbol] * len(values)
+        hover = [
+            plot_text(f"{label}: {'no score' if v is None else _fmt(v)}")
+            for label, v in zip(labels, values, strict=True)
+        ]
+        if len(scored) >= 2:
+            (_, before), (last, after) = scored[0], scored[-1]
+            change = clinically_significant(subscale, before, after)
+            symbols[last] = VERDICT_SYMBOLS.get(change.verdict, style.symbol) if change else UNJUDGED_SYMBOL
+            if change:
+                hover[last] += f" ({change.verdict})"
+            clauses.append(_outcome_clause(name, labels[scored[0][0]], labels[last], before, after, change))
+            unjudged = unjudged or change is None
+        elif scored:
+            clauses.append(f"{name} scored {_fmt(scored[0][1])} at “{labels[scored[0][0]]}”")
+        figure.add_trace(
+            go.Scatter(
+                x=ticks,
+                y=values,
+                name=plot_text(name),
+                mode="lines+markers",
+                connectgaps=False,
+                line={"color": style.colour, "dash": style.dash, "width": 2},
+                marker={"color": style.colour, "symbol": symbols, "size": 12, "line": {"width": 2}},
+                hovertext=hover,
+                hovertemplate="%{hovertext}" + WHO,
+                cliponaxis=False,
+            )
+        )
+        table.extend(
+            {
+                "Occasion": label,
+                "Partner": name,
+                "Score": value,
+                "Range": _range_label(instrument, subscale),
+                "Change since the start": (change.verdict if change else "no verdict")
+                if index == (scored[-1][0] if len(scored) >= 2 else -1)
+                else None,
+            }
+            for index, (label, value) in enumerate(zip(labels, values, strict=True))
+        )
+    means = [None if a is None or b is None else round((a + b) / 2, 1) for a, b in zip(*series, strict=True)]
+    if any(m is not None for m in means):
+        figure.add_trace(
+            go.Scatter(
+                x=ticks,
+                y=means,
+                name=MEAN_NAME,
+                mode="lines+markers",
+                connectgaps=False,
+                line={"color": MEAN_COLOUR, "dash": "dot", "width": 2},
+                marker={"color": MEAN_COLOUR, "symbol": "diamond", "size": 6},
+                customdata=[["" if m is None else _fmt(m)] for m in means],
+                hovertemplate="%{x}: %{customdata[0]}" + WHO,
+            )
+        )
+    _score_band(figure, instrument, subscale)
+    _layout(figure, f"Outcome: {_shorten(subscale.title)}" if len(subscale.title) < 30 else "Outcome")
+    figure.update_xaxes(title_text=None, type="category")
+    figure.update_yaxes(title_text=_subscale_title(instrument, subscale), range=[low, high])
+    clauses.append(f"scores of “{subscale.title}” run {_range_label(instrument, subscale)}")
+    if unjudged:
+        clauses.append(
+            f"there's no published reliability for “{instrument.title}”, "
+            "so the change is shown without a verdict"
+        )
+    return Chart(figure, _sentence(clauses), table)
+
+
+def _outcome_clause(
+    name: str, first: str, last: str, before: float, after: float, change: ClinicalChange | None
+) -> str:
+    span = f"{name} went from {_fmt(before)} at “{first}” to {_fmt(after)} at “{last}”"
+    if change is None:
+        return span
+    return f"{span}: {VERDICT_WORDS.get(change.verdict, change.verdict)}"
+
+
+def _score_band(figure: go.Figure, instrument: Instrument, subscale: Subscale) -> None:
+    """Shade a subscale's concern range across the whole plot, scores running up the y axis."""
+    if subscale.cutoff is None:
+        return
+    low, high = score_range(instrument, subscale.key)
+    start, end = (low, subscale.cutoff) if subscale.concern == "below" else (subscale.cutoff, high)
+    label = plot_text(subscale.cutoff_label or f"Concern range ({subscale.concern} {_fmt(subscale.cutoff)})")
+    figure.add_shape(
+        type="rect",
+        xref="paper",
+        yref="y",
+        x0=0,
+        x1=1,
+        y0=start,
+        y1=end,
+        showlegend=True,
+        legendgroup=label,
+        name=label,
+        fillcolor=BAND_COLOUR,
+        opacity=0.25,
+        line={"width": 0},
+        layer="below",
+    )
+
+
+# ---- 7. questionnaires the operator added, over time ----------------------------------------------
+
+
+def added_trends(data: ProgressData, program: Program) -> list[tuple[str, Chart | EmptyChart]]:
+    """For each questionnaire the operator added, a trend per partner over each partner's own dates, once
+    both partners have filled it in (what access.py lets through: see couple_repeated_submissions)."""
+    partners = data.partners[:2]
+    charts: list[tuple[str, Chart | EmptyChart]] = []
+    for key in program.extra_instruments:
+        instrument = program.instruments[key]
+        rows = [r for r in data.repeated if r.instrument == key]
+        if len(partners) < 2 or {r.person_id for r in rows} != {p.person_id for p in partners}:
+            continue
+        charts.append((instrument.title, _added_trend(instrument, partners, rows)))
+    return charts
+
+
+def _added_trend(instrument: Instrument, partners: Sequence[Partner], rows: list[DatedScores]) -> Chart:
+    subscale = main_subscale(instrument)
+    names = _names(partners)
+    low, high = score_range(instrument, subscale.key)
+    figure = go.Figure()
+    table: list[dict[str, object]] = []
+    clauses: list[str] = []
+    days: set[date] = set()
+    for partner, name, style in zip(partners, names, STYLES, strict=False):
+        mine = [r for r in rows if r.person_id == partner.person_id]
+        points = [(r.sent_on, v) for r in mine if (v := r.scores.get(subscale.key)) is not None]
+        values = [round(v, 1) for _, v in points]
+        days.update(d for d, _ in points)
+        figure.add_trace(
+            go.Scatter(
+                x=[d for d, _ in points],
+                y=values,
+                name=plot_text(name),
+                mode="lines+markers",
+                line={"color": style.colour, "dash": style.dash, "width": 2},
+                marker={"color": style.colour, "symbol": style.symbol, "size": 9},
+                customdata=[[_fmt(v)] for v in values],
+                hovertemplate="%{x|%-d %b %Y}: %{customdata[0]}" + WHO,
+            )
+        )
+        table.extend(
+            {"Date": d, "Partner": name, "Score": v, "Range": _range_label(instrument, subscale)}
+            for (d, _), v in zip(points, values, strict=True)
+        )
+        if len(values) >= 2:
+            clauses.append(
+                f"{name} went from {_fmt(values[0])} to {_fmt(values[-1])} over {len(values)} times"
+            )
+        elif values:
+            clauses.append(f"{name} scored {_fmt(values[0])} the one time so far")
+    _score_band(figure, instrument, subscale)
+    _layout(figure, _shorten(instrument.title) if len(instrument.title) <= 40 else "Added questionnaire")
+    ticks = sorted(days)
+    step = max(1, math.ceil(len(ticks) / MAX_DATE_TICKS))
+    figure.update_xaxes(title_text="Date sent", tickformat="%-d %b", tickvals=ticks[::step])
+    figure.update_yaxes(title_text=_subscale_title(instrument, subscale), range=[low, high])
+    table.sort(key=lambda r: (str(r["Partner"]), str(r["Date"])))
+    clauses.append(f"“{subscale.title}” runs {_range_label(instrument, subscale)}, each on their own dates")
+    return Chart(figure, _sentence(clauses), table)
+
+
+# ---- 8. how practice went -------------------------------------------------------------------------
+
+YES_NAME = "days with a yes"
+RATING_NAME = "mean rating"
+
+
+def practice_trends(data: ProgressData, program: Program) -> Chart | EmptyChart:
+    """Per partner per week, from the practice logs: the share of yes answers and the mean 0-10 rating;
+    a week without entries is a gap in the line."""
+    partners = data.partners[:2]
+    notes = [n for n in data.practice if any(p.person_id == n.person_id for p in partners)]
+    if not notes:
+        return EmptyChart("How practice went shows here once you have noted a day in a practice log.")
+    names = _names(partners)
+    weeks = _every_week(sorted({_week(n.day) for n in notes}))
+    figure = go.Figure()
+    table: list[dict[str, object]] = []
+    clauses: list[str] = []
+    for partner, name, style in zip(partners, names, STYLES, strict=False):
+        mine = [n for n in notes if n.person_id == partner.person_id]
+        yes = _weekly(mine, "yesno")
+        ratings = _weekly(mine, "rating")
+        shares = {w: _percent(round(v * 1000), 1000) for w, v in yes.items()}
+        means = {w: round(v, 1) for w, v in ratings.items()}
+        for values, axis, what, dash in (
+            (means, "y", RATING_NAME, style.dash),
+            (shares, "y2", YES_NAME, "dot"),
+        ):
+            if not values:
+                continue
+            shown = [values.get(w) for w in weeks]
+            figure.add_trace(
+                go.Scatter(
+                    x=weeks,
+                    y=shown,
+                    yaxis=axis,
+                    name=plot_text(f"{name}, {what}"),
+                    mode="lines+markers",
+                    connectgaps=False,
+                    line={"color": style.colour, "dash": dash, "width": 2},
+                    marker={
+                        "color": style.colour,
+                        "symbol": style.symbol if axis == "y" else f"{style.symbol}-open",
+                        "size": 8,
+                    },
+                    customdata=[["" if v is None else (f"{v}%" if axis == "y2" else _fmt(v))] for v in shown],
+                    hovertemplate="Week of %{x|%-d %b %Y}: %{customdata[0]}" + WHO,
+                )
+            )
+        table.extend(
+            {"Week": w, "Partner": name, "Mean rating (0-10)": means.get(w), "Yes (%)": shares.get(w)}
+            for w in weeks
+        )
+        noted = sorted({_week(n.day) for n in mine})
+        if noted:
+            gaps = sum(1 for w in weeks if noted[0] < w < noted[-1] and w not in noted)
+            part = f"{name} noted practice in {len(noted)} week{'s' if len(noted) != 1 else ''}"
+            if gaps:
+                part += f", and {gaps} week{'s' if gaps > 1 else ''} without entries show as a gap"
+            clauses.append(part)
+        else:
+            clauses.append(f"{name} has noted no practice yet")
+    _layout(figure, "How practice went")
+    step = max(1, math.ceil(len(weeks) / MAX_DATE_TICKS))
+    # Two panels on one week axis: the 0-10 ratings above, the share of yes answers below.
+    figure.update_layout(
+        height=460,
+        yaxis={
+            "domain": [0.55, 1],
+            "range": [CHECKIN_MIN, CHECKIN_MAX],
+            "title_text": "Mean rating (0-10)",
+            "dtick": 2,
+        },
+        yaxis2={
+            "domain": [0, 0.42],
+            "range": [0, 100],
+            "title_text": "Yes (%)",
+            "ticksuffix": "%",
+            "anchor": "x",
+        },
+    )
+    figure.update_xaxes(title_text="Week", tickformat="%-d %b", tickvals=weeks[::step])
+    figure.update_yaxes(automargin=True)
+    clauses.append(f"ratings run {CHECKIN_MIN} to {CHECKIN_MAX}, {CHECKIN_DIRECTION}")
+    return Chart(figure, _sentence(clauses), table)
+
+
+def _week(day: date) -> date:
+    """The Monday of a day's week (check-in weeks start on Monday too)."""
+    return day - timedelta(days=day.weekday())
+
+
+def _weekly(notes: Sequence[PracticeNote], kind: str) -> dict[date, float]:
+    """The mean value per week of the notes of one kind (a yes/no mean is the share of yes)."""
+    sums: dict[date, list[float]] = {}
+    for note in notes:
+        if note.kind == kind:
+            sums.setdefault(_week(note.day), []).append(note.value)
+    return {week: sum(values) / len(values) for week, values in sums.items()}
+
+
 # ---- shared pieces --------------------------------------------------------------------------------
 
 
@@ -675,6 +1037,13 @@ def _score_title(instrument: Instrument, low: float, high: float) -> str:
     span = f"{_fmt(low, whole=True)}-{_fmt(high, whole=True)}"
     directions = {s.direction for s in instrument.subscales}
     return f"{what} ({span}, {directions.pop()})" if len(directions) == 1 else f"{what} score ({span})"
+
+
+def _subscale_title(instrument: Instrument, subscale: Subscale) -> str:
+    """One subscale's score axis: "Total (0-16, higher is better)"."""
+    low, high = score_range(instrument, subscale.key)
+    what = "Average" if instrument.aggregate == "mean" else "Total"
+    return f"{what} ({_fmt(low, whole=True)}-{_fmt(high, whole=True)}, {subscale.direction})"
 
 
 def _band(

@@ -2,8 +2,10 @@
 
 Everything here is read through access.py, so it holds only what the viewer may see: check-in
 ratings (never notes, not even shared ones), scores and item answers only of questionnaires BOTH
-partners sent (the blind rule), and stage steps. Safety screens are never read here, so they can
-never reach a chart.
+partners sent (the blind rule), scores (never item answers) of questionnaires filled in again over
+time once the other partner has sent theirs on that day or later (access.couple_repeated_submissions),
+stage steps, and the yes/no and 0-10 fields of practice logs (never their free text, which is kept as
+private reflections). Safety screens are never read here, so they can never reach a chart.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from program import access, journey, scoring
 from program.access import CheckInView, SubmissionView, Viewer
-from program.curriculum import Program
+from program.curriculum import PracticeLogExercise, Program
 from program.models import (
     CheckIn,
     CoupleMembership,
@@ -59,6 +62,30 @@ class LogEndedEarly:
 
 
 @dataclass(frozen=True)
+class DatedScores:
+    """One partner's subscale scores of a questionnaire filled in again over time, on their own day.
+    Scores only: item answers of a filling the other partner has no same-day filling of are never kept."""
+
+    instrument: str
+    person_id: int
+    sent_on: date
+    scores: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class PracticeNote:
+    """One yes/no or 0-10 answer of a practice-log day (a yes is 1.0, a no 0.0)."""
+
+    person_id: int
+    stage: str
+    exercise: str
+    field: str
+    kind: Literal["yesno", "rating"]
+    day: date
+    value: float
+
+
+@dataclass(frozen=True)
 class ProgressData:
     """Everything the progress charts draw, for one couple."""
 
@@ -69,6 +96,9 @@ class ProgressData:
     steps_done: dict[int, dict[str, int]] = field(default_factory=dict)  # person -> stage -> steps done
     steps_total: dict[str, int] = field(default_factory=dict)  # stage -> steps
     logs_ended_early: tuple[LogEndedEarly, ...] = ()  # practice logs done with days left, stage order
+    repeated: tuple[DatedScores, ...] = ()  # added questionnaires over time, each partner's own dates
+    practice: tuple[PracticeNote, ...] = ()  # practice-log yes/no and rating answers, by day
+    homework_done: dict[int, frozenset[str]] = field(default_factory=dict)  # person -> stages
 
     def fillings_of(self, instrument: str) -> list[Filling]:
         """The sent-by-both fillings of one instrument, oldest first."""
@@ -107,7 +137,12 @@ def load_progress(*, session: Session, viewer: Viewer, couple_id: int, program: 
         replace(row, note=None)
         for row in access.readable_checkins(session=session, viewer=viewer, couple_id=couple_id)
     )
-    submissions = access.couple_submissions(session=session, viewer=viewer, couple_id=couple_id)
+    # over_time: fillings of added questionnaires the other partner has answered since also come with
+    # answers; they are scored for the trends (_dated_scores) and never kept as answers (a Filling needs
+    # both partners on one occasion).
+    submissions = access.couple_submissions(
+        session=session, viewer=viewer, couple_id=couple_id, over_time=True
+    )
     partners = tuple(
         Partner(person_id, name)
         for person_id, name in session.exec(
@@ -118,16 +153,41 @@ def load_progress(*, session: Session, viewer: Viewer, couple_id: int, program: 
         )
     )
     ids = [p.person_id for p in partners]
-    steps_done, logs_ended_early = _steps_done(session, couple_id, ids, submissions, program)
+    steps = _steps_done(session, couple_id, ids, submissions, program)
     return ProgressData(
         couple_id=couple_id,
         partners=partners,
         checkins=checkins,
         fillings=tuple(_fillings(ids, submissions, program)),
-        steps_done=steps_done,
+        steps_done=steps.done,
         steps_total={stage: len(journey.stage_steps(program, stage)) for stage in journey.ORDER},
-        logs_ended_early=logs_ended_early,
+        logs_ended_early=steps.ended_early,
+        repeated=tuple(_dated_scores(ids, submissions, program)),
+        practice=steps.practice,
+        homework_done=steps.homework_done,
     )
+
+
+def _dated_scores(
+    ids: list[int], submissions: Sequence[SubmissionView], program: Program
+) -> list[DatedScores]:
+    """Scores of added questionnaires' fillings access.py let through, oldest first per partner."""
+    rows = [
+        DatedScores(
+            instrument=s.instrument,
+            person_id=s.person_id,
+            sent_on=_day(s.submitted_at),
+            scores={
+                k: v.score for k, v in scoring.score(program.instruments[s.instrument], s.answers).items()
+            },
+        )
+        for s in submissions
+        if s.answers is not None
+        and s.instrument in program.extra_instruments
+        and s.occasion.startswith(access.REPEATED_PREFIX)
+        and s.person_id in ids
+    ]
+    return sorted(rows, key=lambda r: (r.instrument, ids.index(r.person_id), r.sent_on))
 
 
 def _fillings(ids: list[int], submissions: Sequence[SubmissionView], program: Program) -> list[Filling]:
@@ -162,28 +222,47 @@ def _day(moment: datetime | None) -> date:
     return moment.date()
 
 
+@dataclass(frozen=True)
+class _Steps:
+    done: dict[int, dict[str, int]]
+    ended_early: tuple[LogEndedEarly, ...]
+    practice: tuple[PracticeNote, ...]
+    homework_done: dict[int, frozenset[str]]
+
+
 def _steps_done(
     session: Session,
     couple_id: int,
     ids: list[int],
     submissions: Sequence[SubmissionView],
     program: Program,
-) -> tuple[dict[int, dict[str, int]], tuple[LogEndedEarly, ...]]:
-    """How many steps of each stage each partner has done in this couple, and the practice logs they
-    ended early (one query, plus the submissions already read)."""
+) -> _Steps:
+    """How many steps of each stage each partner has done in this couple, the practice logs they ended
+    early, their practice-log answers and the stages whose homework they did (one query, plus the
+    submissions already read)."""
     done: dict[int, dict[str, int]] = {pid: defaultdict(int) for pid in ids}
-    logs = {(s.key, e.key) for s in program.stages for e in s.exercises if e.kind == "practice_log"}
+    logs: dict[tuple[str, str], PracticeLogExercise] = {
+        (s.key, e.key): e for s in program.stages for e in s.exercises if isinstance(e, PracticeLogExercise)
+    }
     ended: list[LogEndedEarly] = []
+    practice: list[PracticeNote] = []
+    homework: dict[int, set[str]] = {pid: set() for pid in ids}
     records = session.exec(
         select(ExerciseRecord).where(
             access.in_couple(ExerciseRecord.couple_id, couple_id),
             col(ExerciseRecord.person_id).in_(ids),
-            col(ExerciseRecord.completed_at).is_not(None),
         )
     ).all()
     for record in records:
+        log = logs.get((record.stage, record.exercise))
+        if log is not None:
+            practice.extend(_practice_notes(record, log))
+        if record.completed_at is None:
+            continue
         done[record.person_id][record.stage] += 1
-        if (record.stage, record.exercise) in logs:
+        if record.exercise == journey.HOMEWORK:
+            homework[record.person_id].add(record.stage)
+        if log is not None:
             early = journey.ended_early_of(record.data)
             if early is not None:
                 ended.append(LogEndedEarly(record.person_id, record.stage, record.exercise, *early))
@@ -193,4 +272,47 @@ def _steps_done(
             done[submission.person_id][stage] += 1
     order = {key: number for number, key in enumerate(journey.ORDER)}
     ended.sort(key=lambda e: (order.get(e.stage, 0), ids.index(e.person_id)))
-    return {pid: dict(stages) for pid, stages in done.items()}, tuple(ended)
+    practice.sort(key=lambda n: (ids.index(n.person_id), n.day, n.stage, n.exercise, n.field))
+    return _Steps(
+        {pid: dict(stages) for pid, stages in done.items()},
+        tuple(ended),
+        tuple(practice),
+        {pid: frozenset(stages) for pid, stages in homework.items()},
+    )
+
+
+def _practice_notes(record: ExerciseRecord, log: PracticeLogExercise) -> list[PracticeNote]:
+    """A log's yes/no and 0-10 answers, each on its day: day 1 is the day the log was started (entries
+    are kept by day number, and the log is begun on its first day)."""
+    kinds = {f.key: f.type for f in log.fields}
+    entries = (record.data or {}).get("entries", {})
+    notes: list[PracticeNote] = []
+    if not isinstance(entries, dict):
+        return notes
+    first = _day(record.started_at)
+    for number, values in entries.items():
+        if not (isinstance(number, str) and number.isdigit() and isinstance(values, dict)):
+            continue
+        if not 1 <= int(number) <= log.days:
+            continue
+        day = first + timedelta(days=int(number) - 1)
+        for key, value in values.items():
+            kind = kinds.get(key)
+            if kind == "yesno" and isinstance(value, bool):
+                notes.append(
+                    PracticeNote(
+                        record.person_id, record.stage, record.exercise, key, kind, day, float(value)
+                    )
+                )
+            elif (
+                kind == "rating"
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+                and 0 <= value <= 10
+            ):
+                notes.append(
+                    PracticeNote(
+                        record.person_id, record.stage, record.exercise, key, kind, day, float(value)
+                    )
+                )
+    return notes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,17 @@ from program.charts import (
     MEAN_NAME,
     Chart,
     EmptyChart,
+    added_trends,
     checkin_trends,
     domain_profile,
+    outcome_trajectory,
     perception_gap,
+    practice_trends,
     stage_changes,
     stage_progress,
 )
 from program.curriculum import Instrument, Program, Subscale, load_instruments, load_program
-from program.progress import Filling, Partner, ProgressData
+from program.progress import DatedScores, Filling, Partner, PracticeNote, ProgressData
 
 PROGRAM = load_program()
 GOLDEN = load_instruments(Path(__file__).resolve().parent / "golden")
@@ -404,7 +408,7 @@ def test_stage_progress_shows_the_share_of_steps_done_per_stage() -> None:
     )  # fmt: skip
     layout = chart.figure.layout
     assert tuple(layout.xaxis.range) == (0, 100) and layout.xaxis.title.text == "Steps done (%)"
-    assert ana.texttemplate == "%{x:.0f}%"  # zero bars still say 0%
+    assert ana.texttemplate == "%{x:.0f}%%{customdata[2]}"  # zero bars still say 0%
     _assert_common_layout(chart)
     assert chart.table[2] == {
         "Stage": "Talking and listening",
@@ -412,6 +416,7 @@ def test_stage_progress_shows_the_share_of_steps_done_per_stage() -> None:
         "Steps done": 3,
         "Steps": 6,
         "Percent done": 50,
+        "Homework": "homework not done",
     }
     assert chart.caption == "Ana has done 5 of the program's 27 steps and Ben 1."
 
@@ -746,3 +751,201 @@ def test_date_ticks_stay_few_over_a_long_history() -> None:
     checkins = tuple(CheckInView(ANA.person_id, w, 5, 5, 5, 5, 6, None) for w in weeks)
     layout = _chart(checkin_trends(_data(checkins=checkins))).figure.layout
     assert 2 <= len(layout.xaxis.tickvals) <= 5 and layout.xaxis.tickangle == 0
+
+
+# ---- the outcome measure over the program (issue 11) ----------------------------------------------
+
+OUTCOME = GOLDEN["test-instrument"]  # warmth: 0-16, reliability .92, SD 5 (S_diff 2), cut-off 8 below
+OUTCOME_PROGRAM = PROGRAM.model_copy(update={"instruments": {**PROGRAM.instruments, **GOLDEN}})
+STAGE_1 = PROGRAM.stages[0]
+
+
+def _outcome(ana: list[float | None], ben: list[float | None], occasions: list[str]) -> ProgressData:
+    """Warmth scores of the outcome instrument at the given occasions, listed newest first on purpose."""
+    fillings = tuple(
+        _scored(OUTCOME.key, occasion, {ANA: _ws(a, 3.0), BEN: _ws(b, 3.0)}, day=10 * n)  # type: ignore[arg-type]
+        for n, (occasion, a, b) in enumerate(zip(occasions, ana, ben, strict=True))
+    )
+    return _data(fillings=tuple(reversed(fillings)))
+
+
+THREE = ["baseline", f"outcome:end:{STAGE_1.key}", "outcome:program-end"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "verdict", "symbol", "words"),
+    [
+        (4.0, 10.0, "recovered", "star", "a reliable improvement that crossed the line out of the concern"),
+        (9.0, 14.0, "improved", "triangle-up", "a reliable improvement (improved)"),
+        (12.0, 6.0, "deteriorated", "triangle-down", "a reliable worsening (deteriorated)"),
+        (10.0, 11.0, "unchanged", "circle-dot", "no reliable change (unchanged)"),
+        (7.0, 9.0, "crossed without reliable change", "diamond",
+         "over the line out of the concern range, but by no more than chance (crossed the line without a "
+         "reliable change)"),
+    ],
+)  # fmt: skip
+def test_the_outcome_chart_marks_and_says_reliable_and_clinically_significant_change(
+    before: float, after: float, verdict: str, symbol: str, words: str
+) -> None:
+    """Crafted histories: Ana's latest point carries the verdict's marker, the hover, table and caption
+    say it in words (start against latest, whatever lies between)."""
+    data = _outcome([before, 8.0, after], [10.0, 10.0, 10.0], THREE)
+    chart = _chart(outcome_trajectory(data, OUTCOME_PROGRAM, OUTCOME))
+    ana, ben, mean = chart.figure.data
+    assert list(ana.marker.symbol) == ["circle", "circle", symbol]
+    assert list(ben.marker.symbol)[-1] == "circle-dot"  # Ben: 10 to 10, unchanged
+    assert ana.hovertext[-1].endswith(f"({verdict})")
+    assert [r["Change since the start"] for r in chart.table if r["Partner"] == "Ana"] == [
+        None,
+        None,
+        verdict,
+    ]
+    assert (
+        f"Ana went from {before:.1f} at “Start” to {after:.1f} at “End of the program”: {words}"
+        in chart.caption
+    )
+    assert "no published reliability" not in chart.caption
+    _assert_common_layout(chart)
+
+
+def test_the_outcome_chart_follows_the_occasions_in_order_with_the_couples_mean_and_band() -> None:
+    """x is the occasions' labels in program order (not the order sent), the mean only where both have a
+    score, the y axis the subscale's full range from its minimum, and the cut-off band shaded."""
+    data = _outcome([4.0, None, 10.0], [6.0, 9.0, 12.0], THREE)
+    chart = _chart(outcome_trajectory(data, OUTCOME_PROGRAM, OUTCOME))
+    ana, ben, mean = chart.figure.data
+    labels = ["Start", f"After {STAGE_1.title}", "End of the program"]
+    assert _unwrapped(ana.x) == labels and list(ana.y) == [4.0, None, 10.0] and ana.connectgaps is False
+    assert list(ben.y) == [6.0, 9.0, 12.0] and mean.name == MEAN_NAME and list(mean.y) == [5.0, None, 11.0]
+    assert (ana.marker.color, ana.line.dash, ben.marker.color, ben.line.dash) == (
+        BLUE,
+        "solid",
+        ORANGE,
+        "dash",
+    )
+    layout = chart.figure.layout
+    assert (
+        tuple(layout.yaxis.range) == (0, 16) and layout.yaxis.title.text == "Total (0-16, higher is better)"
+    )
+    (band,) = layout.shapes
+    assert (band.xref, band.x0, band.x1, band.y0, band.y1) == ("paper", 0, 1, 0, 8.0)
+    assert band.name == "Fictional low-warmth range" and band.showlegend
+    assert "“Warmth” run 0 to 16, higher is better" in chart.caption
+
+
+def test_an_outcome_without_published_reliability_is_shown_without_a_verdict_said_once() -> None:
+    """Kindred's own baseline declares no reliability: no verdict markers, and one plain sentence."""
+    fillings = (
+        _scored(BASELINE.key, "baseline", {ANA: START, BEN: BEN_START}),
+        _scored(BASELINE.key, "outcome:program-end", {ANA: LATEST, BEN: BEN_LATEST}, day=90),
+    )
+    chart = _chart(outcome_trajectory(_data(fillings=fillings), PROGRAM, BASELINE))
+    ana, ben, _ = chart.figure.data
+    assert list(ana.marker.symbol)[-1] == list(ben.marker.symbol)[-1] == "circle-open-dot"
+    assert chart.caption.count("no published reliability") == 1
+    assert "so the change is shown without a verdict" in chart.caption
+    assert not any(v in chart.caption for v in ("improved", "deteriorated", "unchanged", "recovered"))
+    assert {r["Change since the start"] for r in chart.table} == {None, "no verdict"}
+
+
+def test_the_outcome_chart_leaves_out_other_occasions_and_waits_for_the_start() -> None:
+    """Stage checks' and added fillings' occasions are not outcome occasions; nothing sent yet: a message."""
+    stray = _scored(OUTCOME.key, "extra:2026-12-01", {ANA: _ws(1.0, 1.0), BEN: _ws(1.0, 1.0)})
+    assert isinstance(outcome_trajectory(_data(fillings=(stray,)), OUTCOME_PROGRAM, OUTCOME), EmptyChart)
+    data = _outcome([4.0], [6.0], ["baseline"])
+    with_stray = replace(data, fillings=(*data.fillings, stray))
+    chart = _chart(outcome_trajectory(with_stray, OUTCOME_PROGRAM, OUTCOME))
+    assert _unwrapped(chart.figure.data[0].x) == ["Start"]
+
+
+def test_the_domain_profile_sets_the_start_against_the_latest_occasion_both_sent() -> None:
+    """Latest is the most recent occasion both partners sent (an outcome occasion at a stage's end)."""
+    fillings = (
+        _scored(BASELINE.key, "baseline", {ANA: START, BEN: BEN_START}),
+        _scored(BASELINE.key, f"outcome:end:{STAGE_1.key}", {ANA: LATEST, BEN: BEN_LATEST}, day=30),
+    )
+    chart = _chart(domain_profile(_data(fillings=fillings), PROGRAM))
+    assert [t.name for t in chart.figure.data] == ["Ana, start", "Ana, latest", "Ben, start", "Ben, latest"]
+    assert chart.table[0]["Latest"] == LATEST["communication"]
+
+
+# ---- added questionnaires, practice and homework (issue 11) ---------------------------------------
+
+EXTRA_PROGRAM = PROGRAM.model_copy(
+    update={"instruments": {**PROGRAM.instruments, **GOLDEN}, "extra_instruments": ("test-instrument",)}
+)
+
+
+def _dated(partner: Partner, day: int, warmth: float) -> DatedScores:
+    return DatedScores("test-instrument", partner.person_id, date(2026, 11, 2) + timedelta(days=day),
+                       {"warmth": warmth, "strain": 2.0})  # fmt: skip
+
+
+def test_an_added_questionnaire_is_a_trend_per_partner_on_each_partners_own_dates() -> None:
+    """Ana sent it three times, Ben twice on other days: each line on its own dates, with the band."""
+    repeated = (_dated(ANA, 0, 6.0), _dated(ANA, 9, 8.0), _dated(ANA, 30, 11.0), _dated(BEN, 4, 12.0),
+                _dated(BEN, 40, 10.0))  # fmt: skip
+    data = replace(_data(), repeated=repeated)
+    ((title, result),) = added_trends(data, EXTRA_PROGRAM)
+    chart = _chart(result)
+    assert title == GOLDEN["test-instrument"].title
+    ana, ben = chart.figure.data
+    assert [d.day for d in ana.x] == [2, 11, 2] and list(ana.y) == [6.0, 8.0, 11.0]
+    assert [(d.month, d.day) for d in ben.x] == [(11, 6), (12, 12)] and list(ben.y) == [12.0, 10.0]
+    (band,) = chart.figure.layout.shapes
+    assert (band.y0, band.y1) == (0, 8.0) and tuple(chart.figure.layout.yaxis.range) == (0, 16)
+    assert "Ana went from 6.0 to 11.0" in chart.caption and "Ben went from 12.0 to 10.0" in chart.caption
+    _assert_common_layout(chart)
+
+
+def test_an_added_questionnaire_only_one_partner_filled_in_gets_no_chart() -> None:
+    """Only Ana sent it: no trend (and nothing of hers shown) until Ben has too."""
+    data = replace(_data(), repeated=(_dated(ANA, 0, 6.0),))
+    assert added_trends(data, EXTRA_PROGRAM) == []
+
+
+def _note(partner: Partner, day: int, kind: str, value: float) -> PracticeNote:
+    return PracticeNote(partner.person_id, "communication", "daily-listening-log",
+                        "listened-well" if kind == "rating" else "spoke-for-myself", kind,  # type: ignore[arg-type]
+                        WEEKS[0] + timedelta(days=day), value)  # fmt: skip
+
+
+def test_practice_is_charted_per_partner_per_week_with_gaps() -> None:
+    """Yes/no as the week's share of yes, ratings as the week's mean; a week with no entries is a gap."""
+    notes = (
+        _note(ANA, 0, "yesno", 1.0), _note(ANA, 1, "yesno", 0.0), _note(ANA, 2, "yesno", 1.0),
+        _note(ANA, 0, "rating", 6.0), _note(ANA, 1, "rating", 7.0),
+        _note(ANA, 21, "yesno", 1.0), _note(ANA, 21, "rating", 9.0),
+        _note(BEN, 7, "rating", 4.0),
+    )  # fmt: skip
+    chart = _chart(practice_trends(replace(_data(), practice=notes), PROGRAM))
+    traces = {t.name: t for t in chart.figure.data}
+    ana_rating, ana_yes = traces["Ana, mean rating"], traces["Ana, days with a yes"]
+    assert list(ana_rating.x) == WEEKS and ana_rating.connectgaps is False
+    assert list(ana_rating.y) == [6.5, None, None, 9.0]
+    assert list(ana_yes.y) == [67, None, None, 100] and ana_yes.yaxis == "y2"
+    assert list(traces["Ben, mean rating"].y) == [None, 4.0, None, None]
+    assert "Ben, days with a yes" not in traces
+    assert "Ana noted practice in 2 weeks, and 2 weeks without entries show as a gap" in chart.caption
+    assert chart.table[0] == {"Week": WEEKS[0], "Partner": "Ana", "Mean rating (0-10)": 6.5, "Yes (%)": 67}
+    assert tuple(chart.figure.layout.yaxis2.range) == (0, 100)
+    _assert_common_layout(chart)
+    assert isinstance(practice_trends(_data(), PROGRAM), EmptyChart)
+
+
+def test_homework_done_or_not_is_on_the_stage_progress_chart() -> None:
+    """Ana did the first stage's homework, Ben began the stage and did not: each bar and row says so."""
+    stage = STAGE_1.key
+    done = {ANA.person_id: {"assessment": 2, stage: 4}, BEN.person_id: {"assessment": 2, stage: 1}}
+    data = replace(_data(steps_done=done), homework_done={ANA.person_id: frozenset({stage})})
+    chart = _chart(stage_progress(data, PROGRAM))
+    ana, ben = chart.figure.data
+    assert [c[2] for c in ana.customdata][:3] == ["", " · homework done", ""]
+    assert [c[2] for c in ben.customdata][:3] == ["", " · homework not done", ""]
+    assert "%{customdata[2]}" in ana.texttemplate
+    rows = {(r["Partner"], r["Stage"]): r["Homework"] for r in chart.table}
+    assert (
+        rows[("Ana", STAGE_1.title)] == "homework done"
+        and rows[("Ben", STAGE_1.title)] == "homework not done"
+    )
+    assert rows[("Ana", PROGRAM.stages[1].title)] is None  # not begun: nothing to say

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from program import checkins, progress, questionnaires
+from program import charts, checkins, journey, outcomes, progress, questionnaires, scoring
 from program.access import AccessDenied, Viewer
-from program.curriculum import CHECKIN_KEYS
+from program.curriculum import CHECKIN_KEYS, PracticeLogExercise, load_instruments
 from program.db import read_session, write_session
 from program.models import Role, Visibility
 from tests.factories import grant, make_couple, make_person
-from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment
+from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment, finish_stage
 
 BASELINE = PROGRAM.assessment.overview.questionnaire
 
@@ -133,3 +134,133 @@ def test_the_data_version_changes_when_new_data_arrives(engine: Engine) -> None:
     _checkins(engine, ana, 1)
     with read_session(engine) as session:
         assert progress.data_version(session=session, couple_id=couple) != before
+
+
+# ---- issue 11: the outcome occasions, added questionnaires, practice and homework -----------------
+
+
+def test_an_outcome_occasion_sent_by_one_partner_reaches_no_chart(engine: Engine) -> None:
+    """Ana sent the outcome after the first stage, Ben not yet: neither her score nor her answers for it
+    reach the chart data (for Ben, or for Ana's own view of the couple's charts); once Ben sends, both do."""
+    ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
+    couple = make_couple(engine, ana, ben)
+    after_first = outcomes.stage_end_occasion(PROGRAM.stages[0].key)
+    for partner in (ana, ben):
+        answer_all(engine, partner, BASELINE, questionnaires.BASELINE, 4)
+    answer_all(engine, ana, BASELINE, after_first, 7, now=T0 + timedelta(days=14))
+    answer_all(engine, ben, BASELINE, after_first, 2, submit=False)  # Ben's draft stays his alone
+    for viewer in (ana, ben):
+        data = _load(engine, viewer, couple)
+        assert [f.occasion for f in data.fillings] == [questionnaires.BASELINE]
+        assert "7" not in repr([f.scores for f in data.fillings]) and data.repeated == ()
+        chart = charts.outcome_trajectory(data, PROGRAM, PROGRAM.instruments[BASELINE])
+        assert isinstance(chart, charts.Chart) and list(chart.figure.data[0].x) == ["Start"]
+    with write_session(engine) as session:
+        questionnaires.submit(
+            session=session, viewer=ben, instrument=PROGRAM.instruments[BASELINE], occasion=after_first,
+            now=T0 + timedelta(days=15),
+        )  # fmt: skip
+    data = _load(engine, ben, couple)
+    assert [f.occasion for f in data.fillings] == [questionnaires.BASELINE, after_first]
+    chart = charts.outcome_trajectory(data, PROGRAM, PROGRAM.instruments[BASELINE])
+    assert isinstance(chart, charts.Chart)
+    main = charts.main_subscale(PROGRAM.instruments[BASELINE]).key
+    high, low = (_all(BASELINE, value)[main] for value in (7, 2))  # some items are reverse-keyed
+    assert list(chart.figure.data[0].y) == [4.0, high] and list(chart.figure.data[1].y) == [4.0, low]
+
+
+def _all(instrument: str, value: int) -> dict[str, float | None]:
+    form = PROGRAM.instruments[instrument]
+    return {
+        k: None if s.score is None else round(s.score, 1)
+        for k, s in scoring.score(form, dict.fromkeys((i.key for i in form.items), value)).items()
+    }
+
+
+GOLDEN = load_instruments(Path(__file__).resolve().parent / "golden")
+EXTRA = GOLDEN["test-instrument"]
+EXTRA_PROGRAM = PROGRAM.model_copy(
+    update={"instruments": {**PROGRAM.instruments, EXTRA.key: EXTRA}, "extra_instruments": (EXTRA.key,)}
+)
+
+
+def _send_extra(engine: Engine, viewer: Viewer, day: int, value: int) -> None:
+    when = T0 + timedelta(days=day)
+    occasion = questionnaires.extra_occasion(when.date())
+    with write_session(engine) as session:
+        questionnaires.save_answers(
+            session=session, viewer=viewer, instrument=EXTRA, occasion=occasion,
+            answers={item.key: EXTRA.scale.max - value if item.reverse else value for item in EXTRA.items},
+            now=when,
+        )  # fmt: skip
+        questionnaires.submit(session=session, viewer=viewer, instrument=EXTRA, occasion=occasion, now=when)
+
+
+def test_an_added_questionnaire_charts_own_dates_but_never_a_filling_newer_than_the_others(
+    engine: Engine,
+) -> None:
+    """Ana on day 0 and day 10, Ben on day 3: Ana's day 0 and Ben's day 3 are charted (each on its own
+    date), Ana's day 10 is not until Ben sends one on or after that day; no item answers travel with them;
+    a former partner's fillings never reach the next couple."""
+    ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
+    couple = make_couple(engine, ana, ben)
+    _send_extra(engine, ana, 0, 1)
+    assert _load_extra(engine, ben, couple).repeated == ()  # Ben has sent none: nothing of Ana's
+    _send_extra(engine, ben, 3, 3)
+    _send_extra(engine, ana, 10, 4)
+    for viewer in (ana, ben):
+        seen = [(r.person_id, r.sent_on.day) for r in _load_extra(engine, viewer, couple).repeated]
+        assert seen == [(ana.person_id, 2), (ben.person_id, 5)]
+    data = _load_extra(engine, ben, couple)
+    assert data.fillings == ()  # never both on one day: no item answers at all
+    ((_, chart),) = charts.added_trends(data, EXTRA_PROGRAM)
+    assert isinstance(chart, charts.Chart) and [list(t.y) for t in chart.figure.data] == [[4.0], [12.0]]
+    _send_extra(engine, ben, 12, 2)
+    seen = [(r.person_id, r.sent_on.day) for r in _load_extra(engine, ana, couple).repeated]
+    assert seen == [
+        (ana.person_id, 2),
+        (ana.person_id, 12),
+        (ben.person_id, 5),
+    ]  # Ben's day 12: Ana's 10 is older
+
+
+def _load_extra(engine: Engine, viewer: Viewer, couple: int) -> progress.ProgressData:
+    with read_session(engine) as session:
+        return progress.load_progress(session=session, viewer=viewer, couple_id=couple, program=EXTRA_PROGRAM)
+
+
+def test_practice_log_answers_and_homework_reach_the_chart_data(engine: Engine) -> None:
+    """Ana's whole first stage (every log day yes and 5, homework with a note) and two days of Ben's log:
+    the yes/no and ratings by day, homework done for Ana only, and no free text."""
+    ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
+    couple = make_couple(engine, ana, ben)
+    for partner in (ana, ben):
+        finish_assessment(engine, partner)
+    stage = PROGRAM.stages[0]
+    log = next(e for e in stage.exercises if isinstance(e, PracticeLogExercise))
+    finish_stage(engine, ana, stage.key)
+    answer_all(engine, ben, stage.check, questionnaires.stage_occasion(stage.key, "start"), 3)
+    rating = next(f.key for f in log.fields if f.type == "rating")
+    yesno = next(f.key for f in log.fields if f.type == "yesno")
+    text = next(f.key for f in log.fields if f.type == "text")
+    with write_session(engine) as session:
+        for day, values in ((1, {rating: 2, yesno: False}), (2, {rating: 4, yesno: True})):
+            journey.save_log_entry(
+                session=session, viewer=ben, stage=stage, exercise=log.key, day=day, values=values,
+                now=T0 + timedelta(days=1),
+            )  # fmt: skip
+    data = _load(engine, ben, couple)
+    bens = [(n.day.day, n.field, n.value) for n in data.practice if n.person_id == ben.person_id]
+    assert bens == [(3, rating, 2.0), (3, yesno, 0.0), (4, rating, 4.0), (4, yesno, 1.0)]
+    anas = [n for n in data.practice if n.person_id == ana.person_id]
+    assert len(anas) == 2 * log.days and {n.value for n in anas} == {1.0, 5.0}
+    assert text not in {n.field for n in data.practice}
+    assert data.homework_done == {ana.person_id: frozenset({stage.key}), ben.person_id: frozenset()}
+    chart = charts.stage_progress(data, PROGRAM)
+    assert isinstance(chart, charts.Chart)
+    ana_bar, ben_bar = chart.figure.data
+    assert (ana_bar.customdata[1][2], ben_bar.customdata[1][2]) == (
+        " · homework done",
+        " · homework not done",
+    )
+    assert isinstance(charts.practice_trends(data, PROGRAM), charts.Chart)

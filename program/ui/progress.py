@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from program import access, charts, progress, shared
+from program import access, charts, outcomes, progress, shared
 from program.access import Viewer
 from program.db import read_session
 from program.ui import runtime
@@ -31,15 +31,20 @@ def _figures(
     """Every chart of a couple, cached until its data version changes (the viewer's access is checked by
     the caller on every run; the data holds nothing that differs between allowed viewers)."""
     program = runtime.program()
+    outcome = outcomes.outcome_instrument(program, runtime.settings())
     with read_session(runtime.engine()) as session:
         data = progress.load_progress(session=session, viewer=_viewer, couple_id=couple_id, program=program)
-    # (title, chart, whether to say why when it is empty); the stages' chart simply waits for a stage.
+    # (title, chart, whether to say why when it is empty); the stages' chart, practice and the added
+    # questionnaires simply wait for something to draw.
     return [
         ("Weekly check-ins", charts.checkin_trends(data, rating, CHECKIN_LABELS[rating]), True),
+        ("Over the whole program", charts.outcome_trajectory(data, program, outcome), True),
         ("Where each of you stands", charts.domain_profile(data, program), True),
         ("Where you see things differently", charts.perception_gap(data, program), True),
         ("Progress through the program", charts.stage_progress(data, program), True),
+        ("How practice went", charts.practice_trends(data, program), False),
         ("Each stage, start and end", charts.stage_changes(data, program), False),
+        *((title, chart, False) for title, chart in charts.added_trends(data, program)),
     ]
 
 
@@ -73,7 +78,7 @@ def render_couple_charts(viewer: Viewer, couple_id: int) -> None:
         format_func=CHECKIN_LABELS.__getitem__,
         key="progress_rating",
     )
-    for title, chart, explain_when_empty in _figures(couple_id, version, rating, viewer):
+    for number, (title, chart, explain_when_empty) in enumerate(_figures(couple_id, version, rating, viewer)):
         if isinstance(chart, charts.EmptyChart):
             if not explain_when_empty:
                 continue
@@ -82,7 +87,7 @@ def render_couple_charts(viewer: Viewer, couple_id: int) -> None:
             continue
         assert isinstance(chart, charts.Chart)
         # theme=None keeps the figure's own colour-blind-safe styling; the figure carries its own title.
-        st.plotly_chart(chart.figure, theme=None, config=PLOTLY_CONFIG, key=f"chart::{title}")
+        st.plotly_chart(chart.figure, theme=None, config=PLOTLY_CONFIG, key=f"chart::{number}")
         st.caption(md(chart.caption))
         with st.expander("Show the numbers as a table"):
             st.dataframe(chart.table, hide_index=True)

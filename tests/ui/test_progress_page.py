@@ -45,10 +45,13 @@ def test_a_partner_sees_every_chart_with_both_partners(app_env: Engine) -> None:
     at = as_viewer(app("pages/progress.py"), ana, app_env).run()
     assert not at.exception
     figures = [chart.proto.spec for chart in at.get("plotly_chart")]
-    assert len(figures) == 4
+    # Check-ins, the outcome measure at the start, the profile, the perception gap and the steps.
+    assert len(figures) == 5
     for spec in figures:
         assert "Ana" in spec and "Ben" in spec
-    assert len(at.caption) >= 4
+    titles = [json.loads(spec)["layout"]["title"]["text"] for spec in figures]
+    assert titles[1].startswith("Outcome") and "Start" in figures[1]
+    assert len(at.caption) >= 5
     _assert_no_toolbar(at)
 
 
@@ -84,7 +87,7 @@ def test_a_therapist_opens_the_couples_charts_and_the_view_is_recorded(app_env: 
     _history(app_env, ana, ben)
     at = as_viewer(app("pages/therapist.py"), kim, app_env).run()
     click(at, "Open Ana & Ben")
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 5  # the same render function as the partners' page
     _assert_no_toolbar(at)
     with read_session(app_env) as session:
         views = session.exec(select(AuditEvent).where(AuditEvent.action == "therapist.viewed")).all()
