@@ -550,9 +550,10 @@ class _History:
 
 def _answers(rng: random.Random, instrument: Instrument, levels: Mapping[str, float]) -> dict[str, int]:
     """Plausible answers: each subscale around a level (0 worst to 1 best), reverse-keyed items mirrored."""
-    low, high = instrument.scale.min, instrument.scale.max
     answers = {}
     for item in instrument.items:
+        # Each item on its own scale (an operator's questionnaire may mix 0-6 and 0-5 items).
+        low, high = instrument.scale_of(item).min, instrument.scale_of(item).max
         felt = low + (high - low) * levels.get(item.subscale, 0.5) + rng.gauss(0, 0.15 * (high - low))
         answers[item.key] = _clamp(round(high + low - felt if item.reverse else felt), low, high)
     return answers
