@@ -126,8 +126,8 @@ def test_no_shipped_instrument_claims_reliability_or_norms(program: Program) -> 
     """Kindred's own questionnaires claim no reliability, norms or cut-offs: we have no data for them."""
     for instrument in program.instruments.values():
         for s in instrument.subscales:
-            declared = (s.reliability, s.norm_mean, s.norm_sd, s.cutoff)
-            assert declared == (None, None, None, None), (instrument.key, s.key)
+            declared = (s.reliability, s.norm_mean, s.norm_sd, s.functional_mean, s.functional_sd, s.cutoff)
+            assert declared == (None,) * 6, (instrument.key, s.key)
 
 
 def test_every_stage_check_instrument_exists(program: Program) -> None:
