@@ -781,7 +781,8 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
             )
         )
     _score_band(figure, instrument, subscale)
-    _layout(figure, f"Outcome: {_shorten(subscale.title)}" if len(subscale.title) < 30 else "Outcome")
+    # Titles come from content files (an operator's own too): text, never HTML.
+    _layout(figure, plot_text(f"Outcome: {subscale.title}") if len(subscale.title) < 30 else "Outcome")
     figure.update_xaxes(title_text=None, type="category")
     figure.update_yaxes(title_text=_subscale_title(instrument, subscale), range=[low, high])
     clauses.append(f"scores of “{subscale.title}” run {_range_label(instrument, subscale)}")
@@ -880,7 +881,7 @@ def _added_trend(instrument: Instrument, partners: Sequence[Partner], rows: list
         elif values:
             clauses.append(f"{name} scored {_fmt(values[0])} the one time so far")
     _score_band(figure, instrument, subscale)
-    _layout(figure, _shorten(instrument.title) if len(instrument.title) <= 40 else "Added questionnaire")
+    _layout(figure, plot_text(instrument.title) if len(instrument.title) <= 40 else "Added questionnaire")
     ticks = sorted(days)
     step = max(1, math.ceil(len(ticks) / MAX_DATE_TICKS))
     figure.update_xaxes(title_text="Date sent", tickformat="%-d %b", tickvals=ticks[::step])

@@ -520,7 +520,7 @@ def _every_chart_with_hostile_names() -> list[Chart]:
 def test_hostile_names_reach_no_chart_as_html_or_template() -> None:
     """Names with links, images, styled spans and template placeholders are escaped in every string Plotly
     renders (trace names, legend, hover text, annotations, ticks), and never pasted into a template."""
-    for chart in _every_chart_with_hostile_names():
+    for chart in [*_every_chart_with_hostile_names(), *_issue11_charts(HOSTILE_ANA, HOSTILE_BEN)]:
         figure = chart.figure.to_plotly_json()
         for where, text in _strings(figure):
             assert not any(tag in text for tag in TAGS), (
@@ -659,7 +659,7 @@ def test_a_direction_that_contradicts_the_concern_range_is_refused() -> None:
 
 def test_one_number_format_everywhere() -> None:
     """Means have one decimal, counts and percentages none: never 4.25 or 4.20 beside 4.2."""
-    for chart in _every_chart():
+    for chart in [*_every_chart(), *_issue11_charts()]:
         shown = [chart.caption, repr(chart.table)]
         for trace in chart.figure.data:
             shown += [str(trace.hovertext or ""), str(trace.hovertemplate or ""), str(trace.customdata or "")]
@@ -730,7 +730,7 @@ def test_the_stage_chart_waits_for_a_stage_with_both_checks() -> None:
 
 def test_charts_fit_a_phone() -> None:
     """At 390 px: horizontal ticks, a legend below the plot, axis titles that make room for themselves."""
-    for chart in _every_chart():
+    for chart in [*_every_chart(), *_issue11_charts()]:
         layout = chart.figure.layout
         where = layout.title.text
         assert layout.xaxis.tickangle == 0, where
@@ -949,3 +949,30 @@ def test_homework_done_or_not_is_on_the_stage_progress_chart() -> None:
         and rows[("Ben", STAGE_1.title)] == "homework not done"
     )
     assert rows[("Ana", PROGRAM.stages[1].title)] is None  # not begun: nothing to say
+
+
+def _issue11_charts(ana: Partner = ANA, ben: Partner = BEN) -> list[Chart]:
+    """The outcome, added-questionnaire, practice and homework charts of one couple, for the shared checks
+    (phone layout, one number format, hostile names)."""
+    fillings = tuple(
+        _scored(OUTCOME.key, occasion, {ana: _ws(a, 3.0), ben: _ws(b, 3.0)}, day=10 * n)
+        for n, (occasion, a, b) in enumerate(zip(THREE, (4.25, 8.0, 10.0), (12.0, 11.0, 6.0), strict=True))
+    )
+    repeated = tuple(
+        DatedScores("test-instrument", p.person_id, date(2026, 11, 2) + timedelta(days=d), {"warmth": w})
+        for p, d, w in ((ana, 0, 6.25), (ana, 9, 8.0), (ben, 4, 12.0))
+    )
+    notes = (_note(ana, 0, "yesno", 1.0), _note(ana, 1, "yesno", 0.0), _note(ana, 2, "yesno", 0.0),
+             _note(ana, 0, "rating", 6.0), _note(ben, 14, "rating", 7.0))  # fmt: skip
+    steps = {ana.person_id: {"assessment": 2, STAGE_1.key: 3}, ben.person_id: {"assessment": 2}}
+    data = replace(
+        _data(partners=(ana, ben), fillings=fillings, steps_done=steps),
+        repeated=repeated, practice=notes, homework_done={ana.person_id: frozenset({STAGE_1.key})},
+    )  # fmt: skip
+    ((_, added),) = added_trends(data, EXTRA_PROGRAM)
+    return [
+        _chart(outcome_trajectory(data, OUTCOME_PROGRAM, OUTCOME)),
+        _chart(added),
+        _chart(practice_trends(data, PROGRAM)),
+        _chart(stage_progress(data, PROGRAM)),
+    ]
