@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import timedelta
 
 import pytest
+from sqlalchemy.engine import Engine
 
+from program import journey, questionnaires
 from program.curriculum import Instrument, Item, Program, load_program
+from program.db import write_session
+from program.models import StageOpening
 from program.scoring import score
+from tests.factories import make_couple, make_person
+from tests.program_helpers import PROGRAM, T0, answer_all, do_step
+from tests.ui.helpers import app, as_viewer
 
 BASELINE = "kindred-baseline"
 
@@ -183,3 +191,37 @@ def test_a_check_answered_before_the_split_still_scores(program: Program, check:
         enough = len(kept) >= math.ceil(instrument.min_answered * len(instrument.items_of(subscale.key)))
         assert scores[subscale.key].score == (6.0 if enough else None), (check, subscale.key)
     assert any(s.score is not None for s in scores.values()), check
+
+
+def test_the_stage_page_shows_what_i_do_and_how_we_are_as_separate_changes(app_env: Engine) -> None:
+    """Ana did her part better while things between them got worse: her finished stage page shows both
+    moves, one per perspective, instead of one blended number that stays flat."""
+    ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
+    couple = make_couple(app_env, ana, ben)
+    with write_session(app_env) as session:
+        session.add(StageOpening(couple_id=couple, stage="communication"))
+    check = PROGRAM.instruments[PROGRAM.stage_by_key["communication"].check]
+    answer_all(app_env, ana, check.key, questionnaires.stage_occasion("communication", "start"), 4)
+    for step in journey.stage_steps(PROGRAM, "communication")[1:-1]:
+        do_step(app_env, ana, "communication", step)
+    wanted = {"me": 6, "us": 2}  # scored values; a reverse-worded statement is answered the other way round
+    later = T0 + timedelta(days=7)
+    with write_session(app_env) as session:
+        for item in check.items:
+            value = wanted[item.subscale]
+            answer = check.scale.max + check.scale.min - value if item.reverse else value
+            questionnaires.save_answer(
+                session=session, viewer=ana, instrument=check, item=item.key, value=answer,
+                occasion=questionnaires.stage_occasion("communication", "end"), now=later,
+            )  # fmt: skip
+        questionnaires.submit(
+            session=session, viewer=ana, instrument=check, now=later,
+            occasion=questionnaires.stage_occasion("communication", "end"),
+        )  # fmt: skip
+    at = as_viewer(app("pages/communication.py"), ana, app_env).run()
+    assert not at.exception
+    shown = {m.label: (m.value, m.delta) for m in at.metric}
+    assert shown == {
+        "What I do: start to end": ("6.0", "+2.0"),
+        "How we are together: start to end": ("2.0", "-2.0"),
+    }
