@@ -13,8 +13,9 @@ delete USERNAME [--yes]
                       delete an account and all of its data (asks for the username again unless --yes)
 rotate-keys           re-encrypt every stored free text under the newest of KINDRED_ENCRYPTION_KEYS
 demo [--force] [--weeks N]
-                      load a demo couple with N weeks of history (12) and their therapist; refused when
-                      the database has other accounts, unless --force; run it again to refresh the demo
+                      load a demo couple and their therapist with N weeks of history (by default enough
+                      for the whole program and the outcome follow-up: 30 weeks); refused when the
+                      database has other accounts, unless --force; run it again to refresh the demo
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def _delete(username: str, yes: bool) -> str:
     )
 
 
-def _demo(weeks: int, force: bool) -> str:
+def _demo(weeks: int | None, force: bool) -> str:
     settings = get_settings()
     engine = _engine()
     loaded = demo.load_demo(
@@ -163,9 +164,10 @@ def _demo(weeks: int, force: bool) -> str:
         force=force,
         today=date.today(),
         bcrypt_rounds=settings.bcrypt_rounds,
+        settings=settings,
     )
     return (
-        f"Loaded the demo: a couple with {weeks} weeks of history, and their therapist. Log in as\n"
+        f"Loaded the demo: a couple with {loaded.weeks} weeks of history, and their therapist. Log in as\n"
         f"  {loaded.partners[0]}  or  {loaded.partners[1]}  (partners)\n"
         f"  {loaded.therapist}  (their therapist)\n"
         f"with the password: {loaded.password}\n"
@@ -192,7 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     delete_command.add_argument("--yes", action="store_true", help="do not ask for the username again")
     demo_command = commands.add_parser("demo", help="load a demo couple and therapist (demo password)")
     demo_command.add_argument("--force", action="store_true", help="load even if other accounts exist")
-    demo_command.add_argument("--weeks", type=int, default=12, help="weeks of history (default 12)")
+    demo_command.add_argument(
+        "--weeks", type=int, help="weeks of history (default: the whole program and its follow-up)"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "migrate":

@@ -27,6 +27,7 @@ from program import (
     checkins,
     couples,
     journey,
+    outcomes,
     questionnaires,
     reflections,
     therapist_access,
@@ -35,6 +36,7 @@ from program.access import Viewer
 from program.curriculum import ConversationExercise, Instrument, Program, Stage
 from program.db import write_session
 from program.models import AuditEvent, Couple, CoupleMembership, Person, Role, Visibility
+from program.settings import Settings
 
 # Demo only: it is printed by the command and written in the README, so anyone can log in with it.
 DEMO_PASSWORD = "harbour lantern maple seventeen"
@@ -46,6 +48,8 @@ MIN_WEEKS, MAX_WEEKS = 2, 52
 SEED = 7
 # The assessment takes the first week; then a skill stage every four weeks, in the program's order.
 STAGE_WEEKS = 4
+# A stage's end check comes in the last of its weeks.
+END_CHECK_WEEK = 3
 LOADED = "demo.loaded"
 # The contexts the assessment page saves goals and strengths under (program.ui.assessment).
 
@@ -64,6 +68,7 @@ class DemoAccounts:
     therapist: str
     password: str
     couple_id: int
+    weeks: int
 
     @property
     def usernames(self) -> tuple[str, str, str]:
@@ -81,6 +86,14 @@ BASELINE_LEVELS = {
 }
 # Each stage check: (level at the start, level at the end).
 CHECK_LEVELS = {ALEX[0]: (0.42, 0.68), SAM[0]: (0.32, 0.6)}
+# The outcome questionnaire over its occasions: Alex improves reliably, by about this much of the scale at
+# the end of the program (most of it by the last stage, a little given back at the follow-up); Sam stays
+# where they began, so the charts show one partner changing and one not. An operator's own outcome
+# questionnaire (not Kindred's baseline) starts each subscale at one level per partner.
+OUTCOME_GAIN = {ALEX[0]: 0.35, SAM[0]: 0.0}
+OUTCOME_START = {ALEX[0]: 0.4, SAM[0]: 0.45}
+# How much of the gain each occasion after the start shows: each stage's end, the program's end, follow-up.
+OUTCOME_PATH = (0.25, 0.5, 0.7, 0.85, 1.0, 0.95)
 # Weekly ratings: (first week, last week) per rating, and how the path bends (below 1 Alex improves early,
 # above 1 Sam is slow to start and catches up). Noise of at most a point either way keeps the lines lived-in;
 # every rating climbs at least 3 points, so each partner's latest week is still better than their first.
@@ -199,16 +212,30 @@ HOMEWORK_NOTES = {
 # ---- loading ---------------------------------------------------------------------------------------
 
 
+def full_weeks(program: Program, follow_up_weeks: int) -> int:
+    """Weeks of history that hold the whole program and the outcome follow-up after it (at most
+    MAX_WEEKS): the last stage ends in its last week, the follow-up comes follow_up_weeks later, and the
+    current week comes after that."""
+    last_stage_ends = 2 + (len(program.stages) - 1) * STAGE_WEEKS + END_CHECK_WEEK
+    return min(MAX_WEEKS, last_stage_ends + follow_up_weeks + 1)
+
+
 def load_demo(
     *,
     engine: Engine,
     program: Program,
-    weeks: int = 12,
+    weeks: int | None = None,
     force: bool = False,
     today: date,
     bcrypt_rounds: int = 12,
+    settings: Settings | None = None,
 ) -> DemoAccounts:
-    """Load (or refresh) the demo couple and therapist, with `weeks` weeks of history ending this week."""
+    """Load (or refresh) the demo couple and therapist, with `weeks` weeks of history ending this week
+    (by default, long enough for the whole program and the outcome follow-up). `settings` names the outcome
+    questionnaire and the follow-up's delay (default: Kindred's own)."""
+    # Defaults only, never the environment: the caller passes the operator's settings.
+    settings = settings or Settings.model_construct()
+    weeks = full_weeks(program, settings.follow_up_weeks) if weeks is None else weeks
     # One transaction: a refusal or a failure leaves the database as it was, and a refresh is all or nothing.
     if not MIN_WEEKS <= weeks <= MAX_WEEKS:
         raise DemoError(f"The demo history can be {MIN_WEEKS} to {MAX_WEEKS} weeks long (not {weeks}).")
@@ -223,10 +250,10 @@ def load_demo(
                 "`python -m program demo --force`."
             )
         _remove_old_demo(session)
-        couple_id = _History(session, program, weeks, today, bcrypt_rounds).make()
+        couple_id = _History(session, program, weeks, today, bcrypt_rounds, settings).make()
         # The one true event of the demo: an operator loaded it (kept when the demo is refreshed).
         audit.record(session, action=LOADED, detail=f"{weeks} weeks of demo history")
-    return DemoAccounts((ALEX[0], SAM[0]), THERAPIST[0], DEMO_PASSWORD, couple_id)
+    return DemoAccounts((ALEX[0], SAM[0]), THERAPIST[0], DEMO_PASSWORD, couple_id, weeks)
 
 
 def _remove_old_demo(session: Session) -> None:
@@ -302,7 +329,10 @@ class _History:
     weeks: int
     today: date
     rounds: int
+    settings: Settings
     rng: random.Random = field(default_factory=lambda: random.Random(SEED))
+    # The outcome answers draw on their own generator, so the rest of the history stays as it was.
+    outcome_rng: random.Random = field(default_factory=lambda: random.Random(SEED + 1))
     # Codes made here are used at once and never shown; a throwaway key leaves them worthless.
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     plan: list[tuple[datetime, Action]] = field(default_factory=list)
@@ -325,6 +355,7 @@ class _History:
             self._assessment(alex, sam)
             for number, stage in enumerate(self.program.stages):
                 self._stage(stage, 2 + number * STAGE_WEEKS, alex, sam)
+            self._outcomes(alex, sam)
             self._checkins(alex, sam)
             self.then(self.at(self.weeks - 1, THU, 17), self._session_view(therapist, couple_id))
             # A stable sort: things planned for the same moment happen in the order they were planned.
@@ -389,7 +420,7 @@ class _History:
             start, end = CHECK_LEVELS[viewer.username]
             for when, level, moment in (
                 ("start", start, self.at(week, MON + late, 20)),
-                ("end", end, self.at(week + 3, THU + late, 20)),
+                ("end", end, self.at(week + END_CHECK_WEEK, THU + late, 20)),
             ):
                 answers = _answers(self.rng, instrument, {s.key: level for s in instrument.subscales})
                 occasion = questionnaires.stage_occasion(stage.key, when)
@@ -413,20 +444,85 @@ class _History:
                 self.then(done, self._step(viewer, stage.key, exercise.key))
             self.then(self.at(week + 3, TUE, 20, 5 * late), self._step(viewer, stage.key, journey.HOMEWORK))
 
+    def _outcomes(self, alex: Viewer, sam: Viewer) -> None:
+        """Every outcome occasion, each sent soon after it came due: the start (the baseline itself when
+        the measure is Kindred's own), after each stage's end check, the program's end two days after the
+        last, and the follow-up on the evening of the day it comes due."""
+        instrument = outcomes.outcome_instrument(self.program, self.settings)
+        baseline = instrument.key == self.program.assessment.overview.questionnaire
+        last = 2 + (len(self.program.stages) - 1) * STAGE_WEEKS + END_CHECK_WEEK
+        for viewer, late in ((alex, 0), (sam, 1)):
+            moments = [self.at(1, TUE + late, 20, 40)]
+            moments += [
+                self.at(2 + number * STAGE_WEEKS + END_CHECK_WEEK, THU + late, 20, 30)
+                for number in range(len(self.program.stages))
+            ]
+            ended = self.at(last, SAT + late, 10)
+            follow_up = ended + timedelta(weeks=self.settings.follow_up_weeks)
+            moments += [ended, follow_up.replace(hour=19)]
+            for index, (occasion, moment) in enumerate(
+                zip(outcomes.occasions(self.program), moments, strict=True)
+            ):
+                if occasion == questionnaires.BASELINE and baseline:
+                    continue  # the assessment's own filling-in (see _assessment)
+                share = 0.0 if index == 0 else OUTCOME_PATH[index - 1]
+                levels = self._outcome_levels(viewer, instrument, baseline, share)
+                answers = _answers(self.outcome_rng, instrument, levels)
+                self.then(moment, self._outcome(viewer, instrument, occasion, answers))
+
+    def _outcome_levels(
+        self, viewer: Viewer, instrument: Instrument, baseline: bool, share: float
+    ) -> dict[str, float]:
+        """Where a partner's answers sit on each subscale (0 to 1 of its range) after `share` of their gain;
+        a subscale on which lower is better moves down the scale as the partner improves."""
+        levels: dict[str, float] = {}
+        for subscale in instrument.subscales:
+            start = (
+                BASELINE_LEVELS[viewer.username].get(subscale.key, 0.5)
+                if baseline
+                else OUTCOME_START[viewer.username]
+            )
+            better = min(0.9, start + OUTCOME_GAIN[viewer.username] * share)
+            levels[subscale.key] = better if subscale.direction == "higher is better" else 1 - better
+        return levels
+
+    def _outcome(
+        self, viewer: Viewer, instrument: Instrument, occasion: str, answers: Mapping[str, int]
+    ) -> Action:
+        def fill_in(sent: datetime) -> None:
+            questionnaires.save_answers(
+                session=self.session,
+                viewer=viewer,
+                instrument=instrument,
+                occasion=occasion,
+                answers=answers,
+                now=sent - timedelta(minutes=10),
+            )
+            # Through the outcome rules: an occasion sent before it came due would be a bug in the demo.
+            outcomes.submit(
+                session=self.session,
+                viewer=viewer,
+                program=self.program,
+                settings=self.settings,
+                occasion=occasion,
+                now=sent,
+            )
+
+        return fill_in
+
     def _questionnaire(
         self, viewer: Viewer, instrument: Instrument, occasion: str, answers: Mapping[str, int]
     ) -> Action:
         def fill_in(sent: datetime) -> None:
-            for item, value in answers.items():
-                questionnaires.save_answer(
-                    session=self.session,
-                    viewer=viewer,
-                    instrument=instrument,
-                    occasion=occasion,
-                    item=item,
-                    value=value,
-                    now=sent - timedelta(minutes=12),
-                )
+            # One write for the page of answers, as the form's "Save draft" does.
+            questionnaires.save_answers(
+                session=self.session,
+                viewer=viewer,
+                instrument=instrument,
+                occasion=occasion,
+                answers=answers,
+                now=sent - timedelta(minutes=12),
+            )
             questionnaires.submit(
                 session=self.session, viewer=viewer, instrument=instrument, occasion=occasion, now=sent
             )

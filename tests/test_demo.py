@@ -10,11 +10,11 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from program import access, accounts, checkins, journey, therapist_access
+from program import access, accounts, checkins, journey, outcomes, questionnaires, scoring, therapist_access
 from program.__main__ import main
 from program.access import Viewer
-from program.curriculum import Program, load_program
-from program.demo import DEMO_PASSWORD, DemoAccounts, DemoError, load_demo
+from program.curriculum import Instrument, Program, load_program
+from program.demo import DEMO_PASSWORD, DemoAccounts, DemoError, full_weeks, load_demo
 from program.models import (
     CheckIn,
     Couple,
@@ -26,6 +26,7 @@ from program.models import (
     Visibility,
 )
 from program.questionnaires import BASELINE
+from program.settings import Settings
 from tests.factories import make_person
 
 TODAY = date(2026, 3, 18)  # a Wednesday
@@ -41,8 +42,8 @@ def program() -> Program:
 
 @pytest.fixture
 def demo(engine: Engine, program: Program) -> DemoAccounts:
-    """The demo, loaded into an empty database."""
-    return load_demo(engine=engine, program=program, today=TODAY, bcrypt_rounds=4)
+    """The demo, loaded into an empty database: 12 weeks, so the couple are in the middle of the program."""
+    return load_demo(engine=engine, program=program, weeks=12, today=TODAY, bcrypt_rounds=4)
 
 
 @pytest.fixture
@@ -194,10 +195,10 @@ def test_running_twice_refreshes_instead_of_duplicating(
     engine: Engine, program: Program, db: Session
 ) -> None:
     """A second run replaces the demo: one couple, three demo people, the same history, no stray rows."""
-    first = load_demo(engine=engine, program=program, today=TODAY, bcrypt_rounds=4)
+    first = load_demo(engine=engine, program=program, weeks=12, today=TODAY, bcrypt_rounds=4)
     ratings = [(r.week_start, r.overall) for r in db.exec(select(CheckIn).order_by(col(CheckIn.id)))]
     db.rollback()
-    second = load_demo(engine=engine, program=program, today=TODAY, bcrypt_rounds=4)
+    second = load_demo(engine=engine, program=program, weeks=12, today=TODAY, bcrypt_rounds=4)
     assert count(db, Couple) == 1 and count(db, Person) == 3 and count(db, CoupleMembership) == 2
     assert db.exec(select(Couple.id)).one() == second.couple_id
     assert count(db, CheckIn) == 12 + SAM_CHECKINS
@@ -245,3 +246,67 @@ def test_demo_command_refuses_a_real_database_with_a_failing_exit(
     assert "--force" in capsys.readouterr().err
     assert main(["demo", "--force", "--weeks", "4"]) == 0
     assert "4 weeks" in capsys.readouterr().out
+
+
+def _outcome_status(
+    db: Session, program: Program, username: str, settings: Settings
+) -> outcomes.OutcomeStatus:
+    now = datetime.combine(TODAY, datetime.max.time(), tzinfo=UTC)
+    return outcomes.status(
+        session=db, viewer=viewer(db, username), program=program, settings=settings, now=now
+    )
+
+
+def _overall(instrument: Instrument, answers: dict[str, int | None]) -> float:
+    """A partner's mean position over the subscales, 0 (worst end) to 1 (best end)."""
+    positions = []
+    for subscale in instrument.subscales:
+        score = scoring.score(instrument, answers)[subscale.key].score
+        low, high = scoring.score_range(instrument, subscale.key)
+        assert score is not None
+        position = (score - low) / (high - low)
+        positions.append(position if subscale.direction == "higher is better" else 1 - position)
+    return sum(positions) / len(positions)
+
+
+@pytest.mark.parametrize("instrument_key", ["kindred-baseline", "trust-check"])
+def test_by_default_the_demo_holds_every_outcome_occasion(
+    engine: Engine, program: Program, db: Session, instrument_key: str
+) -> None:
+    """With no --weeks, the history holds the whole program and its follow-up: both partners sent every
+    outcome occasion (through the outcome rules, so none early), nothing is due, and Alex improved by a
+    fifth of the scale or more while Sam stayed within a tenth of where they began. With an operator's
+    own measure (here a shipped check standing in), its start is sent beside the assessment's baseline."""
+    settings = Settings.model_construct(outcome_instrument=instrument_key)
+    loaded = load_demo(engine=engine, program=program, today=TODAY, bcrypt_rounds=4, settings=settings)
+    assert loaded.weeks == full_weeks(program, 12) == 30
+    instrument = program.instruments[instrument_key]
+    for username in ("demo-alex", "demo-sam"):
+        status = _outcome_status(db, program, username, settings)
+        assert list(status.sent) == outcomes.occasions(program) and status.due == []
+        sent = status.sent
+        assert sent[outcomes.FOLLOW_UP] - sent[outcomes.PROGRAM_END] >= timedelta(weeks=12)
+        history = {
+            h.occasion: h.answers
+            for h in questionnaires.own_history(
+                session=db, viewer=viewer(db, username), instrument=instrument_key
+            )
+        }
+        path = [_overall(instrument, history[occasion]) for occasion in outcomes.occasions(program)]
+        change = path[-2] - path[0]
+        if username == "demo-alex":
+            assert change >= 0.2, path
+        else:
+            assert abs(change) <= 0.1, path
+
+
+def test_a_shorter_demo_sends_the_occasions_of_the_stages_it_finished(
+    demo: DemoAccounts, db: Session, program: Program
+) -> None:
+    """Twelve weeks in, both partners sent the start and the ends of the two stages they finished, and
+    nothing else is due yet."""
+    settings = Settings.model_construct()
+    for username in ("demo-alex", "demo-sam"):
+        status = _outcome_status(db, program, username, settings)
+        assert list(status.sent) == outcomes.occasions(program)[:3]
+        assert status.due == [] and status.upcoming == outcomes.stage_end_occasion("trust")
