@@ -714,7 +714,9 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
     subscale = main_subscale(instrument)
     names = _names(partners)
     labels = [outcomes.occasion_label(f.occasion, program) for f in fillings]
-    ticks = [_row_label(label) for label in labels]
+    # Up to seven occasions share a 390 px phone's width: short two-line ticks ("After<br>stage 2"); the
+    # hover and the table give each occasion's full name.
+    ticks = [_occasion_tick(f.occasion, program) for f in fillings]
     low, high = score_range(instrument, subscale.key)
     series = [[_score(f, p, subscale.key) for f in fillings] for p in partners]
     figure = go.Figure()
@@ -783,7 +785,7 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
     _score_band(figure, instrument, subscale)
     # Titles come from content files (an operator's own too): text, never HTML.
     _layout(figure, plot_text(f"Outcome: {subscale.title}") if len(subscale.title) < 30 else "Outcome")
-    figure.update_xaxes(title_text=None, type="category")
+    figure.update_xaxes(title_text=None, type="category", tickfont={"size": 11})
     figure.update_yaxes(title_text=_subscale_title(instrument, subscale), range=[low, high])
     clauses.append(f"scores of “{subscale.title}” run {_range_label(instrument, subscale)}")
     if unjudged:
@@ -792,6 +794,18 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
             "so the change is shown without a verdict"
         )
     return Chart(figure, _sentence(clauses), table)
+
+
+def _occasion_tick(occasion: str, program: Program) -> str:
+    """A short axis label for an outcome occasion: "Start", "After<br>stage 2", "End", "Follow-up"."""
+    if occasion == outcomes.PROGRAM_END:
+        return "End"
+    if occasion == outcomes.FOLLOW_UP:
+        return "Follow-<br>up"
+    for number, stage in enumerate(program.stages, start=1):
+        if occasion == outcomes.stage_end_occasion(stage.key):
+            return f"After<br>stage {number}"
+    return "Start"
 
 
 def _outcome_clause(

@@ -814,8 +814,13 @@ def test_the_outcome_chart_follows_the_occasions_in_order_with_the_couples_mean_
     data = _outcome([4.0, None, 10.0], [6.0, 9.0, 12.0], THREE)
     chart = _chart(outcome_trajectory(data, OUTCOME_PROGRAM, OUTCOME))
     ana, ben, mean = chart.figure.data
-    labels = ["Start", f"After {STAGE_1.title}", "End of the program"]
-    assert _unwrapped(ana.x) == labels and list(ana.y) == [4.0, None, 10.0] and ana.connectgaps is False
+    assert _unwrapped(ana.x) == ["Start", "After stage 1", "End"]  # short, to fit seven on a phone
+    assert [h.split(":")[0] for h in ana.hovertext] == [
+        "Start",
+        f"After {STAGE_1.title}",
+        "End of the program",
+    ]
+    assert list(ana.y) == [4.0, None, 10.0] and ana.connectgaps is False
     assert list(ben.y) == [6.0, 9.0, 12.0] and mean.name == MEAN_NAME and list(mean.y) == [5.0, None, 11.0]
     assert (ana.marker.color, ana.line.dash, ben.marker.color, ben.line.dash) == (
         BLUE,

@@ -154,7 +154,7 @@ def test_an_outcome_occasion_sent_by_one_partner_reaches_no_chart(engine: Engine
         assert [f.occasion for f in data.fillings] == [questionnaires.BASELINE]
         assert "7" not in repr([f.scores for f in data.fillings]) and data.repeated == ()
         chart = charts.outcome_trajectory(data, PROGRAM, PROGRAM.instruments[BASELINE])
-        assert isinstance(chart, charts.Chart) and list(chart.figure.data[0].x) == ["Start"]
+        assert isinstance(chart, charts.Chart) and list(chart.figure.data[0].hovertext) == ["Start: 4.0"]
     with write_session(engine) as session:
         questionnaires.submit(
             session=session, viewer=ben, instrument=PROGRAM.instruments[BASELINE], occasion=after_first,
