@@ -674,13 +674,12 @@ VERDICT_SYMBOLS = {
 }
 UNJUDGED_SYMBOL = "circle-open-dot"
 VERDICT_WORDS = {
-    "recovered": "a reliable improvement that crossed the line out of the concern range (recovered)",
+    "recovered": "a reliable improvement that crossed the line (recovered)",
     "improved": "a reliable improvement (improved)",
     "deteriorated": "a reliable worsening (deteriorated)",
     "unchanged": "no reliable change (unchanged)",
     "crossed without reliable change": (
-        "over the line out of the concern range, but by no more than chance "
-        "(crossed the line without a reliable change)"
+        "over the line, but by no more than chance (crossed the line without a reliable change)"
     ),
 }
 # Subscales whose key names a score of the whole: the outcome is charted on the first one declared.
@@ -723,6 +722,7 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
     table: list[dict[str, object]] = []
     clauses: list[str] = []
     unjudged = False
+    lines: set[float] = set()  # the lines clinically significant change was judged against
     for name, style, values in zip(names, STYLES, series, strict=True):
         scored = [(i, v) for i, v in enumerate(values) if v is not None]
         change: ClinicalChange | None = None
@@ -739,6 +739,8 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
                 hover[last] += f" ({change.verdict})"
             clauses.append(_outcome_clause(name, labels[scored[0][0]], labels[last], before, after, change))
             unjudged = unjudged or change is None
+            if change is not None and change.criterion is not None:
+                lines.add(change.criterion)
         elif scored:
             clauses.append(f"{name} scored {_fmt(scored[0][1])} at “{labels[scored[0][0]]}”")
         figure.add_trace(
@@ -788,6 +790,10 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
     figure.update_xaxes(title_text=None, type="category", tickfont={"size": 11})
     figure.update_yaxes(title_text=_subscale_title(instrument, subscale), range=[low, high])
     clauses.append(f"scores of “{subscale.title}” run {_range_label(instrument, subscale)}")
+    for line in sorted(lines):
+        # The line is the declared cut-off (the band's edge), or criterion c between both populations' norms.
+        where = "the edge of the shaded range" if line == subscale.cutoff else "between the published norms"
+        clauses.append(f"the line is {_fmt(line)} ({where})")
     if unjudged:
         clauses.append(
             f"there's no published reliability for “{instrument.title}”, "

@@ -775,12 +775,12 @@ THREE = ["baseline", f"outcome:end:{STAGE_1.key}", "outcome:program-end"]
 @pytest.mark.parametrize(
     ("before", "after", "verdict", "symbol", "words"),
     [
-        (4.0, 10.0, "recovered", "star", "a reliable improvement that crossed the line out of the concern"),
+        (4.0, 10.0, "recovered", "star", "a reliable improvement that crossed the line (recovered)"),
         (9.0, 14.0, "improved", "triangle-up", "a reliable improvement (improved)"),
         (12.0, 6.0, "deteriorated", "triangle-down", "a reliable worsening (deteriorated)"),
         (10.0, 11.0, "unchanged", "circle-dot", "no reliable change (unchanged)"),
         (7.0, 9.0, "crossed without reliable change", "diamond",
-         "over the line out of the concern range, but by no more than chance (crossed the line without a "
+         "over the line, but by no more than chance (crossed the line without a "
          "reliable change)"),
     ],
 )  # fmt: skip
@@ -836,6 +836,7 @@ def test_the_outcome_chart_follows_the_occasions_in_order_with_the_couples_mean_
     assert (band.xref, band.x0, band.x1, band.y0, band.y1) == ("paper", 0, 1, 0, 8.0)
     assert band.name == "Fictional low-warmth range" and band.showlegend
     assert "“Warmth” run 0 to 16, higher is better" in chart.caption
+    assert "the line is 8.0 (the edge of the shaded range)" in chart.caption  # no functional norms declared
 
 
 def test_an_outcome_without_published_reliability_is_shown_without_a_verdict_said_once() -> None:

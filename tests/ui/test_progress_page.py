@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import checkins, journey, reflections
+from program import charts, checkins, journey, outcomes, questionnaires, reflections
 from program.access import Viewer
-from program.curriculum import CHECKIN_KEYS
+from program.curriculum import CHECKIN_KEYS, load_instruments
 from program.db import read_session, write_session
 from program.models import AuditEvent, Role, Visibility
+from program.settings import get_settings
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all
 from tests.ui.helpers import app, as_viewer, click, texts
 
 BASELINE = PROGRAM.assessment.overview.questionnaire
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+MIXED = load_instruments(GOLDEN)["test-mixed"]
 
 
 def _history(engine: Engine, ana: Viewer, ben: Viewer, weeks: int = 3) -> None:
@@ -111,3 +117,54 @@ def test_shared_writing_reaches_the_partner_and_private_writing_does_not(app_env
     shown = [t.value for t in at.text]
     assert shown == ["Fewer rushed mornings."]
     assert "Ana · Goals" in texts(at)
+
+
+def test_an_operators_mixed_scale_outcome_measure_and_its_trend_reach_the_charts(
+    app_env: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator drops a mixed-scale questionnaire into data/instruments and names it the outcome
+    measure: both partners' start and end are charted with the cut-off band and a verdict, and its
+    fillings on days of their own reach a trend chart per partner."""
+    folder = tmp_path / "data" / "instruments"
+    folder.mkdir(parents=True)
+    shutil.copy(GOLDEN / "test-mixed.toml", folder)
+    monkeypatch.setenv("KINDRED_OUTCOME_INSTRUMENT", MIXED.key)
+    get_settings.cache_clear()
+    ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
+    make_couple(app_env, ana, ben)
+    low = {"m1": 6, "m2": 0, "m3": 5, "m4": 0, "m5": 5, "m6": 5}  # m1, m3 reverse-keyed: bond 0 of 21
+    high = {"m1": 0, "m2": 5, "m3": 0, "m4": 5, "m5": 0, "m6": 0}  # bond 21 of 21
+    for occasion, value, day in (
+        ("baseline", low, 0),
+        (outcomes.PROGRAM_END, high, 60),
+        (questionnaires.extra_occasion((T0 + timedelta(days=70)).date()), high, 70),
+    ):
+        for partner, shift in ((ana, 0), (ben, 2 if occasion.startswith("extra:") else 0)):
+            _send(app_env, partner, occasion, value, T0 + timedelta(days=day + shift))
+    at = as_viewer(app("pages/progress.py"), ana, app_env).run()
+    assert not at.exception, at.exception
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    titles = [spec["layout"]["title"]["text"] for spec in specs]
+    main = charts.main_subscale(MIXED)
+    assert titles == [f"Outcome: {main.title}", MIXED.title]
+    outcome, trend = specs
+    assert [t["name"] for t in outcome["data"]] == ["Ana", "Ben", charts.MEAN_NAME]
+    assert outcome["layout"]["shapes"] and outcome["layout"]["shapes"][0]["y1"] == main.cutoff
+    assert [t["name"] for t in trend["data"]] == ["Ana", "Ben"]
+    assert [t["x"][0][:10] for t in trend["data"]] == ["2027-01-11", "2027-01-13"]  # each on their own day
+    (caption,) = [c.value.replace("\\", "") for c in at.caption if "Ana went from" in c.value]
+    assert "Ana went from 0.0 at “Start” to 21.0 at “End of the program”: a reliable improvement" in caption
+    assert "(recovered)" in caption
+    # Both populations' norms declared: criterion c = 12, not the band's cut-off 11.
+    assert "the line is 12.0 (between the published norms)" in caption
+
+
+def _send(
+    engine: Engine, viewer: Viewer, occasion: str, answers: dict[str, int | None], when: datetime
+) -> None:
+    with write_session(engine) as session:
+        questionnaires.save_answers(
+            session=session, viewer=viewer, instrument=MIXED, occasion=occasion,
+            answers=answers, now=when,
+        )  # fmt: skip
+        questionnaires.submit(session=session, viewer=viewer, instrument=MIXED, occasion=occasion, now=when)
