@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def test_an_operators_mixed_scale_outcome_measure_and_its_trend_reach_the_charts
 
 
 def _send(
-    engine: Engine, viewer: Viewer, occasion: str, answers: dict[str, int | None], when: datetime
+    engine: Engine, viewer: Viewer, occasion: str, answers: Mapping[str, int | None], when: datetime
 ) -> None:
     with write_session(engine) as session:
         questionnaires.save_answers(
