@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
+from sqlmodel import Session
 
 from program import journey, outcomes
 from program.access import Viewer
-from program.curriculum import Program
+from program.curriculum import Instrument, Program
 from program.db import read_session
 from program.models import utcnow
 from program.questionnaires import BASELINE
-from program.settings import SettingsError
+from program.settings import Settings, SettingsError
 from program.ui import runtime
 from program.ui.localtime import local_date
 from program.ui.navigation import PAGE_TITLES
-from program.ui.questionnaire import render_questionnaire
+from program.ui.questionnaire import SubmitAnswers, render_questionnaire
 from program.ui.text import md
 
 
@@ -55,6 +58,7 @@ def render_outcome(viewer: Viewer) -> None:
                 occasion,
                 partner_name=progress.partner.name if progress.partner else None,
                 couple_id=progress.couple_id,
+                submit=_outcome_submit(program, settings),
             )
     else:
         st.info(_nothing_due(status, program))
@@ -67,6 +71,20 @@ def render_outcome(viewer: Viewer) -> None:
             ],
             hide_index=True,
         )
+
+
+def _outcome_submit(program: Program, settings: Settings) -> SubmitAnswers:
+    """Send through the outcome rules: refused unless the occasion is still due when Send is pressed (the
+    couple may have changed since the form was drawn)."""
+
+    def submit(
+        *, session: Session, viewer: Viewer, instrument: Instrument, occasion: str, now: datetime
+    ) -> object:
+        return outcomes.submit(
+            session=session, viewer=viewer, program=program, settings=settings, occasion=occasion, now=now
+        )
+
+    return submit
 
 
 def _nothing_due(status: outcomes.OutcomeStatus, program: Program) -> str:

@@ -12,7 +12,9 @@ but a message sent as a page unloads may not arrive: a reload within that moment
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import cache, partial
+from typing import Protocol
 
 import streamlit as st
 from sqlalchemy.exc import OperationalError
@@ -135,7 +137,18 @@ def _save_draft_pressed(viewer: Viewer, instrument: Instrument, occasion: str) -
     _save_draft(viewer, instrument, occasion)
 
 
-def _send(viewer: Viewer, instrument: Instrument, occasion: str) -> None:
+class SubmitAnswers(Protocol):
+    """What sends a filling-in: questionnaires.submit, or a caller's stricter rule around it (an outcome
+    occasion is refused unless it is due when Send is pressed, not only when the form was drawn)."""
+
+    def __call__(
+        self, *, session: Session, viewer: Viewer, instrument: Instrument, occasion: str, now: datetime
+    ) -> object: ...
+
+
+def _send(
+    viewer: Viewer, instrument: Instrument, occasion: str, submit: SubmitAnswers = questionnaires.submit
+) -> None:
     """Save the page's answers, then send what the server holds (refused, naming any item it lacks)."""
     _, form = _keys(instrument, occasion)
     if not _save_draft(viewer, instrument, occasion):
@@ -143,9 +156,7 @@ def _send(viewer: Viewer, instrument: Instrument, occasion: str) -> None:
         return
     try:
         with write_session(runtime.engine()) as session:
-            questionnaires.submit(
-                session=session, viewer=viewer, instrument=instrument, occasion=occasion, now=utcnow()
-            )
+            submit(session=session, viewer=viewer, instrument=instrument, occasion=occasion, now=utcnow())
     except questionnaires.QuestionnaireError as error:
         st.session_state[f"{form}_error"] = str(error)
     except OperationalError:
@@ -153,10 +164,16 @@ def _send(viewer: Viewer, instrument: Instrument, occasion: str) -> None:
 
 
 def render_questionnaire(
-    viewer: Viewer, instrument: Instrument, occasion: str, *, partner_name: str | None, couple_id: int | None
+    viewer: Viewer,
+    instrument: Instrument,
+    occasion: str,
+    *,
+    partner_name: str | None,
+    couple_id: int | None,
+    submit: SubmitAnswers = questionnaires.submit,
 ) -> bool:
     """Draw the questionnaire (or, once sent, the viewer's scores and what they may see of the partner's).
-    Returns whether the viewer has sent it."""
+    Returns whether the viewer has sent it. `submit` sends it (default: questionnaires.submit)."""
     with read_session(runtime.engine()) as session:
         own = questionnaires.own_answers(
             session=session, viewer=viewer, instrument=instrument.key, occasion=occasion
@@ -213,7 +230,7 @@ def render_questionnaire(
                 SEND,
                 type="primary",
                 on_click=_send,
-                args=(viewer, instrument, occasion),
+                args=(viewer, instrument, occasion, submit),
                 width="stretch",
             )
         _autosave()(

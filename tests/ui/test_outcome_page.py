@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import outcomes, questionnaires
+from program import couples, outcomes, questionnaires
 from program.access import Viewer
 from program.db import read_session, write_session
-from program.models import Role, utcnow
+from program.models import QuestionnaireSubmission, Role, SubmissionStatus, utcnow
 from program.settings import Settings
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, answer_all, finish_assessment, finish_stage
@@ -134,3 +135,27 @@ def test_a_deep_link_without_login_or_as_a_therapist_shows_nothing(app_env: Engi
     at = _page(app_env, kim)
     assert "isn't part of your account" in at.error[0].value
     assert TITLE not in texts(at) and not at.radio
+
+
+def test_a_form_left_open_cannot_send_an_occasion_no_longer_due(app_env: Engine) -> None:
+    """Ana's page offers the first stage's occasion; before she presses Send, her couple ends. The form
+    drawn earlier sends nothing: the occasion is checked again when Send is pressed."""
+    ana, _ = _couple_after_first_stage(app_env)
+    at = _page(app_env, ana)
+    prefix = f"q::{BASELINE_KEY}::{FIRST_END}::"
+    radios = [r for r in at.radio if r.key and r.key.startswith(prefix)]
+    assert radios
+    with write_session(app_env) as session:
+        couples.leave_couple(session=session, viewer=ana, now=utcnow())
+    for radio in radios:
+        radio.set_value(4)
+    at = click(at, "Send my answers")
+    assert not at.exception
+    with read_session(app_env) as session:
+        sent = session.exec(
+            select(QuestionnaireSubmission).where(
+                QuestionnaireSubmission.occasion == FIRST_END,
+                QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
+            )
+        ).all()
+    assert sent == []
