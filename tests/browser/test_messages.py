@@ -8,7 +8,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from program.demo import DEMO_PASSWORD, SAM
 from program.ui.gate import LOGGED_OUT
-from tests.browser.actions import log_in, open_app, wait_for_app_loaded, wait_idle
+from tests.browser.actions import log_in, open_app, wait_for_app_loaded, wait_for_app_run, wait_idle
 
 SIGNED_OUT_HERE = "You were signed out on this device"
 
@@ -46,6 +46,9 @@ def test_a_device_signed_out_elsewhere_is_told_when_it_comes_back(demo_server: s
         laptop.reload()
         wait_for_app_loaded(laptop)
         expect(laptop.get_by_text(SIGNED_OUT_HERE)).to_be_visible()
+        # Deleting the dead cookie reruns the page; once that run is drawn there is one login form.
+        wait_for_app_run(laptop)
+        expect(laptop.get_by_role("button", name="Log in")).to_have_count(1)
         expect(laptop.get_by_role("button", name="Log in")).to_be_visible()
         expect(laptop.get_by_test_id("stSidebar")).to_have_count(0)
     finally:
