@@ -958,6 +958,7 @@ def practice_trends(data: ProgressData, program: Program) -> Chart | EmptyChart:
                     },
                     customdata=[["" if v is None else (f"{v}%" if axis == "y2" else _fmt(v))] for v in shown],
                     hovertemplate="Week of %{x|%-d %b %Y}: %{customdata[0]}" + WHO,
+                    cliponaxis=False,
                 )
             )
         table.extend(
@@ -992,7 +993,8 @@ def practice_trends(data: ProgressData, program: Program) -> Chart | EmptyChart:
             "anchor": "x",
         },
     )
-    figure.update_xaxes(title_text="Week", tickformat="%-d %b", tickvals=weeks[::step])
+    # The week axis sits under the lower panel, so its ticks and title never run into the yes-share points.
+    figure.update_xaxes(title_text="Week", tickformat="%-d %b", tickvals=weeks[::step], anchor="y2")
     figure.update_yaxes(automargin=True)
     clauses.append(f"ratings run {CHECKIN_MIN} to {CHECKIN_MAX}, {CHECKIN_DIRECTION}")
     return Chart(figure, _sentence(clauses), table)

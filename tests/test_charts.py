@@ -934,7 +934,9 @@ def test_practice_is_charted_per_partner_per_week_with_gaps() -> None:
     assert "Ben, days with a yes" not in traces
     assert "Ana noted practice in 2 weeks, and 2 weeks without entries show as a gap" in chart.caption
     assert chart.table[0] == {"Week": WEEKS[0], "Partner": "Ana", "Mean rating (0-10)": 6.5, "Yes (%)": 67}
-    assert tuple(chart.figure.layout.yaxis2.range) == (0, 100)
+    layout = chart.figure.layout
+    assert tuple(layout.yaxis2.range) == (0, 100) and layout.yaxis2.domain[1] < layout.yaxis.domain[0]
+    assert layout.xaxis.anchor == "y2"  # the week axis under the lower panel, clear of its points
     _assert_common_layout(chart)
     assert isinstance(practice_trends(_data(), PROGRAM), EmptyChart)
 

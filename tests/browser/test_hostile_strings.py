@@ -70,7 +70,7 @@ def _texts(page: Page, selector: str) -> list[str]:
 
 
 def _charts_drawn(page: Page) -> None:
-    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(5)  # four couple charts, one of all stages
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(7)  # the demo draws every couple chart
     page.wait_for_function(
         """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                  .every(c => c.querySelector('.js-plotly-plot .main-svg'))"""

@@ -280,7 +280,7 @@ def test_kindred_works_through_nginx_with_no_csp_violation(proxy: tuple[str, str
         expect(page.get_by_role("tab", name="Log in")).to_be_visible()
         log_in(page, "demo-alex", DEMO_PASSWORD)
         open_menu_page(page, "Our progress")
-        expect(page.get_by_test_id("stPlotlyChart")).to_have_count(5)  # four couple charts, one of all stages
+        expect(page.get_by_test_id("stPlotlyChart")).to_have_count(7)  # the demo draws every couple chart
         page.wait_for_function(
             """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                      .every(c => c.querySelector('.js-plotly-plot .main-svg'))"""
