@@ -685,10 +685,32 @@ def test_the_stage_chart_shows_start_and_end_per_partner_for_every_finished_stag
     # A row per subscale: each check scores "what I do" apart from "how we are" (and, for trust, my partner).
     talking, trust = (PROGRAM.stage_by_key[k].title for k in ("communication", "trust"))
     me, partner, us = "What I do", "What my partner does", "How we are together"
-    titles = [f"{talking}: {me}", f"{talking}: {us}", f"{trust}: {me}", f"{trust}: {partner}", f"{trust}: {us}"]
+    titles = [
+        f"{talking}: {me}",
+        f"{talking}: {us}",
+        f"{trust}: {me}",
+        f"{trust}: {partner}",
+        f"{trust}: {us}",
+    ]
     assert _unwrapped(stages.figure.layout.yaxis.ticktext) == titles
     gap = None
-    assert list(ana.x) == [3.0, 5.2, gap, 4.0, 4.5, gap, 4.2, 4.5, gap, 5.0, 5.0, gap, 4.0, 4.5, gap]  # one decimal
+    assert list(ana.x) == [
+        3.0,
+        5.2,
+        gap,
+        4.0,
+        4.5,
+        gap,
+        4.2,
+        4.5,
+        gap,
+        5.0,
+        5.0,
+        gap,
+        4.0,
+        4.5,
+        gap,
+    ]  # one decimal
     assert list(ben.x) == [4.4, 4.0, gap, 3.6, 4.0, gap, 5.0, 3.0, gap, 4.0, 4.0, gap, 4.5, 4.5, gap]
     assert list(ana.marker.symbol)[:2] == ["circle-open", "circle"]
     assert stages.figure.layout.height >= 150 + 60 * len(titles)  # room for labels wrapped to three lines
