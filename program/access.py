@@ -361,6 +361,10 @@ def _submissions(
             return False
         if sent[(row.instrument, row.occasion)] >= set(people):
             return True
+        # Only a filling over time ("extra:<day>"); any other occasion (an outcome's start, a stage
+        # check) stays blind until both sent that very occasion.
+        if not row.occasion.startswith(REPEATED_PREFIX):
+            return False
         other = next((p for p in people if p != row.person_id), None)
         return (
             other is not None

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from program import charts, checkins, journey, outcomes, progress, questionnaires, scoring
+from program import access, charts, checkins, journey, outcomes, progress, questionnaires, scoring
 from program.access import AccessDenied, Viewer
 from program.curriculum import CHECKIN_KEYS, PracticeLogExercise, load_instruments
 from program.db import read_session, write_session
@@ -264,3 +264,31 @@ def test_practice_log_answers_and_homework_reach_the_chart_data(engine: Engine) 
         " · homework not done",
     )
     assert isinstance(charts.practice_trends(data, PROGRAM), charts.Chart)
+
+
+def test_an_added_questionnaire_named_the_outcome_keeps_its_start_blind_until_both_sent_it(
+    engine: Engine,
+) -> None:
+    """The operator's questionnaire is both the outcome measure and on "More questionnaires". Ana sent its
+    start and a filling on day 1; Ben only a filling on day 5. Ben's later day must not open Ana's start:
+    the over-time rule is for fillings over time, and the start stays blind until Ben sends his own."""
+    ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
+    couple = make_couple(engine, ana, ben)
+    with write_session(engine) as session:
+        questionnaires.save_answers(
+            session=session, viewer=ana, instrument=EXTRA, occasion=questionnaires.BASELINE,
+            answers={item.key: EXTRA.scale.max for item in EXTRA.items}, now=T0,
+        )  # fmt: skip
+        questionnaires.submit(
+            session=session, viewer=ana, instrument=EXTRA, occasion=questionnaires.BASELINE, now=T0
+        )
+    _send_extra(engine, ana, 1, 1)
+    _send_extra(engine, ben, 5, 3)
+    for viewer in (ana, ben):
+        with read_session(engine) as session:
+            views = access.couple_submissions(
+                session=session, viewer=viewer, couple_id=couple, over_time=True
+            )
+        opened = {(v.person_id, v.occasion) for v in views if v.answers is not None}
+        assert (ana.person_id, questionnaires.BASELINE) not in opened, opened
+        assert (ana.person_id, questionnaires.extra_occasion((T0 + timedelta(days=1)).date())) in opened
