@@ -93,7 +93,7 @@ CHECK_LEVELS = {ALEX[0]: (0.42, 0.68), SAM[0]: (0.32, 0.6)}
 OUTCOME_GAIN = {ALEX[0]: 0.35, SAM[0]: 0.0}
 OUTCOME_START = {ALEX[0]: 0.4, SAM[0]: 0.45}
 # How much of the gain each occasion after the start shows: each stage's end, the program's end, follow-up.
-OUTCOME_PATH = (0.25, 0.5, 0.7, 0.85, 1.0, 0.95)
+OUTCOME_PATH = (0.25, 0.5, 0.7, 1.0, 0.95)
 # Weekly ratings: (first week, last week) per rating, and how the path bends (below 1 Alex improves early,
 # above 1 Sam is slow to start and catches up). Noise of at most a point either way keeps the lines lived-in;
 # every rating climbs at least 3 points, so each partner's latest week is still better than their first.
@@ -446,8 +446,8 @@ class _History:
 
     def _outcomes(self, alex: Viewer, sam: Viewer) -> None:
         """Every outcome occasion, each sent soon after it came due: the start (the baseline itself when
-        the measure is Kindred's own), after each stage's end check, the program's end two days after the
-        last, and the follow-up on the evening of the day it comes due."""
+        the measure is Kindred's own), after each stage's end check but the last, the program's end two
+        days after the last stage's, and the follow-up on the evening of the day it comes due."""
         instrument = outcomes.outcome_instrument(self.program, self.settings)
         baseline = instrument.key == self.program.assessment.overview.questionnaire
         last = 2 + (len(self.program.stages) - 1) * STAGE_WEEKS + END_CHECK_WEEK
@@ -455,7 +455,7 @@ class _History:
             moments = [self.at(1, TUE + late, 20, 40)]
             moments += [
                 self.at(2 + number * STAGE_WEEKS + END_CHECK_WEEK, THU + late, 20, 30)
-                for number in range(len(self.program.stages))
+                for number in range(len(self.program.stages) - 1)  # the last stage's end is the program's
             ]
             ended = self.at(last, SAT + late, 10)
             follow_up = ended + timedelta(weeks=self.settings.follow_up_weeks)

@@ -1,8 +1,9 @@
 """The program's outcome measure: which instrument it is and the occasions on which it is given.
 
 The outcome instrument (settings.outcome_instrument, by default Kindred's own baseline questionnaire) is
-given at the start, at the end of every skill stage, at the end of the program and at a follow-up some
-weeks after that. Each filling-in is an ordinary questionnaire submission whose occasion names the moment.
+given at the start, at the end of every skill stage (the last one's end being the end of the program) and
+at a follow-up some weeks after that. Each filling-in is an ordinary questionnaire submission whose
+occasion names the moment.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def stage_end_occasion(stage: str) -> str:
 
 
 def occasions(program: Program) -> list[str]:
-    """Every outcome occasion, in the order they come due."""
-    return [BASELINE, *(stage_end_occasion(s.key) for s in program.stages), PROGRAM_END, FOLLOW_UP]
+    """Every outcome occasion, in the order they come due. The last stage's end is the program's end: one
+    occasion, not the same questionnaire twice in a row."""
+    return [BASELINE, *(stage_end_occasion(s.key) for s in program.stages[:-1]), PROGRAM_END, FOLLOW_UP]
 
 
 def occasion_label(occasion: str, program: Program) -> str:
