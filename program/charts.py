@@ -718,12 +718,13 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
     ticks = [_occasion_tick(f.occasion, program) for f in fillings]
     low, high = score_range(instrument, subscale.key)
     series = [[_score(f, p, subscale.key) for f in fillings] for p in partners]
+    true_series = [[_raw_score(f, p, subscale.key) for f in fillings] for p in partners]
     figure = go.Figure()
     table: list[dict[str, object]] = []
     clauses: list[str] = []
     unjudged = False
     lines: set[float] = set()  # the lines clinically significant change was judged against
-    for name, style, values in zip(names, STYLES, series, strict=True):
+    for name, style, values, true_values in zip(names, STYLES, series, true_series, strict=True):
         scored = [(i, v) for i, v in enumerate(values) if v is not None]
         change: ClinicalChange | None = None
         symbols = [style.symbol] * len(values)
@@ -732,8 +733,11 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
             for label, v in zip(labels, values, strict=True)
         ]
         if len(scored) >= 2:
-            (_, before), (last, after) = scored[0], scored[-1]
-            change = clinically_significant(subscale, before, after)
+            (first, before), (last, after) = scored[0], scored[-1]
+            # Judged on the true scores: one rounded for display can land on the line it has not reached.
+            true_before, true_after = true_values[first], true_values[last]
+            assert true_before is not None and true_after is not None  # scored: the rounded ones are not None
+            change = clinically_significant(subscale, true_before, true_after)
             symbols[last] = VERDICT_SYMBOLS.get(change.verdict, style.symbol) if change else UNJUDGED_SYMBOL
             if change:
                 hover[last] += f" ({change.verdict})"
@@ -1040,6 +1044,11 @@ def _not_sent(data: ProgressData, instrument: Instrument) -> str:
             "and you have both sent it."
         )
     return f"Charts of the questionnaire “{instrument.title}” appear once you have both sent it."
+
+
+def _raw_score(filling: Filling, partner: Partner, subscale: str) -> float | None:
+    """A partner's subscale score in a filling as scored, unrounded (None when too few answers)."""
+    return filling.scores.get(partner.person_id, {}).get(subscale)
 
 
 def _score(filling: Filling, partner: Partner, subscale: str) -> float | None:

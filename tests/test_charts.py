@@ -830,6 +830,19 @@ def test_the_outcome_chart_marks_and_says_reliable_and_clinically_significant_ch
     _assert_common_layout(chart)
 
 
+def test_the_verdict_is_judged_on_the_true_score_not_the_one_rounded_for_display() -> None:
+    """7.96 shows as 8.0, the cut-off, yet it is below the line: a reliable improvement that did not cross
+    it (judged on 7.96, "recovered" would be claimed for a score still in the range of concern)."""
+    data = _outcome([4.0, 6.0, 7.96], [10.0, 10.0, 10.0], THREE)
+    chart = _chart(outcome_trajectory(data, OUTCOME_PROGRAM, OUTCOME))
+    ana = chart.figure.data[0]
+    assert ana.hovertext[-1].endswith("(improved)"), ana.hovertext[-1]
+    assert (
+        "Ana went from 4.0 at “Start” to 8.0 at “End of the program”: a reliable improvement (improved)"
+        in (chart.caption)
+    )
+
+
 def test_the_outcome_chart_follows_the_occasions_in_order_with_the_couples_mean_and_band() -> None:
     """x is the occasions' labels in program order (not the order sent), the mean only where both have a
     score, the y axis the subscale's full range from its minimum, and the cut-off band shaded."""
