@@ -1,0 +1,1 @@
+"""Benchmark scripts (run each with `uv run python bench/<name>.py`)."""
