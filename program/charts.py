@@ -827,13 +827,21 @@ def _outcome_clause(
     return f"{span}: {VERDICT_WORDS.get(change.verdict, change.verdict)}"
 
 
-def _score_band(figure: go.Figure, instrument: Instrument, subscale: Subscale) -> None:
-    """Shade a subscale's concern range across the whole plot, scores running up the y axis."""
+def _concern_range(instrument: Instrument, subscale: Subscale) -> tuple[float, float, str] | None:
+    """The side of a subscale's cut-off that is of concern: (start, end, legend label); None without one."""
     if subscale.cutoff is None:
-        return
+        return None
     low, high = score_range(instrument, subscale.key)
     start, end = (low, subscale.cutoff) if subscale.concern == "below" else (subscale.cutoff, high)
     label = plot_text(subscale.cutoff_label or f"Concern range ({subscale.concern} {_fmt(subscale.cutoff)})")
+    return start, end, label
+
+
+def _score_band(figure: go.Figure, instrument: Instrument, subscale: Subscale) -> None:
+    """Shade a subscale's concern range across the whole plot, scores running up the y axis."""
+    if (concern := _concern_range(instrument, subscale)) is None:
+        return
+    start, end, label = concern
     figure.add_shape(
         type="rect",
         xref="paper",
@@ -1086,11 +1094,9 @@ def _band(
     across: tuple[float, float],
 ) -> None:
     """Shade a subscale's concern range (the side of its cut-off that is of concern), if it declares one."""
-    if subscale.cutoff is None:
+    if (concern := _concern_range(instrument, subscale)) is None:
         return
-    low, high = score_range(instrument, subscale.key)
-    start, end = (low, subscale.cutoff) if subscale.concern == "below" else (subscale.cutoff, high)
-    label = plot_text(subscale.cutoff_label or f"Concern range ({subscale.concern} {_fmt(subscale.cutoff)})")
+    start, end, label = concern
     # Scores run along x. Bars would hide a label inside the band, so it is named in the legend instead.
     figure.add_shape(
         type="rect",

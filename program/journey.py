@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -368,6 +369,11 @@ def noted_days(log: PracticeLogExercise, entries: LogEntries) -> list[int]:
 
 def log_ended_early(*, session: Session, viewer: Viewer, stage: str, exercise: str) -> tuple[int, int] | None:
     """(days noted, days) when the viewer ended this practice log early in their current couple; else None."""
+    return ended_early_of(_own_record_data(session, viewer, stage, exercise))
+
+
+def _own_record_data(session: Session, viewer: Viewer, stage: str, exercise: str) -> dict[str, Any]:
+    """The data of the viewer's own record of an exercise in their current couple ({} when none yet)."""
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     data = session.exec(
         select(ExerciseRecord.data).where(
@@ -377,7 +383,7 @@ def log_ended_early(*, session: Session, viewer: Viewer, stage: str, exercise: s
             ExerciseRecord.exercise == exercise,
         )
     ).first()
-    return ended_early_of(data or {})
+    return dict(data or {})
 
 
 def ended_early_of(data: Mapping[str, object]) -> tuple[int, int] | None:
@@ -461,16 +467,7 @@ LogEntries = dict[str, dict[str, int | bool | None]]
 
 def log_entries(*, session: Session, viewer: Viewer, stage: str, exercise: str) -> LogEntries:
     """The viewer's practice-log entries so far in their current couple, by day number ("1", "2", ...)."""
-    couple_id = access.current_couple_id(session=session, viewer=viewer)
-    data = session.exec(
-        select(ExerciseRecord.data).where(
-            ExerciseRecord.person_id == viewer.person_id,
-            access.in_couple(ExerciseRecord.couple_id, couple_id),
-            ExerciseRecord.stage == stage,
-            ExerciseRecord.exercise == exercise,
-        )
-    ).first()
-    return dict((data or {}).get("entries", {}))
+    return dict(_own_record_data(session, viewer, stage, exercise).get("entries", {}))
 
 
 def save_log_entry(
