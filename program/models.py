@@ -378,6 +378,8 @@ class HomeworkAssignment(SQLModel, table=True):
     instructions: str = Field(default="", sa_type=EncryptedText)
     due_on: date
     assigned_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    # The partner it is for; None: both partners.
+    for_person_id: int | None = _person_fk(nullable=True, ondelete="CASCADE", index=False)
     created_at: datetime = _when(default_now=True)
 
 
@@ -431,6 +433,42 @@ class TherapistNote(SQLModel, table=True):
     body: str = Field(sa_type=EncryptedText)
     created_at: datetime = _when(default_now=True)
     updated_at: datetime = _when(default_now=True)
+
+
+class TherapySession(SQLModel, table=True):
+    """A session the couple's therapist held with them ("session held"); each partner may then rate it."""
+
+    __table_args__ = (sa.Index("ix_therapysession_couple_held", "couple_id", "held_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    couple_id: int = _couple_fk(index=False)
+    therapist_id: int | None = _person_fk(nullable=True, ondelete="SET NULL")
+    held_on: date
+    created_at: datetime = _when(default_now=True)
+
+
+FEEDBACK_ITEMS = ("heard", "goals", "approach", "overall")
+
+
+class SessionFeedback(SQLModel, table=True):
+    """One partner's private 0-10 ratings of one session; their partner never reads them."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "person_id"),
+        *(
+            sa.CheckConstraint(f"{name} BETWEEN 0 AND 10", name=f"ck_sessionfeedback_{name}_range")
+            for name in FEEDBACK_ITEMS
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="therapysession.id", ondelete="CASCADE", index=True)
+    person_id: int = _person_fk()
+    heard: int
+    goals: int
+    approach: int
+    overall: int
+    submitted_at: datetime = _when(default_now=True)
 
 
 class AuditEvent(SQLModel, table=True):

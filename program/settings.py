@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     outcome_instrument: str = "kindred-baseline"
     # How many weeks after the end-of-program occasion the follow-up comes due.
     follow_up_weeks: int = Field(default=12, ge=1)
+    # The therapist's caseload alerts (see program/caseload.py). A partner's overall check-in this many
+    # points below their average of the three weeks before:
+    alert_checkin_drop: float = Field(default=2.0, gt=0, le=10)
+    # The partners' latest overall check-ins this many points apart:
+    alert_partner_gap: float = Field(default=3.0, gt=0, le=10)
+    # No check-in, questionnaire, exercise or homework from a partner for this many days:
+    alert_inactive_days: int = Field(default=14, ge=1)
+    # A session rating (0-10) at or below this, or the partners' ratings of one item this far apart:
+    alert_feedback_low: int = Field(default=5, ge=0, le=10)
+    alert_feedback_gap: int = Field(default=3, ge=1, le=10)
 
     @classmethod
     def settings_customise_sources(
