@@ -22,9 +22,12 @@ from program.models import (
     Reflection,
     Role,
     SafetyScreen,
+    SessionFeedback,
     SubmissionStatus,
     TherapistApproval,
     TherapistGrant,
+    TherapistNote,
+    TherapySession,
     Visibility,
 )
 
@@ -73,34 +76,45 @@ def current_couple_id(*, session: Session, viewer: Viewer) -> int | None:
 
 def couples_visible_to_therapist(*, session: Session, viewer: Viewer) -> list[int]:
     """Couples whose every current partner has a standing grant for this therapist (and who have two),
-    while the server's operator approves the therapist."""
+    while the server's operator approves the therapist.
+
+    One statement, starting from this therapist's own standing grants (indexed by therapist), so its cost
+    follows the therapist's caseload, not the number of couples on the server."""
     if viewer.role != Role.THERAPIST:
         return []
-    if session.get(TherapistApproval, viewer.person_id) is None:
-        return []
-    current = (
-        select(CoupleMembership.couple_id, CoupleMembership.person_id)
-        .where(col(CoupleMembership.left_at).is_(None))
-        .subquery()
-    )
-    granted = (
-        select(current.c.couple_id)
-        .join(
-            TherapistGrant,
-            and_(
-                col(TherapistGrant.couple_id) == current.c.couple_id,
-                col(TherapistGrant.partner_id) == current.c.person_id,
-                col(TherapistGrant.therapist_id) == viewer.person_id,
-                col(TherapistGrant.revoked_at).is_(None),
-            ),
-            isouter=True,
+    current_partners = (
+        select(func.count())
+        .select_from(CoupleMembership)
+        .where(
+            col(CoupleMembership.couple_id) == TherapistGrant.couple_id,
+            col(CoupleMembership.left_at).is_(None),
         )
-        .group_by(current.c.couple_id)
-        # Two current partners, and a standing grant from each of them.
-        .having(func.count(func.distinct(current.c.person_id)) == 2)
-        .having(func.count(func.distinct(TherapistGrant.partner_id)) == 2)
+        .correlate(TherapistGrant)
+        .scalar_subquery()
     )
-    return [int(couple_id) for couple_id in session.execute(granted.order_by(current.c.couple_id)).scalars()]
+    approved = select(TherapistApproval.person_id).where(TherapistApproval.person_id == viewer.person_id)
+    granted = (
+        select(TherapistGrant.couple_id)
+        .join(
+            CoupleMembership,
+            and_(
+                col(CoupleMembership.couple_id) == TherapistGrant.couple_id,
+                col(CoupleMembership.person_id) == TherapistGrant.partner_id,
+                col(CoupleMembership.left_at).is_(None),
+            ),
+        )
+        .where(
+            TherapistGrant.therapist_id == viewer.person_id,
+            col(TherapistGrant.revoked_at).is_(None),
+            approved.exists(),
+            # Two current partners, and a standing grant from each of them.
+            current_partners == 2,
+        )
+        .group_by(col(TherapistGrant.couple_id))
+        .having(func.count(func.distinct(TherapistGrant.partner_id)) == 2)
+        .order_by(col(TherapistGrant.couple_id))
+    )
+    return [int(couple_id) for couple_id in session.exec(granted)]
 
 
 def can_view_couple(*, session: Session, viewer: Viewer, couple_id: int) -> bool:
@@ -308,9 +322,41 @@ def _submissions(
     occasion: str | None = None,
     over_time: bool = False,
 ) -> list[SubmissionView]:
-    """The one statement of the blind rule, for every reader of questionnaires.
+    """The blind rule for one couple (None: the viewer's own couple-less answers), after checking access.
+    The rule itself is _blind_views."""
+    if couple_id is None:
+        if viewer.role != Role.PARTNER:
+            return []
+        people: dict[int | None, list[int]] = {None: [viewer.person_id]}
+    else:
+        require_couple(session=session, viewer=viewer, couple_id=couple_id)
+        people = {couple_id: _couple_partner_ids(session, couple_id)}
+    return _blind_views(
+        session,
+        viewer,
+        people,
+        own_drafts=own_drafts,
+        instrument=instrument,
+        occasion=occasion,
+        over_time=over_time,
+    )[couple_id]
 
-    Only answers given in this couple (None: the viewer's own couple-less answers) by its current
+
+def _blind_views(
+    session: Session,
+    viewer: Viewer,
+    people: dict[int | None, list[int]],
+    *,
+    own_drafts: bool,
+    instrument: str | None = None,
+    occasion: str | None = None,
+    over_time: bool = False,
+) -> dict[int | None, list[SubmissionView]]:
+    """The one statement of the blind rule, for every reader of questionnaires, for any number of couples
+    (each couple's current partners in `people`; the caller has checked the viewer may see each) in two
+    queries.
+
+    Only answers given in each couple (None: the viewer's own couple-less answers) by its current
     partners. A partner's sent filling-in is visible as sent; its item answers only once both current
     partners have sent that occasion in this couple. With own_drafts, the viewer's own answers (drafts
     too) are always included.
@@ -321,75 +367,92 @@ def _submissions(
     own dates reach the trend, yet nobody sees a filling of the other's newer than their own latest (it
     cannot colour their answers).
     """
-    if couple_id is None:
-        if viewer.role != Role.PARTNER:
-            return []
-        people = [viewer.person_id]
-    else:
-        require_couple(session=session, viewer=viewer, couple_id=couple_id)
-        people = _couple_partner_ids(session, couple_id)
+    result: dict[int | None, list[SubmissionView]] = {couple: [] for couple in people}
+    everyone = sorted({person for members in people.values() for person in members})
+    if not everyone:
+        return result
+    couples_given = [couple for couple in people if couple is not None]
+    where_couple = (
+        in_couple(QuestionnaireSubmission.couple_id, None)
+        if not couples_given
+        else col(QuestionnaireSubmission.couple_id).in_(couples_given)
+    )
     query = select(QuestionnaireSubmission).where(
-        in_couple(QuestionnaireSubmission.couple_id, couple_id),
-        col(QuestionnaireSubmission.person_id).in_(people),
+        where_couple, col(QuestionnaireSubmission.person_id).in_(everyone)
     )
     if instrument is not None:
         query = query.where(QuestionnaireSubmission.instrument == instrument)
     if occasion is not None:
         query = query.where(QuestionnaireSubmission.occasion == occasion)
-    rows = session.exec(query.order_by(col(QuestionnaireSubmission.id))).all()
-    sent: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for row in rows:
-        if row.status == SubmissionStatus.SUBMITTED:
-            sent[(row.instrument, row.occasion)].add(row.person_id)
+    by_couple: dict[int | None, list[QuestionnaireSubmission]] = defaultdict(list)
+    for row in session.exec(query.order_by(col(QuestionnaireSubmission.id))):
+        # Only the couple's own current partners' rows (a former partner's stay out).
+        if row.couple_id in people and row.person_id in people[row.couple_id]:
+            by_couple[row.couple_id].append(row)
 
     def own(row: QuestionnaireSubmission) -> bool:
         return own_drafts and row.person_id == viewer.person_id
 
-    # ISO days sort as text: "extra:2026-11-23" < "extra:2026-12-01".
-    latest: dict[tuple[str, int], str] = {}
-    for row in rows:
-        if (
-            over_time
-            and row.status == SubmissionStatus.SUBMITTED
-            and row.occasion.startswith(REPEATED_PREFIX)
-        ):
-            key = (row.instrument, row.person_id)
-            latest[key] = max(latest.get(key, row.occasion), row.occasion)
+    visible: dict[int | None, list[QuestionnaireSubmission]] = {}
+    readable: list[int] = []
+    for couple, rows in by_couple.items():
+        members = people[couple]
+        sent: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for row in rows:
+            if row.status == SubmissionStatus.SUBMITTED:
+                sent[(row.instrument, row.occasion)].add(row.person_id)
+        # ISO days sort as text: "extra:2026-11-23" < "extra:2026-12-01".
+        latest: dict[tuple[str, int], str] = {}
+        for row in rows:
+            if (
+                over_time
+                and row.status == SubmissionStatus.SUBMITTED
+                and row.occasion.startswith(REPEATED_PREFIX)
+            ):
+                key = (row.instrument, row.person_id)
+                latest[key] = max(latest.get(key, row.occasion), row.occasion)
 
-    def open_to_all(row: QuestionnaireSubmission) -> bool:
-        if len(people) != 2:
-            return False
-        if sent[(row.instrument, row.occasion)] >= set(people):
-            return True
-        # Only a filling over time ("extra:<day>"); any other occasion (an outcome's start, a stage
-        # check) stays blind until both sent that very occasion.
-        if not row.occasion.startswith(REPEATED_PREFIX):
-            return False
-        other = next((p for p in people if p != row.person_id), None)
-        return (
-            other is not None
-            and (row.instrument, row.person_id) in latest
-            and row.occasion <= latest.get((row.instrument, other), "")
-        )
+        def open_to_all(
+            row: QuestionnaireSubmission,
+            members: list[int] = members,
+            sent: dict[tuple[str, str], set[int]] = sent,
+            latest: dict[tuple[str, int], str] = latest,
+        ) -> bool:
+            if len(members) != 2:
+                return False
+            if sent[(row.instrument, row.occasion)] >= set(members):
+                return True
+            # Only a filling over time ("extra:<day>"); any other occasion (an outcome's start, a stage
+            # check) stays blind until both sent that very occasion.
+            if not row.occasion.startswith(REPEATED_PREFIX):
+                return False
+            other = next((p for p in members if p != row.person_id), None)
+            return (
+                other is not None
+                and (row.instrument, row.person_id) in latest
+                and row.occasion <= latest.get((row.instrument, other), "")
+            )
 
-    visible = [r for r in rows if r.status == SubmissionStatus.SUBMITTED or own(r)]
-    readable = [r.id for r in visible if own(r) or open_to_all(r)]
-    answers: dict[int, dict[str, int | None]] = {sid: {} for sid in readable if sid is not None}
+        visible[couple] = [r for r in rows if r.status == SubmissionStatus.SUBMITTED or own(r)]
+        readable.extend(r.id for r in visible[couple] if r.id is not None and (own(r) or open_to_all(r)))
+    answers: dict[int, dict[str, int | None]] = {sid: {} for sid in readable}
     if answers:
         for answer in session.exec(
             select(QuestionnaireAnswer).where(col(QuestionnaireAnswer.submission_id).in_(list(answers)))
         ):
             answers[answer.submission_id][answer.item] = answer.value
-    return [
-        SubmissionView(
-            row.person_id,
-            row.instrument,
-            row.occasion,
-            row.submitted_at if row.status == SubmissionStatus.SUBMITTED else None,
-            answers.get(row.id) if row.id is not None else None,
-        )
-        for row in visible
-    ]
+    for couple, rows in visible.items():
+        result[couple] = [
+            SubmissionView(
+                row.person_id,
+                row.instrument,
+                row.occasion,
+                row.submitted_at if row.status == SubmissionStatus.SUBMITTED else None,
+                answers.get(row.id) if row.id is not None else None,
+            )
+            for row in rows
+        ]
+    return result
 
 
 def readable_answers(
@@ -417,3 +480,65 @@ def couple_submissions(
     sent (the blind rule; with over_time, also the fillings over time a trend may chart: see
     _submissions). No drafts and nothing viewer-specific, so every allowed viewer gets the same."""
     return _submissions(session, viewer, couple_id, own_drafts=False, over_time=over_time)
+
+
+def readable_session_notes(*, session: Session, viewer: Viewer, couple_id: int) -> list[TherapistNote]:
+    """The viewer's own session notes on this couple, newest first. Therapists only, and only while the
+    couple lets them in: a partner never reads a note, and a second therapist the couple also let in never
+    reads the first's."""
+    if viewer.role != Role.THERAPIST:
+        raise AccessDenied("Session notes are the therapist's own.")
+    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    return list(
+        session.exec(
+            select(TherapistNote)
+            .where(TherapistNote.therapist_id == viewer.person_id, TherapistNote.couple_id == couple_id)
+            .order_by(col(TherapistNote.created_at).desc(), col(TherapistNote.id).desc())
+        )
+    )
+
+
+@dataclass(frozen=True)
+class SessionFeedbackView:
+    """One partner's private ratings of one session held (0-10 each, higher is better)."""
+
+    session_id: int
+    held_on: date
+    person_id: int
+    heard: int
+    goals: int
+    approach: int
+    overall: int
+    submitted_at: datetime
+
+
+def readable_session_feedback(*, session: Session, viewer: Viewer, couple_id: int) -> list[SessionFeedbackView]:
+    """The session ratings in this couple that the viewer may read, oldest session first.
+
+    A partner reads only their own ratings, never their partner's, in their current couple. A therapist
+    reads both current partners' ratings of the sessions they themselves held, while the couple lets them
+    in; another therapist the couple also let in never reads them. Anyone else is refused (AccessDenied).
+    """
+    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    query = (
+        select(SessionFeedback, TherapySession.held_on)
+        .join(TherapySession, col(TherapySession.id) == SessionFeedback.session_id)
+        .where(TherapySession.couple_id == couple_id)
+    )
+    if viewer.role == Role.THERAPIST:
+        query = query.where(
+            TherapySession.therapist_id == viewer.person_id,
+            col(SessionFeedback.person_id).in_(_couple_partner_ids(session, couple_id)),
+        )
+    else:
+        query = query.where(SessionFeedback.person_id == viewer.person_id)
+    rows = session.exec(
+        query.order_by(col(TherapySession.held_on), col(TherapySession.id), col(SessionFeedback.id))
+    ).all()
+    return [
+        SessionFeedbackView(
+            row.session_id, held_on, row.person_id, row.heard, row.goals, row.approach, row.overall,
+            row.submitted_at,
+        )  # fmt: skip
+        for row, held_on in rows
+    ]
