@@ -276,26 +276,94 @@ def safety_attention(*, session: Session, viewer: Viewer, couple_id: int) -> lis
     if viewer.role != Role.THERAPIST:
         raise AccessDenied("Only a therapist the person chose is told about their safety check.")
     require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    return _safety_flags(session, viewer, [couple_id]).get(couple_id, [])
+
+
+def caseload_safety_attention(
+    *, session: Session, viewer: Viewer, couple_ids: Sequence[int]
+) -> dict[int, list[AttentionFlag]]:
+    """safety_attention for many couples in a fixed number of queries; couples this therapist may not
+    see are left out."""
+    if viewer.role != Role.THERAPIST:
+        raise AccessDenied("Only a therapist the person chose is told about their safety check.")
+    visible = set(couples_visible_to_therapist(session=session, viewer=viewer))
+    return _safety_flags(session, viewer, [c for c in couple_ids if c in visible])
+
+
+def _safety_flags(session: Session, viewer: Viewer, couple_ids: list[int]) -> dict[int, list[AttentionFlag]]:
+    """The rule of safety_attention, for couples the caller checked: two queries whatever their number."""
+    if not couple_ids:
+        return {}
     consenting = session.exec(
-        select(TherapistGrant.partner_id).where(
-            TherapistGrant.couple_id == couple_id,
+        select(TherapistGrant.couple_id, TherapistGrant.partner_id, Person.display_name)
+        .join(Person, col(Person.id) == TherapistGrant.partner_id)
+        .join(
+            CoupleMembership,
+            and_(
+                col(CoupleMembership.couple_id) == TherapistGrant.couple_id,
+                col(CoupleMembership.person_id) == TherapistGrant.partner_id,
+                col(CoupleMembership.left_at).is_(None),
+            ),
+        )
+        .where(
+            col(TherapistGrant.couple_id).in_(couple_ids),
             TherapistGrant.therapist_id == viewer.person_id,
             col(TherapistGrant.revoked_at).is_(None),
             col(TherapistGrant.share_safety_screen).is_(True),
-            col(TherapistGrant.partner_id).in_(_couple_partner_ids(session, couple_id)),
         )
+        .order_by(col(TherapistGrant.couple_id), col(TherapistGrant.partner_id))
     ).all()
-    flagged = []
-    for person_id in sorted(set(consenting)):
-        latest = session.exec(
-            select(SafetyScreen.flagged)
-            .where(SafetyScreen.person_id == person_id)
-            .order_by(col(SafetyScreen.submitted_at).desc(), col(SafetyScreen.id).desc())
-        ).first()
-        person = session.get(Person, person_id)
-        if latest and person is not None:
-            flagged.append(AttentionFlag(person_id, person.display_name))
-    return flagged
+    if not consenting:
+        return {}
+    latest_first = (
+        func.row_number()
+        .over(
+            partition_by=col(SafetyScreen.person_id),
+            order_by=(col(SafetyScreen.submitted_at).desc(), col(SafetyScreen.id).desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(
+            col(SafetyScreen.person_id).label("person_id"),
+            col(SafetyScreen.flagged).label("flagged"),
+            latest_first,
+        )
+        .where(col(SafetyScreen.person_id).in_({person_id for _, person_id, _ in consenting}))
+        .subquery()
+    )
+    flagged_now = {
+        int(person_id)
+        for person_id, flagged in session.execute(
+            select(ranked.c.person_id, ranked.c.flagged).where(ranked.c.rank == 1)
+        )
+        if flagged
+    }
+    flags: dict[int, list[AttentionFlag]] = defaultdict(list)
+    for couple_id, person_id, name in consenting:
+        if person_id in flagged_now:
+            flags[couple_id].append(AttentionFlag(person_id, name))
+    return dict(flags)
+
+
+def current_partners(
+    *, session: Session, viewer: Viewer, couple_ids: Sequence[int]
+) -> dict[int, list[Person]]:
+    """The current partners of each of these couples this therapist may see, in the order they joined
+    (one query, after the visibility check). Couples the viewer may not see are left out."""
+    visible = set(couples_visible_to_therapist(session=session, viewer=viewer))
+    wanted = [c for c in couple_ids if c in visible]
+    partners: dict[int, list[Person]] = {c: [] for c in wanted}
+    if not wanted:
+        return partners
+    for couple_id, person in session.exec(
+        select(CoupleMembership.couple_id, Person)
+        .join(Person, col(Person.id) == CoupleMembership.person_id)
+        .where(col(CoupleMembership.couple_id).in_(wanted), col(CoupleMembership.left_at).is_(None))
+        .order_by(col(CoupleMembership.couple_id), col(CoupleMembership.joined_at), col(CoupleMembership.id))
+    ):
+        partners[couple_id].append(person)
+    return partners
 
 
 @dataclass(frozen=True)
@@ -512,7 +580,9 @@ class SessionFeedbackView:
     submitted_at: datetime
 
 
-def readable_session_feedback(*, session: Session, viewer: Viewer, couple_id: int) -> list[SessionFeedbackView]:
+def readable_session_feedback(
+    *, session: Session, viewer: Viewer, couple_id: int
+) -> list[SessionFeedbackView]:
     """The session ratings in this couple that the viewer may read, oldest session first.
 
     A partner reads only their own ratings, never their partner's, in their current couple. A therapist
@@ -521,7 +591,7 @@ def readable_session_feedback(*, session: Session, viewer: Viewer, couple_id: in
     """
     require_couple(session=session, viewer=viewer, couple_id=couple_id)
     query = (
-        select(SessionFeedback, TherapySession.held_on)
+        select(SessionFeedback, col(TherapySession.held_on))
         .join(TherapySession, col(TherapySession.id) == SessionFeedback.session_id)
         .where(TherapySession.couple_id == couple_id)
     )
@@ -537,8 +607,34 @@ def readable_session_feedback(*, session: Session, viewer: Viewer, couple_id: in
     ).all()
     return [
         SessionFeedbackView(
-            row.session_id, held_on, row.person_id, row.heard, row.goals, row.approach, row.overall,
+            row.session_id,
+            held_on,
+            row.person_id,
+            row.heard,
+            row.goals,
+            row.approach,
+            row.overall,
             row.submitted_at,
         )  # fmt: skip
         for row, held_on in rows
     ]
+
+
+def caseload_submissions(
+    *,
+    session: Session,
+    viewer: Viewer,
+    couple_ids: Sequence[int],
+    instrument: str | None = None,
+    over_time: bool = False,
+) -> dict[int, list[SubmissionView]]:
+    """couple_submissions for many couples at once, in a fixed number of queries (the same blind rule:
+    answers only where both current partners sent). Couples the viewer may not see are left out."""
+    members = current_partners(session=session, viewer=viewer, couple_ids=couple_ids)
+    people: dict[int | None, list[int]] = {
+        couple_id: [p.id for p in partners if p.id is not None] for couple_id, partners in members.items()
+    }
+    views = _blind_views(
+        session, viewer, people, own_drafts=False, instrument=instrument, over_time=over_time
+    )
+    return {couple_id: views[couple_id] for couple_id in members}
