@@ -9,8 +9,8 @@ finished the one before it, or when their therapist opens it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -524,3 +524,61 @@ def open_stage(*, session: Session, viewer: Viewer, couple_id: int, stage: str, 
         audit.record(
             session, action="stage.opened", actor_id=viewer.person_id, couple_id=couple_id, detail=stage
         )
+
+
+def therapist_journeys(
+    *, session: Session, viewer: Viewer, couple_ids: Sequence[int], program: Program
+) -> dict[int, Journey]:
+    """Each couple's journey as its therapist sees it, for the couples this therapist may see right now
+    (others are left out), in a fixed number of queries whatever their number. `me` is the partner who
+    joined first and `partner` the other; `for_partner` turns it toward the other partner. The pause is
+    left out: only partners learn it."""
+    if viewer.role != Role.THERAPIST:
+        raise access.AccessDenied("Only a therapist sees couples' journeys.")
+    members = access.current_partners(session=session, viewer=viewer, couple_ids=couple_ids)
+    progress: dict[int, dict[int, PartnerProgress]] = {
+        couple_id: {p.id: PartnerProgress(p.id, p.display_name) for p in partners if p.id is not None}
+        for couple_id, partners in members.items()
+        if len(partners) == 2
+    }
+    if not progress:
+        return {}
+    ids = list(progress)
+    people = [person_id for partners in progress.values() for person_id in partners]
+    # Only what was done in each couple counts, by its current partners (a former couple's steps stay out).
+    for submission in session.exec(
+        select(QuestionnaireSubmission).where(
+            col(QuestionnaireSubmission.couple_id).in_(ids),
+            col(QuestionnaireSubmission.person_id).in_(people),
+            QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
+        )
+    ):
+        mine = progress.get(submission.couple_id or 0, {}).get(submission.person_id)
+        stage, step = questionnaire_step(submission, program)
+        if mine is not None and stage and submission.submitted_at is not None:
+            mine.done.setdefault(stage, {})[step] = submission.submitted_at
+    for record in session.exec(
+        select(ExerciseRecord).where(
+            col(ExerciseRecord.couple_id).in_(ids),
+            col(ExerciseRecord.person_id).in_(people),
+            col(ExerciseRecord.completed_at).is_not(None),
+        )
+    ):
+        mine = progress.get(record.couple_id or 0, {}).get(record.person_id)
+        if mine is not None and record.completed_at is not None:
+            mine.done.setdefault(record.stage, {})[record.exercise] = record.completed_at
+    openings: dict[int, dict[str, datetime]] = {couple_id: {} for couple_id in ids}
+    for opening in session.exec(select(StageOpening).where(col(StageOpening.couple_id).in_(ids))):
+        openings[opening.couple_id][opening.stage] = opening.opened_at
+    journeys = {}
+    for couple_id, partners in progress.items():
+        first, second = partners.values()
+        journeys[couple_id] = Journey(program, couple_id, first, second, openings[couple_id])
+    return journeys
+
+
+def for_partner(couple_journey: Journey, person_id: int) -> Journey:
+    """The same couple's journey turned toward one of its partners (their `current_stage`, `next_step`)."""
+    if couple_journey.me.person_id == person_id or couple_journey.partner is None:
+        return couple_journey
+    return replace(couple_journey, me=couple_journey.partner, partner=couple_journey.me)
