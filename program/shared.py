@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from program import access, journey
 from program.access import Viewer
 from program.curriculum import Program
-from program.models import Person
+from program.models import CheckIn, Person, Visibility
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,14 @@ class SharedText:
     where: str
     body: str
     day: date
+    # Whom its writer shared it with: PARTNER is the couple (the partner, and a therapist both let in);
+    # THERAPIST is the therapist alone, so a therapist's page keeps it apart from what the couple shares.
+    visibility: Visibility
     # When it was written (UTC), so the page can date it in the reader's own time zone; None for a
     # check-in note, which is dated by its week.
     written_at: datetime | None = None
+    # When it was last written or changed (UTC), for "new since you last looked" (a check-in's too).
+    changed_at: datetime | None = None
 
 
 def describe_context(program: Program, context: str) -> str:
@@ -58,20 +63,40 @@ def shared_with_viewer(
     names = dict(
         session.exec(select(Person.id, Person.display_name).where(col(Person.id).in_(writers))).all()
     )
+    # Only the timestamps and sharing choices of check-ins already read above (after its access check).
+    checkin_rows = {
+        (person_id, week): (visibility, updated_at)
+        for person_id, week, visibility, updated_at in session.exec(
+            select(
+                col(CheckIn.person_id),
+                col(CheckIn.week_start),
+                col(CheckIn.note_visibility),
+                col(CheckIn.updated_at),
+            ).where(CheckIn.couple_id == couple_id, col(CheckIn.person_id).in_(writers))
+        ).all()
+    }
     texts = [
         SharedText(
             names[r.person_id],
             describe_context(program, r.context),
             r.body,
             r.updated_at.date(),
+            Visibility(r.visibility),
+            r.updated_at,
             r.updated_at,
         )
         for r in reflections
     ]
-    texts += [
-        SharedText(
-            names[c.person_id], f"Weekly check-in, week of {c.week_start:%d %B}", c.note or "", c.week_start
+    for c in notes:
+        visibility, changed_at = checkin_rows[(c.person_id, c.week_start)]
+        texts.append(
+            SharedText(
+                names[c.person_id],
+                f"Weekly check-in, week of {c.week_start:%d %B}",
+                c.note or "",
+                c.week_start,
+                Visibility(visibility),
+                changed_at=changed_at,
+            )
         )
-        for c in notes
-    ]
     return sorted(texts, key=lambda text: text.day, reverse=True)

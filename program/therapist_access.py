@@ -24,6 +24,20 @@ from program.models import (
 THERAPIST_CODE_GROUPS = 3
 THERAPIST_CODE_LIFETIME = timedelta(days=30)
 VIEWED = "therapist.viewed"
+VIEWED_DETAIL = "opened your record"
+STAGE_OPENED = "stage.opened"
+# Everything a therapist does to a couple's record, in the audit trail the couple reads on their account
+# page. Each detail is a fixed phrase ("wrote a session note"): never a note's, homework's or rating's
+# content. A stage opening's detail is the stage key, which the page names.
+THERAPIST_ACTIONS = (
+    VIEWED,
+    "therapist.note_written",
+    "therapist.note_edited",
+    "therapist.homework_assigned",
+    "therapist.session_held",
+    "therapist.report_downloaded",
+    STAGE_OPENED,
+)
 WAITING_FOR_APPROVAL = (
     "Your therapist account is waiting for approval by this server's operator. Until then you cannot "
     "make a code for couples, and no couple can give you access."
@@ -80,11 +94,13 @@ class TherapistAccess:
 
 @dataclass(frozen=True)
 class ViewRecord:
-    """One therapist view of the couple, as the partners can read it."""
+    """One thing a therapist did with the couple's record (opened it, wrote a note...), as the partners can
+    read it: when, who, and the action's fixed phrase."""
 
     at: datetime
     therapist_name: str
     what: str
+    action: str = VIEWED
 
 
 def _therapist_by_username(session: Session, username: str) -> Person:
@@ -349,23 +365,47 @@ def couple_for_therapist(*, session: Session, viewer: Viewer, couple_id: int) ->
     )
 
 
-def open_couple(*, session: Session, viewer: Viewer, couple_id: int, what: str) -> couples.CoupleSummary:
+def open_couple(
+    *, session: Session, viewer: Viewer, couple_id: int, what: str = VIEWED_DETAIL
+) -> couples.CoupleSummary:
     """A therapist opens a couple: checked like couple_for_therapist, and recorded for the couple to read."""
     summary = couple_for_therapist(session=session, viewer=viewer, couple_id=couple_id)
     audit.record(session, action=VIEWED, actor_id=viewer.person_id, couple_id=couple_id, detail=what)
     return summary
 
 
+def last_opened(*, session: Session, viewer: Viewer, couple_id: int) -> datetime | None:
+    """When this therapist last opened this couple (None: never). Read before open_couple records the
+    current opening, it is what the pre-session brief counts changes from. Another therapist's openings
+    do not count: each therapist's brief runs from their own last look."""
+    access.require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    return session.exec(
+        select(AuditEvent.at)
+        .where(
+            AuditEvent.couple_id == couple_id,
+            AuditEvent.actor_id == viewer.person_id,
+            AuditEvent.action == VIEWED,
+        )
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+    ).first()
+
+
 def view_record(*, session: Session, viewer: Viewer) -> list[ViewRecord]:
-    """Every therapist view of the viewer's couple, newest first (partners only)."""
+    """Everything a therapist did with the viewer's couple's record (THERAPIST_ACTIONS), newest first
+    (partners only): each view, note written or edited, homework assigned, session held, report downloaded
+    and stage opened, never their contents."""
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     if couple_id is None:
         return []
     therapist = aliased(Person)
     rows = session.exec(
-        select(AuditEvent.at, therapist.display_name, AuditEvent.detail)
+        select(AuditEvent.at, therapist.display_name, AuditEvent.detail, AuditEvent.action)
         .join(therapist, col(therapist.id) == AuditEvent.actor_id)
-        .where(AuditEvent.couple_id == couple_id, AuditEvent.action == VIEWED)
+        .where(
+            AuditEvent.couple_id == couple_id,
+            col(AuditEvent.action).in_(THERAPIST_ACTIONS),
+            therapist.role == Role.THERAPIST,
+        )
         .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
     ).all()
-    return [ViewRecord(at, name, what) for at, name, what in rows]
+    return [ViewRecord(at, name, what or "", action) for at, name, what, action in rows]

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from program import accounts, couples, deletion, export, sessions, therapist_access
 from program.access import Viewer
+from program.curriculum import Program
 from program.db import read_session, write_session
 from program.models import Role, utcnow
 from program.settings import Settings
@@ -161,8 +162,10 @@ def _therapist_section(engine: Engine, settings: Settings, viewer: Viewer) -> No
     st.header("Your therapist")
     st.write(
         "A therapist sees your couple only once **both** of you have given access with their code. "
-        "Either of you can withdraw it at any time, and it takes effect at once. Every time a therapist "
-        "opens your couple, it is recorded below."
+        "Either of you can withdraw it at any time, and it takes effect at once. Everything a therapist "
+        "does with your couple's record is listed below: each time they open it, write or edit a session "
+        "note, assign homework, mark a session held, download a session report or open a stage early. "
+        "The list says what they did, not what they read or wrote."
     )
     with read_session(engine) as session:
         therapists = therapist_access.therapists_of_couple(session=session, viewer=viewer)
@@ -187,14 +190,23 @@ def _therapist_section(engine: Engine, settings: Settings, viewer: Viewer) -> No
         _enter_therapist_code(engine, settings, viewer)
     else:
         _confirm_therapist(engine, settings, viewer, *pending)
-    st.subheader("Who has looked at your couple")
+    st.subheader("What your therapist did with your record")
     if not record:
         st.caption("No therapist has opened your couple.")
     else:
+        program = runtime.program()
         st.dataframe(
-            [{"When": _date(r.at), "Therapist": r.therapist_name, "What": r.what} for r in record],
+            [{"When": _date(r.at), "Therapist": r.therapist_name, "What": _what(r, program)} for r in record],
             hide_index=True,
         )
+
+
+def _what(record: therapist_access.ViewRecord, program: Program) -> str:
+    """The record's phrase; a stage opening names the stage (its detail holds the stage's key)."""
+    if record.action == therapist_access.STAGE_OPENED:
+        stage = program.stage_by_key.get(record.what)
+        return f"opened {stage.title if stage else 'a stage'} early"
+    return record.what
 
 
 def _enter_therapist_code(engine: Engine, settings: Settings, viewer: Viewer) -> None:

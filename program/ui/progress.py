@@ -7,6 +7,7 @@ import streamlit as st
 from program import access, charts, outcomes, progress, shared
 from program.access import Viewer
 from program.db import read_session
+from program.models import Visibility
 from program.ui import runtime
 from program.ui.localtime import local_date
 from program.ui.text import md
@@ -48,17 +49,25 @@ def _figures(
     ]
 
 
-def render_shared_texts(viewer: Viewer, couple_id: int) -> None:
-    """What the others in this couple chose to share with the viewer."""
+def render_shared_texts(
+    viewer: Viewer,
+    couple_id: int,
+    *,
+    only: Visibility | None = None,
+    title: str = "Shared with you",
+    empty: str = "Nothing has been shared with you yet. All writing is private unless its writer shares it.",
+) -> None:
+    """What the others in this couple chose to share with the viewer (with `only`, just the texts shared
+    that way: a therapist's page shows what the couple shared apart from what was told to them alone)."""
     with read_session(runtime.engine()) as session:
         texts = shared.shared_with_viewer(
             session=session, viewer=viewer, couple_id=couple_id, program=runtime.program()
         )
-    st.subheader("Shared with you")
+    if only is not None:
+        texts = [text for text in texts if text.visibility == only]
+    st.subheader(title)
     if not texts:
-        st.caption(
-            "Nothing has been shared with you yet. All writing is private unless its writer shares it."
-        )
+        st.caption(empty)
         return
     for text in texts:
         with st.container(border=True):
