@@ -23,6 +23,7 @@ from program import access, scoring, shared
 from program.access import Viewer
 from program.curriculum import Program
 from program.models import (
+    FEEDBACK_ITEMS,
     AuditEvent,
     CheckIn,
     CoupleMembership,
@@ -35,7 +36,9 @@ from program.models import (
     QuestionnaireSubmission,
     Reflection,
     Role,
+    SessionFeedback,
     TherapistGrant,
+    TherapySession,
 )
 from program.therapist_access import VIEWED
 
@@ -53,6 +56,8 @@ FILES: dict[str, str] = {
     "exercises.json": "Your exercise records: when you started and finished each, and your practice-log "
     "days.",
     "homework.csv": "The homework you marked done.",
+    "session_feedback.csv": "Your own ratings of each session your therapist marked held (0 to 10, higher "
+    "is better). Only you and that therapist ever read them; your partner's ratings are never here.",
     "safety_screens.json": "Your own private safety checks: your answers and whether they were flagged.",
     "pauses.csv": "Each time you paused joint exercises, with the reason you chose (only you ever see it).",
     "therapist_grants.csv": "Each time you gave a therapist access, when you withdrew it, and whether you "
@@ -189,6 +194,7 @@ def _fields(row: object, names: Sequence[str]) -> Row:
 CHECKIN_COLUMNS = ("couple_id", "week_start", "closeness", "communication", "conflict", "trust", "overall",
                    "note", "note_visibility", "created_at", "updated_at")  # fmt: skip
 REFLECTION_COLUMNS = ("couple_id", "context", "body", "visibility", "created_at", "updated_at")
+FEEDBACK_COLUMNS = (*FEEDBACK_ITEMS, "submitted_at")
 EXERCISE_COLUMNS = ("couple_id", "stage", "exercise", "data", "started_at", "updated_at", "completed_at")
 
 
@@ -218,6 +224,20 @@ def _homework(session: Session, viewer: Viewer) -> list[Row]:
             "completed_at": completion.completed_at,
         }
         for completion, assignment in rows
+    ]
+
+
+def _session_feedback(session: Session, viewer: Viewer) -> list[Row]:
+    """The viewer's own session ratings only (by person id): never a partner's, whoever held the session."""
+    rows = session.exec(
+        select(SessionFeedback, TherapySession)
+        .join(TherapySession, col(TherapySession.id) == SessionFeedback.session_id)
+        .where(SessionFeedback.person_id == viewer.person_id)
+        .order_by(col(TherapySession.held_on), col(SessionFeedback.id))
+    ).all()
+    return [
+        {"couple": held.couple_id, "held_on": held.held_on, **_fields(rating, FEEDBACK_COLUMNS)}
+        for rating, held in rows
     ]
 
 
@@ -331,6 +351,9 @@ def export_zip(*, session: Session, viewer: Viewer, program: Program, now: datet
         ),
         "homework.csv": _csv(
             ("couple", "stage", "title", "due_on", "completed_at"), _homework(session, viewer)
+        ),
+        "session_feedback.csv": _csv(
+            ("couple", "held_on", *FEEDBACK_COLUMNS), _session_feedback(session, viewer)
         ),
         "safety_screens.json": _json(_safety_screens(session, viewer)),
         "pauses.csv": _csv(("couple_id", "reason", "started_at", "ended_at"), _pauses(session, viewer)),
