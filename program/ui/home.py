@@ -6,13 +6,14 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from program import checkins, home_path, journey, outcomes, reminders, safety
+from program import checkins, home_path, homework, journey, outcomes, reminders, safety
 from program.access import Viewer
 from program.db import read_session
 from program.home_path import StageState
 from program.models import utcnow
 from program.ui import runtime
 from program.ui.checkin import local_today
+from program.ui.homework import render_partner_homework
 from program.ui.navigation import PAGE_TITLES
 from program.ui.text import md
 
@@ -40,6 +41,9 @@ def render_partner_home(viewer: Viewer) -> None:
             settings=runtime.settings(),
             now=utcnow(),
             progress=progress,
+        )
+        therapist_homework_open = any(
+            item.done_at is None for item in homework.for_partner(session=session, viewer=viewer, today=today)
         )
     due = reminders.due_now(
         progress, checkin_done=checkin_done, today=today, safety_due=safety_due, outcome=outcome
@@ -74,11 +78,12 @@ def render_partner_home(viewer: Viewer) -> None:
         _stage_card(number, stage, partner)
 
     st.subheader("Due for you")
-    if not due:
+    if not due and not therapist_homework_open:
         st.write("Nothing is due right now. Well done.")
     for item in due:
         icon = ":material/schedule:" if item.overdue else ":material/arrow_forward:"
         _link(item.page, item.text, icon)
+    render_partner_homework(viewer)
 
     if path.waiting_on_partner:
         st.subheader(f"Waiting on {partner}" if partner else "Waiting on your partner")
