@@ -191,8 +191,7 @@ def draw_charts(chart_list: Sequence[tuple[str, charts.Chart]]) -> list[ChartPag
     except Exception as error:  # kaleido and choreographer raise many kinds; all mean the same here
         raise ReportError(
             "The charts could not be drawn: the server needs chromium for this (Debian: apt-get install "
-            "chromium; set BROWSER_PATH if it is not on the PATH). "
-            f"({type(error).__name__}: {error})"
+            "chromium; set BROWSER_PATH if it is not on the PATH)."
         ) from error
     return [
         ChartPage(title, png, width, height, chart.caption, chart.table)
