@@ -34,6 +34,7 @@ from program.models import (
     SubmissionStatus,
     TherapistApproval,
     TherapistGrant,
+    TherapistNote,
     Visibility,
 )
 from tests.program_helpers import PROGRAM
@@ -120,6 +121,14 @@ class RecordSpec:
 
 
 @dataclass(frozen=True)
+class NoteSpec:
+    """A therapist's session note on a couple (indices), written while or after the couple let them in."""
+
+    therapist: int
+    couple: int
+
+
+@dataclass(frozen=True)
 class World:
     """Everything one example puts in the database."""
 
@@ -134,6 +143,8 @@ class World:
     records: tuple[RecordSpec, ...] = ()
     # Therapists the operator has not approved (or approved and then withdrew): they see no couple.
     unapproved: tuple[int, ...] = ()
+    # Session notes: the writing therapist's alone, while the couple lets them in; never a partner's read.
+    notes: tuple[NoteSpec, ...] = ()
 
 
 def _item_answers(spec: AnswerSpec) -> dict[str, int | None]:
@@ -248,6 +259,13 @@ def worlds(draw: st.DrawFn) -> World:
         tuple(answers),
         tuple(records),
         unapproved=tuple(t for t in range(therapists) if draw(st.integers(0, 4)) == 0),
+        # Every therapist may have written on any couple: ones that let them in, ended, or never did.
+        notes=tuple(
+            NoteSpec(t, c)
+            for t in range(therapists)
+            for c in range(len(couples))
+            for _ in range(draw(st.integers(0, 2)))
+        ),
     )
 
 
@@ -392,6 +410,16 @@ def _build(engine: Engine, world: World) -> Built:
                     completed_at=T0 if r.completed else None,
                 )
             )
+        for n, note in enumerate(world.notes):
+            session.add(
+                TherapistNote(
+                    therapist_id=therapists[note.therapist].person_id,
+                    couple_id=couple_ids[note.couple],
+                    body=f"note {n}",
+                    created_at=T0 + timedelta(minutes=n),
+                    updated_at=T0 + timedelta(minutes=n),
+                )
+            )
         return Built(
             partners, therapists, couple_ids, max(couple_ids, default=0) + 1, reflection_ids, screen_ids
         )
@@ -506,6 +534,18 @@ class Oracle:
             for row_id, p in zip(self.built.screen_ids, self.world.screens, strict=True)
             if self.built.partners[p].person_id == person_id
         )
+
+    def notes(self, viewer: Viewer, couple: int | None) -> list[str] | None:
+        """The session notes the viewer reads on a couple, newest first: a therapist's own, while the couple
+        lets them in; refused for every partner and any other therapist."""
+        if viewer.role != Role.THERAPIST or not self.may_view(viewer, couple):
+            return None
+        therapist = self.therapist_index[viewer.person_id]
+        return [
+            f"note {n}"
+            for n, note in reversed(list(enumerate(self.world.notes)))
+            if (note.therapist, note.couple) == (therapist, couple)
+        ]
 
     def answers(
         self, viewer: Viewer, couple: int | None, questionnaire: int
@@ -640,6 +680,10 @@ def _situations(world: World) -> set[str]:
         found.add("both partners sent a questionnaire in their couple")
     if any((t, c) in seen for t in range(world.therapists) for c in sent_both):
         found.add("a therapist sees answers both partners sent")
+    if any((n.therapist, n.couple) in seen for n in world.notes):
+        found.add("a therapist reads their notes on a couple")
+    if any((t, n.couple) in seen and n.therapist != t for n in world.notes for t in range(world.therapists)):
+        found.add("another therapist's notes sit on a couple a therapist sees")
     return found
 
 
@@ -702,6 +746,8 @@ SAME_PAIR_AGAIN = World(
         AnswerSpec(1, 1, 1, True, 1),
     ),
     records=(RecordSpec(0, 0, 0, True), RecordSpec(1, 1, 0, True), RecordSpec(1, 1, 1, False)),
+    # Therapist 0's notes on the old couple and the new one; therapist 1 (let in by one partner) on the new.
+    notes=(NoteSpec(0, 0), NoteSpec(0, 1), NoteSpec(1, 1), NoteSpec(0, 1)),
 )
 # Solo partners with couple-less work, a couple of one, and a therapist holding a grant from only one side.
 SOLO_AND_HALF = World(
@@ -739,8 +785,9 @@ def _read(call: Callable[[], Row]) -> Row | None:
 @example(world=SAME_PAIR_AGAIN)
 @example(world=SOLO_AND_HALF)
 def test_every_viewer_reads_exactly_what_the_privacy_rules_allow(engine: Engine, world: World) -> None:
-    """Each viewer reads exactly the texts, check-in notes, safety screens, item answers and chart data
-    that consent, sharing, the blind rule and the couple they were given in allow."""
+    """Each viewer reads exactly the texts, check-in notes, safety screens, item answers, chart data and
+    session notes that consent, sharing, the blind rule and the couple they were given in allow (a partner
+    never reads a session note, whatever the order of grants, revocations and couples)."""
     built = _build(engine, world)
     oracle = Oracle(world, built)
     _label(world)
@@ -758,6 +805,14 @@ def test_every_viewer_reads_exactly_what_the_privacy_rules_allow(engine: Engine,
                 )
                 got = None if reflections is None else sorted(r.id for r in reflections if r.id is not None)
                 assert got == oracle.reflections(viewer, couple), where
+
+                notes = _read(
+                    partial(
+                        access.readable_session_notes, session=session, viewer=viewer, couple_id=couple_id
+                    )
+                )
+                got_notes = None if notes is None else [n.body for n in notes]
+                assert got_notes == oracle.notes(viewer, couple), f"{where}: session notes"
 
                 checkins = _read(
                     partial(access.readable_checkins, session=session, viewer=viewer, couple_id=couple_id)
