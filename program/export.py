@@ -55,7 +55,9 @@ FILES: dict[str, str] = {
     "you shared each with (private, partner, therapist).",
     "exercises.json": "Your exercise records: when you started and finished each, and your practice-log "
     "days.",
-    "homework.csv": "The homework you marked done.",
+    "homework.csv": "Homework for you (from a stage, or from your therapist for you or for both of you) in "
+    "each couple you were in, and when you marked it done. Homework your therapist gave your partner "
+    "alone is theirs, not here.",
     "session_feedback.csv": "Your own ratings of each session your therapist marked held (0 to 10, higher "
     "is better). Only you and that therapist ever read them; your partner's ratings are never here.",
     "safety_screens.json": "Your own private safety checks: your answers and whether they were flagged.",
@@ -209,21 +211,45 @@ def _own_rows(
 
 
 def _homework(session: Session, viewer: Viewer) -> list[Row]:
+    """Homework for the viewer in any couple they were in (for both partners or for them alone), and any
+    they marked done; never homework for their partner alone."""
+    theirs = select(CoupleMembership.couple_id).where(CoupleMembership.person_id == viewer.person_id)
     rows = session.exec(
-        select(HomeworkCompletion, HomeworkAssignment)
-        .join(HomeworkAssignment, col(HomeworkAssignment.id) == HomeworkCompletion.assignment_id)
-        .where(HomeworkCompletion.person_id == viewer.person_id)
-        .order_by(col(HomeworkCompletion.completed_at))
+        select(HomeworkAssignment, HomeworkCompletion.completed_at)
+        .join(
+            HomeworkCompletion,
+            and_(
+                col(HomeworkCompletion.assignment_id) == HomeworkAssignment.id,
+                col(HomeworkCompletion.person_id) == viewer.person_id,
+            ),
+            isouter=True,
+        )
+        .where(
+            or_(
+                col(HomeworkCompletion.id).is_not(None),
+                and_(
+                    col(HomeworkAssignment.couple_id).in_(theirs),
+                    or_(
+                        col(HomeworkAssignment.for_person_id).is_(None),
+                        col(HomeworkAssignment.for_person_id) == viewer.person_id,
+                    ),
+                ),
+            )
+        )
+        .order_by(col(HomeworkAssignment.created_at), col(HomeworkAssignment.id))
     ).all()
     return [
         {
             "couple": assignment.couple_id,
             "stage": assignment.stage,
             "title": assignment.title,
+            "instructions": assignment.instructions,
+            "for": "both partners" if assignment.for_person_id is None else "you",
             "due_on": assignment.due_on,
-            "completed_at": completion.completed_at,
+            "assigned_at": assignment.created_at,
+            "completed_at": completed_at,
         }
-        for completion, assignment in rows
+        for assignment, completed_at in rows
     ]
 
 
@@ -350,7 +376,8 @@ def export_zip(*, session: Session, viewer: Viewer, program: Program, now: datet
             _own_rows(session, viewer, ExerciseRecord, EXERCISE_COLUMNS, ExerciseRecord.started_at)
         ),
         "homework.csv": _csv(
-            ("couple", "stage", "title", "due_on", "completed_at"), _homework(session, viewer)
+            ("couple", "stage", "title", "instructions", "for", "due_on", "assigned_at", "completed_at"),
+            _homework(session, viewer),
         ),
         "session_feedback.csv": _csv(
             ("couple", "held_on", *FEEDBACK_COLUMNS), _session_feedback(session, viewer)

@@ -269,3 +269,41 @@ def test_two_clicks_at_once_mark_it_done_once(engine: Engine) -> None:
         thread.join()
     assert errors == []
     assert _completions(engine) == [(hw, ana.person_id)]
+
+
+def test_a_partners_export_lists_their_homework_never_the_other_partners_own(engine: Engine) -> None:
+    """Ana's export holds the homework for both and for her (done or not, in a couple since ended too),
+    never Ben's own homework; Ben's holds his and the shared one."""
+    import csv
+    import io
+    import zipfile
+
+    from program import export
+    from tests.program_helpers import PROGRAM
+
+    kim = make_person(engine, "kim", Role.THERAPIST)
+    couple_id, ana, ben = _couple(engine, kim)
+    both = _assign(engine, kim, couple_id, title="Both: walk together")
+    _assign(engine, kim, couple_id, title="Ana: write a letter", for_person_id=ana.person_id)
+    _assign(engine, kim, couple_id, title="=BEN ONLY secret task", for_person_id=ben.person_id)
+    _done(engine, ana, both)
+    with write_session(engine) as session:
+        couples.leave_couple(session=session, viewer=ben, now=NOW)
+
+    def rows(viewer: Viewer) -> list[dict[str, str]]:
+        with read_session(engine) as session:
+            data = export.export_zip(session=session, viewer=viewer, program=PROGRAM, now=NOW)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            text = archive.read("homework.csv").decode("utf-8-sig")
+        return list(csv.DictReader(io.StringIO(text)))
+
+    ana_rows = rows(ana)
+    assert [(r["title"], r["for"], bool(r["completed_at"])) for r in ana_rows] == [
+        ("Both: walk together", "both partners", True),
+        ("Ana: write a letter", "you", False),
+    ]
+    assert ana_rows[0]["instructions"] == "Each evening, one talks and one listens."
+    assert [(r["title"], r["for"]) for r in rows(ben)] == [
+        ("Both: walk together", "both partners"),
+        ("'=BEN ONLY secret task", "you"),  # a spreadsheet formula is defused
+    ]
