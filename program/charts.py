@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from program import journey, outcomes
+from program.access import SessionFeedbackView
 from program.curriculum import CHECKIN_KEYS, Instrument, Program, Subscale
 from program.progress import DatedScores, Filling, Partner, PracticeNote, ProgressData
 from program.questionnaires import stage_occasion
@@ -1203,3 +1204,118 @@ def _range_label(instrument: Instrument, subscale: Subscale) -> str:
 def _sentence(clauses: list[str]) -> str:
     text = "; ".join(clauses)
     return text[:1].upper() + text[1:] + "."
+
+
+# ---- session feedback (the therapist's view only) -------------------------------------------------
+
+FEEDBACK_MIN, FEEDBACK_MAX = 0, 10
+LOWEST_SYMBOLS = ("circle-open", "square-open")
+
+
+def session_feedback(
+    partners: Sequence[Partner],
+    held: Sequence[date],
+    ratings: Sequence[SessionFeedbackView],
+    labels: Mapping[str, str],
+) -> Chart | EmptyChart:
+    """Each partner's overall rating of each session held, with the lowest of their four ratings beside it.
+
+    Overall plus the lowest item rather than all four: eight lines do not read on a phone, the overall item
+    is the partner's own summary, and the lowest item shows where a session fell short for them, which is
+    what a low rating or a split between partners calls for. The table holds all four items. `labels` are
+    the items' short names by key (session_feedback.toml). For the therapist only: a partner never sees
+    the other's ratings.
+    """
+    partners = partners[:2]
+    days = sorted(set(held))
+    if not days:
+        return EmptyChart(
+            "No sessions marked held yet. Mark one above, and each partner is asked to rate it privately."
+        )
+    names = _names(partners)
+    by_person: list[dict[date, SessionFeedbackView]] = [
+        {r.held_on: r for r in ratings if r.person_id == p.person_id} for p in partners
+    ]
+    if not any(by_person):
+        return EmptyChart(
+            "No ratings yet. Each partner is asked on their home page for 14 days after a session."
+        )
+    keys = list(labels)
+    figure = go.Figure()
+    for name, style, symbol, points in zip(names, STYLES, LOWEST_SYMBOLS, by_person, strict=False):
+        if not points:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=days,
+                y=[points[d].overall if d in points else None for d in days],
+                name=f"{plot_text(name)}: overall",
+                mode="lines+markers",
+                connectgaps=False,
+                line={"color": style.colour, "dash": style.dash, "width": 2},
+                marker={"color": style.colour, "symbol": style.symbol, "size": 9},
+                hovertemplate="Session of %{x|%-d %b %Y}: overall %{y:.0f}" + WHO,
+            )
+        )
+        lowest = {d: _lowest(points[d], keys) for d in days if d in points}
+        figure.add_trace(
+            go.Scatter(
+                x=days,
+                y=[lowest[d][1] if d in lowest else None for d in days],
+                name=f"{plot_text(name)}: lowest rating",
+                mode="markers",
+                marker={"color": style.colour, "symbol": symbol, "size": 11, "line": {"width": 2}},
+                customdata=[plot_text(labels[lowest[d][0]]) if d in lowest else "" for d in days],
+                hovertemplate="Session of %{x|%-d %b %Y}: lowest %{customdata} %{y:.0f}" + WHO,
+            )
+        )
+    _layout(figure, "Session feedback")
+    step = math.ceil(len(days) / MAX_DATE_TICKS)
+    figure.update_xaxes(title_text="Session", tickformat="%-d %b", tickvals=days[::step])
+    # Half a point beyond each end, so a 0 or a 10 is drawn whole and not cut by the axis.
+    figure.update_yaxes(
+        title_text=f"Rating ({FEEDBACK_MIN}-{FEEDBACK_MAX}, higher is better)",
+        range=[FEEDBACK_MIN - 0.5, FEEDBACK_MAX + 0.5],
+        dtick=2,
+    )
+    table: list[dict[str, object]] = []
+    for day in days:
+        for name, points in zip(names, by_person, strict=False):
+            rating = points.get(day)
+            row: dict[str, object] = {"Session": day, "Partner": name}
+            row.update({labels[k]: getattr(rating, k) if rating else None for k in keys})
+            table.append(row)
+    return Chart(figure, _feedback_caption(names, by_person, days, labels), table)
+
+
+def _lowest(rating: SessionFeedbackView, keys: Sequence[str]) -> tuple[str, int]:
+    """The item a partner rated lowest and its rating (the first in item order on a tie)."""
+    values = [(key, int(getattr(rating, key))) for key in keys]
+    return min(values, key=lambda pair: pair[1])
+
+
+def _feedback_caption(
+    names: list[str],
+    by_person: list[dict[date, SessionFeedbackView]],
+    days: list[date],
+    labels: Mapping[str, str],
+) -> str:
+    latest = days[-1]
+    when = f"{latest.day} {latest:%b %Y}"
+    clauses: list[str] = []
+    overall: list[int] = []
+    for name, points in zip(names, by_person, strict=False):
+        rating = points.get(latest)
+        if rating is None:
+            clauses.append(f"{name} hasn't rated it yet")
+            continue
+        key, low = _lowest(rating, list(labels))
+        overall.append(rating.overall)
+        clause = f"{name} rated it {rating.overall} overall"
+        if low < rating.overall:
+            clause += f", lowest “{labels[key]}” at {low}"
+        clauses.append(clause)
+    text = f"Session of {when} (ratings 0 to 10, higher is better): " + "; ".join(clauses)
+    if len(overall) == 2 and abs(overall[0] - overall[1]) >= 3:
+        text += f"; their overall ratings are {abs(overall[0] - overall[1])} apart, worth asking about"
+    return text + "."

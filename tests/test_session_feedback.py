@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select, update
 
-from program import couples, export, session_feedback
-from program.access import AccessDenied, Viewer, readable_session_feedback
+from program import charts, couples, export, session_feedback
+from program.access import AccessDenied, SessionFeedbackView, Viewer, readable_session_feedback
 from program.curriculum import ContentError
 from program.db import read_session, write_session
 from program.models import (
@@ -30,6 +30,7 @@ from program.models import (
     TherapistGrant,
     TherapySession,
 )
+from program.progress import Partner
 from program.session_feedback import FeedbackError
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM
@@ -443,3 +444,23 @@ def test_whatever_the_order_of_sends_no_partner_reads_the_other_s_ratings(
         assert sorted(_read(engine, cast.kim, cast.couple_id)) == sorted(
             (s, p, o) for (p, s), o in sent.items()
         )
+
+
+def test_the_chart_says_what_to_do_when_empty_and_who_has_not_rated() -> None:
+    """No session: how to mark one; sessions without ratings: where partners are asked; one partner
+    rated: only their traces, and the caption says the other hasn't yet."""
+    labels = session_feedback.form().short_labels
+    partners = (Partner(1, "Ana"), Partner(2, "Ben"))
+    empty = charts.session_feedback(partners, [], [], labels)
+    assert isinstance(empty, charts.EmptyChart) and "Mark one above" in empty.message
+    unrated = charts.session_feedback(partners, [TODAY], [], labels)
+    assert isinstance(unrated, charts.EmptyChart) and "home page for 14 days" in unrated.message
+    rating = SessionFeedbackView(7, TODAY, 1, 6, 6, 6, 6, NOW)
+    chart = charts.session_feedback(partners, [TODAY - timedelta(days=7), TODAY], [rating], labels)
+    assert isinstance(chart, charts.Chart)
+    assert [t.name for t in chart.figure.data] == ["Ana: overall", "Ana: lowest rating"]
+    assert list(chart.figure.data[0].y) == [None, 6]
+    assert "Ben hasn't rated it yet" in chart.caption and "lowest" not in chart.caption
+    assert [(r["Partner"], r["Overall"]) for r in chart.table] == [
+        ("Ana", None), ("Ben", None), ("Ana", 6), ("Ben", None)
+    ]  # fmt: skip

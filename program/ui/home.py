@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from program import checkins, home_path, homework, journey, outcomes, reminders, safety
+from program import checkins, home_path, homework, journey, outcomes, reminders, safety, session_feedback
 from program.access import Viewer
 from program.db import read_session
 from program.home_path import StageState
@@ -15,6 +15,7 @@ from program.ui import runtime
 from program.ui.checkin import local_today
 from program.ui.homework import render_partner_homework
 from program.ui.navigation import PAGE_TITLES
+from program.ui.session_feedback import render_partner_feedback
 from program.ui.text import md
 
 STATE_ICONS = {
@@ -45,6 +46,7 @@ def render_partner_home(viewer: Viewer) -> None:
         therapist_homework_open = any(
             item.done_at is None for item in homework.for_partner(session=session, viewer=viewer, today=today)
         )
+        feedback_due = bool(session_feedback.due_for_partner(session=session, viewer=viewer, today=today))
     due = reminders.due_now(
         progress, checkin_done=checkin_done, today=today, safety_due=safety_due, outcome=outcome
     )
@@ -78,12 +80,13 @@ def render_partner_home(viewer: Viewer) -> None:
         _stage_card(number, stage, partner)
 
     st.subheader("Due for you")
-    if not due and not therapist_homework_open:
+    if not due and not therapist_homework_open and not feedback_due:
         st.write("Nothing is due right now. Well done.")
     for item in due:
         icon = ":material/schedule:" if item.overdue else ":material/arrow_forward:"
         _link(item.page, item.text, icon)
     render_partner_homework(viewer)
+    render_partner_feedback(viewer)
 
     if path.waiting_on_partner:
         st.subheader(f"Waiting on {partner}" if partner else "Waiting on your partner")
