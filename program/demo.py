@@ -1,8 +1,11 @@
-"""Demo data: a couple with weeks of plausible history and their therapist, so every chart shows at once.
+"""Demo data: a couple with weeks of plausible history and their therapist, so every chart shows at once,
+and four more couples on the therapist's caseload with shorter histories, each showing something else.
 
 The history is made through the functions the pages call (registering, the invite code, the therapist's
 code and both grants, questionnaires, steps, check-ins), each given a `now` in the past, and it is seeded:
-the same `today` and `weeks` always give the same history. The demo password is printed by the command and
+the same `today` and `weeks` always give the same history. The therapist's own work with the demo couple
+(sessions held, their ratings, homework and its completions, a session note) is written as rows, with the
+audit events the workspace records for it. The demo password is printed by the command and
 written in the README, so demo accounts are for trying Kindred out, never for real use. That is why loading
 refuses a database that has anyone else in it unless forced.
 """
@@ -35,7 +38,19 @@ from program import (
 from program.access import Viewer
 from program.curriculum import ConversationExercise, Instrument, Program, Stage
 from program.db import write_session
-from program.models import AuditEvent, Couple, CoupleMembership, Person, Role, Visibility
+from program.models import (
+    AuditEvent,
+    Couple,
+    CoupleMembership,
+    HomeworkAssignment,
+    HomeworkCompletion,
+    Person,
+    Role,
+    SessionFeedback,
+    TherapistNote,
+    TherapySession,
+    Visibility,
+)
 from program.settings import Settings
 
 # Demo only: it is printed by the command and written in the README, so anyone can log in with it.
@@ -43,7 +58,7 @@ DEMO_PASSWORD = "harbour lantern maple seventeen"
 ALEX = ("demo-alex", "Alex")
 SAM = ("demo-sam", "Sam")
 THERAPIST = ("demo-therapist", "Dr Rivera")
-DEMO_USERNAMES = (ALEX[0], SAM[0], THERAPIST[0])
+MAIN_USERNAMES = (ALEX[0], SAM[0], THERAPIST[0])
 MIN_WEEKS, MAX_WEEKS = 2, 52
 SEED = 7
 # The assessment takes the first week; then a skill stage every four weeks, in the program's order.
@@ -69,10 +84,13 @@ class DemoAccounts:
     password: str
     couple_id: int
     weeks: int
+    # The therapist's other couples: their ids (in CASELOAD's order) and their partners' usernames.
+    other_couple_ids: tuple[int, ...] = ()
+    other_partners: tuple[str, ...] = ()
 
     @property
     def usernames(self) -> tuple[str, str, str]:
-        """All three demo usernames, partners first."""
+        """The main three demo usernames, partners first."""
         return (*self.partners, self.therapist)
 
 
@@ -209,6 +227,122 @@ HOMEWORK_NOTES = {
 }
 
 
+# ---- the therapist's work with the demo couple ------------------------------------------------------
+
+# Dr Rivera sees Alex and Sam every other Tuesday evening in the last weeks: (weeks before the current one,
+# each partner's ratings of the session by FEEDBACK_ITEMS, None: not rated yet). The middle session split
+# them: Sam felt unheard (a low rating, 4 points under Alex's), which the caseload flags (it reads the
+# latest session rated). Neither has rated last week's session yet, so it is due in both their panels.
+SESSIONS: tuple[tuple[int, dict[str, tuple[int, int, int, int] | None]], ...] = (
+    (5, {ALEX[0]: (8, 7, 8, 8), SAM[0]: (7, 7, 6, 7)}),
+    (3, {ALEX[0]: (8, 8, 7, 8), SAM[0]: (4, 5, 4, 4)}),
+    (1, {ALEX[0]: None, SAM[0]: None}),
+)
+
+
+@dataclass(frozen=True)
+class DemoHomework:
+    """Homework Dr Rivera set in a session (SESSIONS' index), for one partner or both (None), due a number
+    of weeks after it on a Sunday, and who marked it done on which day of which week (weeks before now)."""
+
+    session: int
+    title: str
+    instructions: str
+    for_person: str | None
+    due_weeks_later: int
+    done: dict[str, tuple[int, int]]
+
+
+HOMEWORK = (
+    DemoHomework(
+        0,
+        "Say one thing you need each day",
+        "Once a day, tell Alex one small thing you need, in one sentence, before going quiet.",
+        SAM[0],
+        1,
+        {SAM[0]: (4, FRI)},
+    ),
+    # Set two sessions ago, due last Sunday and done by neither: overdue.
+    DemoHomework(
+        1,
+        "Plan a money talk with the speaker-listener steps",
+        "Choose a calm evening, take turns with the floor, and agree on one spending rule.",
+        None,
+        1,
+        {},
+    ),
+    # Set last week, due this Sunday: Alex has done it, Sam not yet.
+    DemoHomework(
+        2,
+        "Ten minutes a day, phones away",
+        "Sit together for ten minutes each evening with both phones in another room.",
+        None,
+        1,
+        {ALEX[0]: (1, SAT)},
+    ),
+)
+# Written after the session that split them; only Dr Rivera ever reads it.
+SESSION_NOTE = (
+    "Money came up again. Sam went quiet while Alex explained the budget; Sam's rating afterwards was low. "
+    "Next session: ask Sam first, slow the pace, revisit the speaker-listener steps."
+)
+NOTE_AFTER_SESSION = 1
+
+
+# ---- the therapist's other couples -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseloadCouple:
+    """Another couple Dr Rivera sees, with a short history of its own.
+
+    `overall` is each partner's weekly overall rating for the weeks before the current one, the last week
+    last (None: no check-in that week); the couple began on the Monday of the first of those weeks (or of
+    the demo's first week, in a shorter demo). `assessed` says whether each partner sent the baseline and
+    named their goals in their first week. `shows` is what the therapist sees in the caseload.
+    """
+
+    partners: tuple[tuple[str, str], tuple[str, str]]
+    overall: tuple[tuple[int | None, ...], tuple[int | None, ...]]
+    assessed: tuple[bool, bool]
+    shows: str
+
+
+CASELOAD = (
+    CaseloadCouple(
+        (("demo-jordan", "Jordan"), ("demo-casey", "Casey")),
+        ((5, 5, 6, 6, 7), (5, 6, 6, 7, 7)),
+        (True, True),
+        "steady progress, no alerts",
+    ),
+    # Priya's check-ins fall by 4 points in the last two weeks (and end 3 under Tom's).
+    CaseloadCouple(
+        (("demo-priya", "Priya"), ("demo-tom", "Tom")),
+        ((6, 6, 7, 7, 7, 7, 3, 3), (5, 6, 6, 6, 6, 6, 6, 6)),
+        (True, True),
+        "a check-in drop",
+    ),
+    # Both stopped after their fifth week: nothing for more than three weeks.
+    CaseloadCouple(
+        (("demo-morgan", "Morgan"), ("demo-lee", "Lee")),
+        ((5, 5, 6, 5, 6, None, None, None), (4, 5, 5, 5, 4, None, None, None)),
+        (True, True),
+        "no activity for three weeks",
+    ),
+    # Began last week: Zoë has sent the baseline, Mateo not yet.
+    CaseloadCouple(
+        (("demo-zoe", "Zoë"), ("demo-mateo", "Mateo")),
+        ((6,), (5,)),
+        (True, False),
+        "just starting the assessment",
+    ),
+)
+CASELOAD_USERNAMES = tuple(person[0] for couple in CASELOAD for person in couple.partners)
+DEMO_USERNAMES = (*MAIN_USERNAMES, *CASELOAD_USERNAMES)
+# How far each of a caseload partner's other four ratings strays from their overall one, at most.
+CASELOAD_SPREAD = 1
+
+
 # ---- loading ---------------------------------------------------------------------------------------
 
 
@@ -250,10 +384,12 @@ def load_demo(
                 "`python -m program demo --force`."
             )
         _remove_old_demo(session)
-        couple_id = _History(session, program, weeks, today, bcrypt_rounds, settings).make()
+        couple_id, caseload = _History(session, program, weeks, today, bcrypt_rounds, settings).make()
         # The one true event of the demo: an operator loaded it (kept when the demo is refreshed).
         audit.record(session, action=LOADED, detail=f"{weeks} weeks of demo history")
-    return DemoAccounts((ALEX[0], SAM[0]), THERAPIST[0], DEMO_PASSWORD, couple_id, weeks)
+    return DemoAccounts(
+        (ALEX[0], SAM[0]), THERAPIST[0], DEMO_PASSWORD, couple_id, weeks, caseload, CASELOAD_USERNAMES
+    )
 
 
 def _remove_old_demo(session: Session) -> None:
@@ -336,6 +472,9 @@ class _History:
     # Codes made here are used at once and never shown; a throwaway key leaves them worthless.
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     plan: list[tuple[datetime, Action]] = field(default_factory=list)
+    # The other couples draw on their own generator too, and share one hash of the demo password.
+    caseload_rng: random.Random = field(default_factory=lambda: random.Random(SEED + 2))
+    caseload_hash: str | None = None
 
     def at(self, week: int, weekday: int, hour: int, minute: int = 0) -> datetime:
         """A moment of the history, in UTC."""
@@ -348,8 +487,8 @@ class _History:
         if moment < self.at(self.weeks, MON, 0):
             self.plan.append((moment, action))
 
-    def make(self) -> int:
-        """Make the whole history; returns the couple's id."""
+    def make(self) -> tuple[int, tuple[int, ...]]:
+        """Make the whole history; returns the demo couple's id and the ids of the therapist's others."""
         with _backdated(self.session) as clock:
             therapist, alex, sam, couple_id = self._first_evening(clock)
             self._assessment(alex, sam)
@@ -358,12 +497,14 @@ class _History:
             self._outcomes(alex, sam)
             self._checkins(alex, sam)
             self.then(self.at(self.weeks - 1, THU, 17), self._session_view(therapist, couple_id))
+            self._therapist_work(therapist, {alex.username: alex, sam.username: sam}, couple_id)
+            others = [self._caseload_couple(therapist, couple, n) for n, couple in enumerate(CASELOAD)]
             # A stable sort: things planned for the same moment happen in the order they were planned.
             for moment, action in sorted(self.plan, key=lambda planned: planned[0]):
                 action(clock.set(moment))
             # This week so far: Alex checked in this morning; Sam hasn't yet.
             self._checkin(alex, self.weeks, clock.set(datetime.combine(self.today, time(7, 30), tzinfo=UTC)))
-        return couple_id
+        return couple_id, tuple(other.couple_id for other in others)
 
     def _register(self, person: tuple[str, str], role: Role) -> Viewer:
         account = accounts.NewAccount(person[0], person[1], DEMO_PASSWORD, DEMO_PASSWORD, role)
@@ -399,6 +540,254 @@ class _History:
             )
 
         return view
+
+    # ---- the therapist's work with the demo couple ---------------------------------------------------
+
+    def _therapist_work(self, therapist: Viewer, partners: Mapping[str, Viewer], couple_id: int) -> None:
+        """Sessions held and rated, homework set in them and marked done, and a note after the one that
+        split the couple; a session (and what hangs on it) before the demo's first week is left out."""
+        held: dict[int, int] = {}  # SESSIONS' index -> the TherapySession's id, once it is made
+        assignments: dict[int, int] = {}  # HOMEWORK's index -> the assignment's id
+        for number, (ago, ratings) in enumerate(SESSIONS):
+            week = self.weeks - ago
+            if week < 1:
+                continue
+            self.then(self.at(week, TUE, 18), self._hold_session(therapist, couple_id, number, held))
+            for late, (username, given) in enumerate(ratings.items()):
+                if given is not None:
+                    moment = self.at(week, WED + late, 21)
+                    self.then(moment, self._rate_session(partners[username], number, given, held))
+            if number == NOTE_AFTER_SESSION:
+                self.then(self.at(week, TUE, 19, 30), self._write_note(therapist, couple_id))
+        for number, homework in enumerate(HOMEWORK):
+            week = self.weeks - SESSIONS[homework.session][0]
+            if week < 1:
+                continue
+            assign = self._assign(therapist, couple_id, partners, number, homework, week, assignments)
+            self.then(self.at(week, TUE, 19), assign)
+            for username, (ago, weekday) in homework.done.items():
+                done = self._homework_done(partners[username], number, assignments)
+                self.then(self.at(self.weeks - ago, weekday, 21, 15), done)
+
+    def _hold_session(self, therapist: Viewer, couple_id: int, number: int, held: dict[int, int]) -> Action:
+        def hold(moment: datetime) -> None:
+            row = TherapySession(
+                couple_id=couple_id,
+                therapist_id=therapist.person_id,
+                held_on=moment.date(),
+                created_at=moment,
+            )
+            self.session.add(row)
+            self.session.flush()
+            assert row.id is not None
+            held[number] = row.id
+            audit.record(
+                self.session,
+                action="therapist.session_held",
+                actor_id=therapist.person_id,
+                couple_id=couple_id,
+                detail="marked a session held",
+            )
+
+        return hold
+
+    def _rate_session(
+        self, partner: Viewer, number: int, ratings: tuple[int, int, int, int], held: Mapping[int, int]
+    ) -> Action:
+        def rate(moment: datetime) -> None:
+            heard, goals, approach, overall = ratings
+            self.session.add(
+                SessionFeedback(
+                    session_id=held[number],
+                    person_id=partner.person_id,
+                    heard=heard,
+                    goals=goals,
+                    approach=approach,
+                    overall=overall,
+                    submitted_at=moment,
+                )
+            )
+
+        return rate
+
+    def _write_note(self, therapist: Viewer, couple_id: int) -> Action:
+        def write(moment: datetime) -> None:
+            self.session.add(
+                TherapistNote(
+                    therapist_id=therapist.person_id,
+                    couple_id=couple_id,
+                    body=SESSION_NOTE,
+                    created_at=moment,
+                    updated_at=moment,
+                )
+            )
+            audit.record(
+                self.session,
+                action="therapist.note_written",
+                actor_id=therapist.person_id,
+                couple_id=couple_id,
+                detail="wrote a session note",
+            )
+
+        return write
+
+    def _assign(
+        self,
+        therapist: Viewer,
+        couple_id: int,
+        partners: Mapping[str, Viewer],
+        number: int,
+        homework: DemoHomework,
+        week: int,
+        assignments: dict[int, int],
+    ) -> Action:
+        def assign(moment: datetime) -> None:
+            row = HomeworkAssignment(
+                couple_id=couple_id,
+                stage=None,
+                title=homework.title,
+                instructions=homework.instructions,
+                due_on=self.at(week + homework.due_weeks_later, SUN, 12).date(),
+                assigned_by_id=therapist.person_id,
+                for_person_id=None
+                if homework.for_person is None
+                else partners[homework.for_person].person_id,
+                created_at=moment,
+            )
+            self.session.add(row)
+            self.session.flush()
+            assert row.id is not None
+            assignments[number] = row.id
+            audit.record(
+                self.session,
+                action="therapist.homework_assigned",
+                actor_id=therapist.person_id,
+                couple_id=couple_id,
+                detail="assigned homework",
+            )
+
+        return assign
+
+    def _homework_done(self, partner: Viewer, number: int, assignments: Mapping[int, int]) -> Action:
+        def done(moment: datetime) -> None:
+            self.session.add(
+                HomeworkCompletion(
+                    assignment_id=assignments[number], person_id=partner.person_id, completed_at=moment
+                )
+            )
+
+        return done
+
+    # ---- the therapist's other couples --------------------------------------------------------------
+
+    def _caseload_couple(self, therapist: Viewer, couple: CaseloadCouple, number: int) -> _CaseloadCouple:
+        """Plan one more couple's weeks: their first evening (sign-up, pairing, Dr Rivera's code and both
+        grants), the assessment where they did it, and their weekly check-ins."""
+        made = _CaseloadCouple()
+        length = min(self.weeks - 1, max(len(levels) for levels in couple.overall))
+        first_week = self.weeks - length
+        # Each on a weekday of its own: a couple's grants use the code Dr Rivera gave them that evening.
+        first_evening = self.at(first_week, MON + number, 19)
+        steps: tuple[Action, ...] = (
+            lambda now: self._caseload_first(couple.partners[0], made, now),
+            lambda now: self._caseload_second(couple.partners[1], made, now),
+            lambda now: self._caseload_code(therapist, made, now),
+            lambda now: self._caseload_grant(0, made, now),
+            lambda now: self._caseload_grant(1, made, now),
+        )
+        for minute, step in enumerate(steps):
+            self.then(first_evening + timedelta(minutes=10 * minute), step)
+        baseline = self.program.instruments[self.program.assessment.overview.questionnaire]
+        for side, (assessed, levels) in enumerate(zip(couple.assessed, couple.overall, strict=True)):
+            recent = levels[len(levels) - length :] if length < len(levels) else levels
+            start = next((level for level in recent if level is not None), 5)
+            if assessed:
+                answers = _answers(
+                    self.caseload_rng, baseline, {s.key: start / 10 for s in baseline.subscales}
+                )
+                sent = self.at(first_week, TUE + number + side, 20, 30)
+                self.then(sent, self._caseload_assessment(made, side, baseline, answers))
+            week = first_week + length - len(recent)
+            for offset, level in enumerate(recent):
+                if level is not None:
+                    ratings = self._caseload_ratings(level)
+                    moment = self.at(week + offset, SUN, 19 + side, self.caseload_rng.randint(0, 50))
+                    self.then(moment, self._caseload_checkin(made, side, ratings))
+        return made
+
+    def _caseload_register(self, person: tuple[str, str]) -> Viewer:
+        """A caseload partner's account, checked as any is; all of them share one hash of the (public) demo
+        password, since hashing it afresh for each of eight people would add seconds at the default cost."""
+        if self.caseload_hash is None:
+            self.caseload_hash = accounts.hash_password(DEMO_PASSWORD, rounds=self.rounds)
+        prepared = accounts.PreparedAccount(
+            accounts.check_username(person[0]),
+            accounts.check_display_name(person[1]),
+            Role.PARTNER,
+            self.caseload_hash,
+        )
+        return Viewer.of(accounts.add_person(session=self.session, prepared=prepared))
+
+    def _caseload_first(self, person: tuple[str, str], made: _CaseloadCouple, now: datetime) -> None:
+        partner = self._caseload_register(person)
+        made.partners.append(partner)
+        made.invite = couples.create_couple(session=self.session, viewer=partner, key=self.key, now=now).code
+
+    def _caseload_second(self, person: tuple[str, str], made: _CaseloadCouple, now: datetime) -> None:
+        partner = self._caseload_register(person)
+        made.partners.append(partner)
+        made.couple_id = couples.join_couple(
+            session=self.session, viewer=partner, code=made.invite, key=self.key, now=now
+        )
+
+    def _caseload_code(self, therapist: Viewer, made: _CaseloadCouple, now: datetime) -> None:
+        issued = therapist_access.issue_therapist_code(
+            session=self.session, viewer=therapist, key=self.key, now=now
+        )
+        made.code = issued.code
+
+    def _caseload_grant(self, side: int, made: _CaseloadCouple, now: datetime) -> None:
+        therapist_access.grant_access(
+            session=self.session, viewer=made.partners[side], code=made.code, key=self.key, now=now
+        )
+
+    def _caseload_assessment(
+        self, made: _CaseloadCouple, side: int, baseline: Instrument, answers: Mapping[str, int]
+    ) -> Action:
+        def assess(sent: datetime) -> None:
+            partner = made.partners[side]
+            self._questionnaire(partner, baseline, questionnaires.BASELINE, answers)(sent)
+            journey.complete_step(
+                session=self.session,
+                viewer=partner,
+                program=self.program,
+                stage=journey.ASSESSMENT,
+                step=journey.GOALS,
+                now=sent + timedelta(minutes=15),
+            )
+
+        return assess
+
+    def _caseload_ratings(self, level: int) -> dict[str, int]:
+        """A week's five ratings: the overall one as given, the others within CASELOAD_SPREAD of it."""
+        ratings = {
+            key: _clamp(level + self.caseload_rng.randint(-CASELOAD_SPREAD, CASELOAD_SPREAD), 0, 10)
+            for key in ("closeness", "communication", "conflict", "trust")
+        }
+        return {**ratings, "overall": level}
+
+    def _caseload_checkin(self, made: _CaseloadCouple, side: int, ratings: Mapping[str, int]) -> Action:
+        def check_in(moment: datetime) -> None:
+            checkins.save_checkin(
+                session=self.session,
+                viewer=made.partners[side],
+                ratings=ratings,
+                note=None,
+                today=moment.date(),
+                now=moment,
+            )
+
+        return check_in
 
     # ---- the program ------------------------------------------------------------------------------
 
@@ -642,6 +1031,16 @@ class _History:
             today=moment.date(),
             now=moment,
         )
+
+
+@dataclass
+class _CaseloadCouple:
+    """What is known of a caseload couple as its planned first evening happens."""
+
+    partners: list[Viewer] = field(default_factory=list)
+    invite: str = ""
+    code: str = ""
+    couple_id: int = 0
 
 
 def _answers(rng: random.Random, instrument: Instrument, levels: Mapping[str, float]) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""Demo data: one command loads a couple with weeks of history and their therapist; real databases refused."""
+"""Demo data: one command loads a couple with weeks of history and their therapist, who has four more couples
+on her caseload; real databases refused."""
 
 from __future__ import annotations
 
@@ -10,19 +11,46 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from program import access, accounts, checkins, journey, outcomes, questionnaires, scoring, therapist_access
+from program import (
+    access,
+    accounts,
+    checkins,
+    homework,
+    journey,
+    outcomes,
+    questionnaires,
+    scoring,
+    session_notes,
+    therapist_access,
+)
 from program.__main__ import main
-from program.access import Viewer
+from program.access import AccessDenied, Viewer
 from program.curriculum import Instrument, Program, load_program
-from program.demo import DEMO_PASSWORD, DemoAccounts, DemoError, full_weeks, load_demo
+from program.demo import (
+    CASELOAD,
+    DEMO_PASSWORD,
+    SESSION_NOTE,
+    DemoAccounts,
+    DemoError,
+    full_weeks,
+    load_demo,
+)
 from program.models import (
+    FEEDBACK_ITEMS,
+    AuditEvent,
     CheckIn,
     Couple,
     CoupleMembership,
+    HomeworkAssignment,
+    HomeworkCompletion,
     Person,
     QuestionnaireSubmission,
     SafetyScreen,
+    SessionFeedback,
     SubmissionStatus,
+    TherapistGrant,
+    TherapistNote,
+    TherapySession,
     Visibility,
 )
 from program.questionnaires import BASELINE
@@ -32,6 +60,9 @@ from tests.factories import make_person
 TODAY = date(2026, 3, 18)  # a Wednesday
 # Sam skipped one week in the middle and hasn't checked in this week yet.
 SAM_CHECKINS = 10
+# The therapist's four other couples: eight more partners, and their check-ins in a 12-week demo.
+OTHER_PARTNERS = 8
+OTHER_CHECKINS = 5 + 5 + 8 + 8 + 5 + 5 + 1 + 1
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +140,7 @@ def test_both_baselines_are_sent_with_answers_that_differ(demo: DemoAccounts, db
     alex = viewer(db, "demo-alex")
     sent = db.exec(
         select(QuestionnaireSubmission).where(
+            QuestionnaireSubmission.couple_id == demo.couple_id,
             QuestionnaireSubmission.occasion == BASELINE,
             QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
         )
@@ -126,10 +158,133 @@ def test_both_baselines_are_sent_with_answers_that_differ(demo: DemoAccounts, db
 def test_the_therapist_sees_the_couple_and_a_view_is_recorded(demo: DemoAccounts, db: Session) -> None:
     """Both partners granted the demo therapist access, and one earlier view is in the couple's record."""
     therapist = viewer(db, demo.therapist)
-    assert access.couples_visible_to_therapist(session=db, viewer=therapist) == [demo.couple_id]
+    assert demo.couple_id in access.couples_visible_to_therapist(session=db, viewer=therapist)
     record = therapist_access.view_record(session=db, viewer=viewer(db, "demo-sam"))
-    assert [view.therapist_name for view in record] == ["Dr Rivera"]
-    assert record[0].at.date() < checkins.week_start(TODAY)
+    assert {view.therapist_name for view in record} == {"Dr Rivera"}
+    views = [view for view in record if view.action == therapist_access.VIEWED]
+    assert len(views) == 1 and views[0].at.date() < checkins.week_start(TODAY)
+
+
+def test_the_therapist_has_a_caseload_of_five_couples_each_letting_her_in(
+    demo: DemoAccounts, db: Session
+) -> None:
+    """Dr Rivera sees the demo couple and four more, each pair of partners as named, and each couple by both
+    partners' standing grants (one partner's would not let her in)."""
+    therapist = viewer(db, demo.therapist)
+    visible = access.couples_visible_to_therapist(session=db, viewer=therapist)
+    assert sorted(visible) == sorted([demo.couple_id, *demo.other_couple_ids])
+    assert len(set(visible)) == 1 + len(CASELOAD) == 5
+    for couple_id, couple in zip(demo.other_couple_ids, CASELOAD, strict=True):
+        names = db.exec(
+            select(Person.display_name)
+            .join(CoupleMembership, col(CoupleMembership.person_id) == Person.id)
+            .where(CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None))
+        ).all()
+        assert sorted(names) == sorted(name for _, name in couple.partners)
+        granted_by = db.exec(
+            select(TherapistGrant.partner_id).where(
+                TherapistGrant.couple_id == couple_id,
+                TherapistGrant.therapist_id == therapist.person_id,
+                col(TherapistGrant.revoked_at).is_(None),
+            )
+        ).all()
+        assert len(set(granted_by)) == 2
+    # No partner of one couple sees another's: each sees only their own couple.
+    for username in demo.other_partners:
+        own = access.current_couple_id(session=db, viewer=viewer(db, username))
+        assert own in demo.other_couple_ids and own != demo.couple_id
+
+
+def _caseload_checkins(db: Session, username: str) -> list[int]:
+    return [
+        row.overall
+        for row in db.exec(
+            select(CheckIn)
+            .join(Person, col(Person.id) == CheckIn.person_id)
+            .where(Person.username == username)
+            .order_by(col(CheckIn.week_start))
+        )
+    ]
+
+
+def test_one_couple_drops_one_goes_quiet_and_one_is_steady(demo: DemoAccounts, db: Session) -> None:
+    """Priya's overall check-in falls by 3 or more points against the weeks before; Morgan and Lee have done
+    nothing for over three weeks; Jordan and Casey end level with each other, a point or more up."""
+    priya = _caseload_checkins(db, "demo-priya")
+    assert sum(priya[-4:-1]) / 3 - priya[-1] >= 2.5 and max(priya[:-2]) - priya[-1] >= 3
+    tom = _caseload_checkins(db, "demo-tom")
+    assert tom[-1] - priya[-1] >= 3
+    for username in ("demo-morgan", "demo-lee"):
+        last = db.exec(
+            select(func.max(CheckIn.created_at))
+            .join(Person, col(Person.id) == CheckIn.person_id)
+            .where(Person.username == username)
+        ).one()
+        assert last is not None and (TODAY - last.date()).days > 20
+    jordan, casey = _caseload_checkins(db, "demo-jordan"), _caseload_checkins(db, "demo-casey")
+    assert jordan[-1] == casey[-1] and jordan[-1] > jordan[0] and casey[-1] > casey[0]
+
+
+def test_the_demo_couple_has_homework_from_their_therapist(demo: DemoAccounts, db: Session) -> None:
+    """Three homeworks Dr Rivera set: one for Sam alone (done), one for both that is overdue (done by
+    neither), one for both not yet due that Alex has done; each partner sees theirs, Alex never Sam's own."""
+    therapist, alex, sam = (viewer(db, name) for name in (demo.therapist, "demo-alex", "demo-sam"))
+    rows = homework.couple_homework(session=db, viewer=therapist, couple_id=demo.couple_id)
+    assert len(rows) == 3
+    for_sam, overdue, this_week = sorted(rows, key=lambda row: row.due_on)
+    assert for_sam.for_person_id == sam.person_id and set(for_sam.done) == {sam.person_id}
+    assert overdue.for_person_id is None and overdue.done == {} and overdue.due_on < TODAY
+    assert this_week.for_person_id is None and set(this_week.done) == {alex.person_id}
+    assert this_week.due_on >= TODAY
+    assigned = db.exec(select(HomeworkAssignment)).all()
+    assert {(row.stage, row.assigned_by_id) for row in assigned} == {(None, therapist.person_id)}
+    alex_sees = homework.for_partner(session=db, viewer=alex, today=TODAY)
+    assert for_sam.title not in {item.title for item in alex_sees}
+    assert [item.title for item in alex_sees if item.overdue] == [overdue.title]
+    sam_sees = {item.title: item for item in homework.for_partner(session=db, viewer=sam, today=TODAY)}
+    assert sam_sees[overdue.title].overdue and sam_sees[this_week.title].done_at is None
+
+
+def test_sessions_are_rated_and_the_middle_one_split_the_couple(demo: DemoAccounts, db: Session) -> None:
+    """Three sessions held: both rated the first alike, the second split them (a rating of 5 or less and
+    a gap of 3 or more), and the last is not rated yet. Each partner reads only their own ratings."""
+    therapist, alex, sam = (viewer(db, name) for name in (demo.therapist, "demo-alex", "demo-sam"))
+    held = db.exec(select(TherapySession).order_by(col(TherapySession.held_on))).all()
+    assert len(held) == 3 and all(row.therapist_id == therapist.person_id for row in held)
+    assert held[-1].held_on < checkins.week_start(TODAY)
+    ratings = access.readable_session_feedback(session=db, viewer=therapist, couple_id=demo.couple_id)
+    by_session: dict[int, dict[int, dict[str, int]]] = {}
+    for row in ratings:
+        by_session.setdefault(row.session_id, {})[row.person_id] = {
+            i: getattr(row, i) for i in FEEDBACK_ITEMS
+        }
+    assert list(by_session) == [held[0].id, held[1].id]
+    first, split = (by_session[row.id] for row in held[:2])  # type: ignore[index]
+    assert all(abs(first[alex.person_id][i] - first[sam.person_id][i]) < 3 for i in FEEDBACK_ITEMS)
+    assert min(split[sam.person_id].values()) <= 5
+    assert max(split[alex.person_id][i] - split[sam.person_id][i] for i in FEEDBACK_ITEMS) >= 3
+    for partner in (alex, sam):
+        own = access.readable_session_feedback(session=db, viewer=partner, couple_id=demo.couple_id)
+        assert {row.person_id for row in own} == {partner.person_id} and len(own) == 2
+
+
+def test_the_session_note_is_the_therapists_alone(demo: DemoAccounts, db: Session) -> None:
+    """One note, read back by Dr Rivera; refused to both partners; stored encrypted; and the audit trail
+    the couple reads says a note was written, never what it says."""
+    therapist = viewer(db, demo.therapist)
+    notes = session_notes.notes(session=db, viewer=therapist, couple_id=demo.couple_id)
+    assert [note.body for note in notes] == [SESSION_NOTE]
+    for name in ("demo-alex", "demo-sam"):
+        with pytest.raises(AccessDenied):
+            access.readable_session_notes(session=db, viewer=viewer(db, name), couple_id=demo.couple_id)
+    stored = db.connection().exec_driver_sql("SELECT body FROM therapistnote").scalar_one()
+    assert "Money" not in stored
+    record = therapist_access.view_record(session=db, viewer=viewer(db, "demo-alex"))
+    assert "wrote a session note" in {view.what for view in record}
+    assert "assigned homework" in {view.what for view in record}
+    assert "marked a session held" in {view.what for view in record}
+    details = db.exec(select(AuditEvent.detail).where(AuditEvent.couple_id == demo.couple_id)).all()
+    assert not any("Money" in detail or "speaker-listener" in detail for detail in details)
 
 
 def test_communication_and_conflict_are_finished_and_trust_is_started(
@@ -163,10 +318,12 @@ def test_no_safety_screen_is_made_for_the_demo(demo: DemoAccounts, db: Session) 
     assert count(db, SafetyScreen) == 0
 
 
-def test_the_demo_password_logs_all_three_in(demo: DemoAccounts, db: Session) -> None:
-    """One published passphrase, good enough for the password rules, opens each demo account."""
+def test_the_demo_password_logs_everyone_in(demo: DemoAccounts, db: Session) -> None:
+    """One published passphrase, good enough for the password rules, opens each demo account, the other
+    couples' partners too."""
     assert demo.password == DEMO_PASSWORD
-    for username in demo.usernames:
+    assert len(demo.other_partners) == OTHER_PARTNERS
+    for username in (*demo.usernames, *demo.other_partners):
         person = accounts.find_person(session=db, username=username)
         assert person is not None and accounts.verify_password(DEMO_PASSWORD, person.password_hash)
         accounts.check_password(DEMO_PASSWORD, known=[person.username, person.display_name])
@@ -187,23 +344,37 @@ def test_force_loads_beside_real_accounts(engine: Engine, program: Program, db: 
     """Forced, the demo is added and the real account is left as it was."""
     ana = make_person(engine, "ana")
     loaded = load_demo(engine=engine, program=program, today=TODAY, force=True, bcrypt_rounds=4)
-    assert sorted(p.username for p in db.exec(select(Person))) == ["ana", *sorted(loaded.usernames)]
+    demo_people = sorted([*loaded.usernames, *loaded.other_partners])
+    assert sorted(p.username for p in db.exec(select(Person))) == ["ana", *demo_people]
     assert db.get(Person, ana.person_id) is not None
 
 
 def test_running_twice_refreshes_instead_of_duplicating(
     engine: Engine, program: Program, db: Session
 ) -> None:
-    """A second run replaces the demo: one couple, three demo people, the same history, no stray rows."""
+    """A second run replaces the demo: five couples, eleven demo people, the same history (check-ins,
+    session ratings, homework), no stray rows."""
+
+    def history() -> list[object]:
+        return [
+            [(r.week_start, r.overall) for r in db.exec(select(CheckIn).order_by(col(CheckIn.id)))],
+            [tuple(getattr(r, i) for i in FEEDBACK_ITEMS) for r in db.exec(select(SessionFeedback))],
+            [(r.title, r.due_on) for r in db.exec(select(HomeworkAssignment))],
+        ]
+
     first = load_demo(engine=engine, program=program, weeks=12, today=TODAY, bcrypt_rounds=4)
-    ratings = [(r.week_start, r.overall) for r in db.exec(select(CheckIn).order_by(col(CheckIn.id)))]
+    before = history()
     db.rollback()
     second = load_demo(engine=engine, program=program, weeks=12, today=TODAY, bcrypt_rounds=4)
-    assert count(db, Couple) == 1 and count(db, Person) == 3 and count(db, CoupleMembership) == 2
-    assert db.exec(select(Couple.id)).one() == second.couple_id
-    assert count(db, CheckIn) == 12 + SAM_CHECKINS
-    assert [(r.week_start, r.overall) for r in db.exec(select(CheckIn).order_by(col(CheckIn.id)))] == ratings
-    assert first.usernames == second.usernames
+    assert count(db, Couple) == 5 and count(db, Person) == 11 and count(db, CoupleMembership) == 10
+    assert sorted(c.id or 0 for c in db.exec(select(Couple))) == sorted(
+        [second.couple_id, *second.other_couple_ids]
+    )
+    assert count(db, CheckIn) == 12 + SAM_CHECKINS + OTHER_CHECKINS
+    assert count(db, TherapistGrant) == 10 and count(db, TherapistNote) == 1
+    assert count(db, TherapySession) == 3 and count(db, HomeworkCompletion) == 2
+    assert history() == before
+    assert first.usernames == second.usernames and first.other_partners == second.other_partners
 
 
 def test_refreshing_a_forced_demo_keeps_the_real_accounts(engine: Engine, program: Program) -> None:
@@ -213,13 +384,21 @@ def test_refreshing_a_forced_demo_keeps_the_real_accounts(engine: Engine, progra
     load_demo(engine=engine, program=program, today=TODAY, force=True, bcrypt_rounds=4)
     with Session(engine) as session:
         assert accounts.find_person(session=session, username="ana") is not None
-        assert count(session, Person) == 4
+        assert count(session, Person) == 1 + 3 + OTHER_PARTNERS
 
 
 def test_weeks_sets_the_length_of_history(engine: Engine, program: Program, db: Session) -> None:
-    """A shorter history has as many weeks of check-ins, and an impossible length is refused."""
+    """A shorter history has as many weeks of check-ins, and an impossible length is refused. The shortest
+    still holds the whole caseload, leaving out the sessions from before its first week."""
     load_demo(engine=engine, program=program, weeks=5, today=TODAY, bcrypt_rounds=4)
     assert len(checkin_weeks(db, "demo-alex")) == 5
+    assert count(db, TherapySession) == 2  # five and three weeks ago would be in week 0 and week 2
+    db.rollback()
+    shortest = load_demo(engine=engine, program=program, weeks=2, today=TODAY, bcrypt_rounds=4)
+    assert count(db, Couple) == 5 and count(db, TherapySession) == 1 and count(db, HomeworkAssignment) == 1
+    assert len(checkin_weeks(db, "demo-priya")) == 1
+    therapist = viewer(db, shortest.therapist)
+    assert len(access.couples_visible_to_therapist(session=db, viewer=therapist)) == 5
     for weeks in (1, 53):
         with pytest.raises(DemoError, match="weeks"):
             load_demo(engine=engine, program=program, weeks=weeks, today=TODAY, bcrypt_rounds=4)
@@ -234,7 +413,7 @@ def test_demo_command_prints_the_accounts_and_password(
     for username in ("demo-alex", "demo-sam", "demo-therapist", DEMO_PASSWORD):
         assert username in out
     with Session(app_env) as session:
-        assert count(session, Couple) == 1
+        assert count(session, Couple) == 5
 
 
 def test_demo_command_refuses_a_real_database_with_a_failing_exit(
