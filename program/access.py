@@ -505,10 +505,13 @@ def _blind_views(
         readable.extend(r.id for r in visible[couple] if r.id is not None and (own(r) or open_to_all(r)))
     answers: dict[int, dict[str, int | None]] = {sid: {} for sid in readable}
     if answers:
-        for answer in session.exec(
-            select(QuestionnaireAnswer).where(col(QuestionnaireAnswer.submission_id).in_(list(answers)))
+        # Plain columns, not ORM objects: a caseload reads tens of thousands of answers.
+        for submission_id, item, value in session.exec(
+            select(
+                QuestionnaireAnswer.submission_id, QuestionnaireAnswer.item, QuestionnaireAnswer.value
+            ).where(col(QuestionnaireAnswer.submission_id).in_(list(answers)))
         ):
-            answers[answer.submission_id][answer.item] = answer.value
+            answers[submission_id][item] = value
     for couple, rows in visible.items():
         result[couple] = [
             SubmissionView(

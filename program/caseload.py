@@ -464,10 +464,15 @@ def _load(
                 active(given_in, person_id, moment)
 
     homework: dict[int, list[HomeworkDue]] = defaultdict(list)
-    assignments = session.exec(
-        select(HomeworkAssignment).where(
-            col(HomeworkAssignment.couple_id).in_(ids), col(HomeworkAssignment.stage).is_(None)
-        )
+    # Plain columns: the instructions (encrypted) are not needed here.
+    assignments = session.execute(
+        sql_select(
+            col(HomeworkAssignment.id),
+            col(HomeworkAssignment.couple_id),
+            col(HomeworkAssignment.title),
+            col(HomeworkAssignment.due_on),
+            col(HomeworkAssignment.for_person_id),
+        ).where(col(HomeworkAssignment.couple_id).in_(ids), col(HomeworkAssignment.stage).is_(None))
     ).all()
     done: dict[int, set[int]] = defaultdict(set)
     for couple_id, person_id, assignment_id, completed_at in session.exec(
@@ -483,11 +488,10 @@ def _load(
         if ours(couple_id, person_id):
             done[assignment_id].add(person_id)
             active(couple_id, person_id, completed_at)
-    for row in assignments:
-        assert row.id is not None
-        pair = partners[row.couple_id]
-        for_ids = tuple(pair) if row.for_person_id is None else (row.for_person_id,)
-        homework[row.couple_id].append(HomeworkDue(row.title, row.due_on, for_ids, frozenset(done[row.id])))
+    for assignment_id, couple_id, title, due_on, for_person_id in assignments:
+        pair = partners[couple_id]
+        for_ids = tuple(pair) if for_person_id is None else (for_person_id,)
+        homework[couple_id].append(HomeworkDue(title, due_on, for_ids, frozenset(done[assignment_id])))
 
     held: dict[int, dict[int, dict[int, dict[str, int]]]] = defaultdict(dict)
     held_on: dict[int, date] = {}

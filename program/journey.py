@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from program import access, audit, couples, pauses, reflections
@@ -546,27 +547,41 @@ def therapist_journeys(
     ids = list(progress)
     people = [person_id for partners in progress.values() for person_id in partners]
     # Only what was done in each couple counts, by its current partners (a former couple's steps stay out).
-    for submission in session.exec(
-        select(QuestionnaireSubmission).where(
+    # Plain columns: the steps' times are all a journey needs (no answers, no exercise data to decrypt).
+    for couple_id, person_id, instrument, occasion, submitted_at in session.execute(
+        sql_select(
+            col(QuestionnaireSubmission.couple_id),
+            col(QuestionnaireSubmission.person_id),
+            col(QuestionnaireSubmission.instrument),
+            col(QuestionnaireSubmission.occasion),
+            col(QuestionnaireSubmission.submitted_at),
+        ).where(
             col(QuestionnaireSubmission.couple_id).in_(ids),
             col(QuestionnaireSubmission.person_id).in_(people),
-            QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
+            col(QuestionnaireSubmission.status) == SubmissionStatus.SUBMITTED,
         )
     ):
-        mine = progress.get(submission.couple_id or 0, {}).get(submission.person_id)
-        stage, step = questionnaire_step(submission, program)
-        if mine is not None and stage and submission.submitted_at is not None:
-            mine.done.setdefault(stage, {})[step] = submission.submitted_at
-    for record in session.exec(
-        select(ExerciseRecord).where(
+        mine = progress.get(couple_id or 0, {}).get(person_id)
+        sent = access.SubmissionView(person_id, instrument, occasion, submitted_at, None)
+        stage, step = questionnaire_step(sent, program)
+        if mine is not None and stage and submitted_at is not None:
+            mine.done.setdefault(stage, {})[step] = submitted_at
+    for couple_id, person_id, stage_key, exercise, completed_at in session.execute(
+        sql_select(
+            col(ExerciseRecord.couple_id),
+            col(ExerciseRecord.person_id),
+            col(ExerciseRecord.stage),
+            col(ExerciseRecord.exercise),
+            col(ExerciseRecord.completed_at),
+        ).where(
             col(ExerciseRecord.couple_id).in_(ids),
             col(ExerciseRecord.person_id).in_(people),
             col(ExerciseRecord.completed_at).is_not(None),
         )
     ):
-        mine = progress.get(record.couple_id or 0, {}).get(record.person_id)
-        if mine is not None and record.completed_at is not None:
-            mine.done.setdefault(record.stage, {})[record.exercise] = record.completed_at
+        mine = progress.get(couple_id or 0, {}).get(person_id)
+        if mine is not None and completed_at is not None:
+            mine.done.setdefault(stage_key, {})[exercise] = completed_at
     openings: dict[int, dict[str, datetime]] = {couple_id: {} for couple_id in ids}
     for opening in session.exec(select(StageOpening).where(col(StageOpening.couple_id).in_(ids))):
         openings[opening.couple_id][opening.stage] = opening.opened_at

@@ -370,9 +370,9 @@ def test_a_couple_that_ended_and_re_formed_shows_nothing_of_the_old_couple(engin
     grant(engine, new, kim, cy)
     rows = _rows(engine, kim, date(2026, 11, 24))
     assert [r.couple_id for r in rows] == [new] and new != old
-    for partner in rows[0].partners:
-        assert (partner.latest_checkin, partner.latest_outcome, partner.last_active) == (None, None, None)
-        assert partner.stage == "Assessment"
+    for line in rows[0].partners:
+        assert (line.latest_checkin, line.latest_outcome, line.last_active) == (None, None, None)
+        assert line.stage == "Assessment"
 
 
 def test_a_safety_flag_reaches_the_caseload_only_with_that_partners_consent(engine: Engine) -> None:
