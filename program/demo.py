@@ -472,7 +472,7 @@ class _History:
     # Codes made here are used at once and never shown; a throwaway key leaves them worthless.
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     plan: list[tuple[datetime, Action]] = field(default_factory=list)
-    # The other couples draw on their own generator too, and share one hash of the demo password.
+    # The other couples draw on their own generator too, and reuse the therapist's hash of the demo password.
     caseload_rng: random.Random = field(default_factory=lambda: random.Random(SEED + 2))
     caseload_hash: str | None = None
 
@@ -716,10 +716,12 @@ class _History:
         return made
 
     def _caseload_register(self, person: tuple[str, str]) -> Viewer:
-        """A caseload partner's account, checked as any is; all of them share one hash of the (public) demo
-        password, since hashing it afresh for each of eight people would add seconds at the default cost."""
+        """A caseload partner's account, checked as any is, with the hash of the (public) demo password that
+        Dr Rivera's account has: hashing it afresh for each of eight people would add seconds at the
+        default cost, for a password everyone knows anyway."""
         if self.caseload_hash is None:
-            self.caseload_hash = accounts.hash_password(DEMO_PASSWORD, rounds=self.rounds)
+            therapist = self.session.exec(select(Person).where(Person.username == THERAPIST[0])).one()
+            self.caseload_hash = therapist.password_hash
         prepared = accounts.PreparedAccount(
             accounts.check_username(person[0]),
             accounts.check_display_name(person[1]),
