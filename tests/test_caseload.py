@@ -406,3 +406,62 @@ def test_approval_withdrawn_empties_the_caseload(engine: Engine) -> None:
         approval = session.get(TherapistApproval, kim.person_id)
         session.delete(approval)
     assert _rows(engine, kim) == []
+
+
+# The table, drawn by Streamlit.
+
+
+def _table_script() -> None:
+    import streamlit as st
+
+    from program.access import Viewer
+    from program.models import Role
+    from program.ui.caseload import render_caseload_table
+    from tests.test_caseload import _table_rows
+
+    chosen = render_caseload_table(Viewer(99, "dr.kim", "Dr Kim", Role.THERAPIST), _table_rows())
+    st.session_state["chosen"] = chosen
+
+
+def _table_rows() -> list[caseload.CaseloadRow]:
+    hostile = "![t](http://evil.example/t.png)"
+
+    def line(person_id: int, name: str) -> caseload.PartnerRow:
+        return caseload.PartnerRow(person_id, name, "Assessment", NOW, 3.456, "Start", 7, date(2026, 11, 23))
+
+    flagged = caseload.Alert("inactive", f"{hostile}: no activity for 20 days.", NOW, 3)
+    return [
+        caseload.CaseloadRow(11, (line(1, "Ana"), line(2, "Ben")), ()),
+        caseload.CaseloadRow(12, (line(3, hostile), line(4, "Dee")), (flagged,)),
+    ]
+
+
+def test_the_table_shows_each_couple_and_the_alerts_in_escaped_words() -> None:
+    """One row per couple with names as text; alerts listed by couple, a typed name never markup."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.ui.helpers import texts
+    from tests.ui.test_hostile_strings import unescaped
+
+    at = AppTest.from_function(_table_script, default_timeout=30).run()
+    assert not at.exception, at.exception
+    (table,) = at.dataframe
+    frame = table.value
+    assert list(frame["Partner 1"]) == ["Ana", "![t](http://evil.example/t.png)"]
+    assert list(frame["Alerts"]) == [0, 1]
+    assert list(frame["Check-in 2"]) == [7, 7]
+    assert "![t](http://evil.example/t.png): no activity for 20 days. (since 30 November 2026)" in texts(at)
+    assert unescaped(at) == []
+    assert at.session_state["chosen"] is None
+
+
+def test_open_returns_the_chosen_couple_once() -> None:
+    """Picking a couple and pressing Open returns its id; the next rerun returns nothing."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_table_script, default_timeout=30).run()
+    at.selectbox(key="kindred_caseload_open_choice").set_value(12)
+    at.button(key="kindred_caseload_open").click().run()
+    assert at.session_state["chosen"] == 12
+    at.run()
+    assert at.session_state["chosen"] is None
