@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from program import (
     access,
     accounts,
+    caseload,
     checkins,
     homework,
     journey,
@@ -223,6 +224,34 @@ def test_one_couple_drops_one_goes_quiet_and_one_is_steady(demo: DemoAccounts, d
         assert last is not None and (TODAY - last.date()).days > 20
     jordan, casey = _caseload_checkins(db, "demo-jordan"), _caseload_checkins(db, "demo-casey")
     assert jordan[-1] == casey[-1] and jordan[-1] > jordan[0] and casey[-1] > casey[0]
+
+
+def test_the_caseload_explains_each_couples_alerts(demo: DemoAccounts, db: Session, program: Program) -> None:
+    """Through the caseload the therapist reads: Alex and Sam's overdue homework and split session, Priya's
+    drop and the gap to Tom, Morgan and Lee each quiet for over three weeks, and nothing for Jordan and
+    Casey or for Zoë and Mateo, who have just begun. Each alert names the partner it is about."""
+    rows = caseload.load_caseload(
+        session=db,
+        viewer=viewer(db, demo.therapist),
+        program=program,
+        settings=Settings.model_construct(),
+        today=TODAY,
+    )
+    by_names = {tuple(p.name for p in row.partners): row for row in rows}
+    assert set(by_names) == {("Alex", "Sam"), *(tuple(n for _, n in c.partners) for c in CASELOAD)}
+    kinds = {names: sorted(a.kind for a in row.alerts) for names, row in by_names.items()}
+    assert kinds == {
+        ("Alex", "Sam"): ["feedback-split", "homework-overdue"],
+        ("Priya", "Tom"): ["checkin-drop", "partner-gap"],
+        ("Morgan", "Lee"): ["inactive", "inactive"],
+        ("Jordan", "Casey"): [],
+        ("Zoë", "Mateo"): [],
+    }
+    drop = next(a for a in by_names["Priya", "Tom"].alerts if a.kind == "checkin-drop")
+    assert "Priya" in drop.text and drop.person_id == viewer(db, "demo-priya").person_id
+    overdue = next(a for a in by_names["Alex", "Sam"].alerts if a.kind == "homework-overdue")
+    assert "Plan a money talk" in overdue.text
+    assert {a.text.split(":")[0] for a in by_names["Morgan", "Lee"].alerts} == {"Morgan", "Lee"}
 
 
 def test_the_demo_couple_has_homework_from_their_therapist(demo: DemoAccounts, db: Session) -> None:
