@@ -243,13 +243,14 @@ def submit(
     if viewer.role != Role.PARTNER:
         raise FeedbackError("Session ratings are the partners' own; therapists read them in the couple view.")
     values = _valid_ratings(ratings)
-    already = select(SessionFeedback.id).where(
-        SessionFeedback.session_id == session_id, SessionFeedback.person_id == viewer.person_id
-    )
-    if session.exec(already).first() is not None:
-        raise FeedbackError(ALREADY_SENT)
     due = due_for_partner(session=session, viewer=viewer, today=_earliest_day(now))
     if session_id not in {held.id for held in due}:
+        # Read after the due check: a send from another tab committed in between is "already sent" too.
+        already = select(SessionFeedback.id).where(
+            SessionFeedback.session_id == session_id, SessionFeedback.person_id == viewer.person_id
+        )
+        if session.exec(already).first() is not None:
+            raise FeedbackError(ALREADY_SENT)
         raise FeedbackError(
             f"That session is not one you can rate now: you can rate the sessions of your current couple "
             f"for {DUE_DAYS} days after each."

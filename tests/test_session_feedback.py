@@ -31,9 +31,10 @@ from program.models import (
     TherapySession,
 )
 from program.progress import Partner
-from program.session_feedback import FeedbackError
+from program.session_feedback import ALREADY_SENT, FeedbackError
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM
+from tests.test_races import _race
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -464,3 +465,27 @@ def test_the_chart_says_what_to_do_when_empty_and_who_has_not_rated() -> None:
     assert [(r["Partner"], r["Overall"]) for r in chart.table] == [
         ("Ana", None), ("Ben", None), ("Ana", 6), ("Ben", None)
     ]  # fmt: skip
+
+
+def test_parallel_clicks_and_sends_keep_one_session_and_one_rating(engine: Engine) -> None:
+    """Eight "Session held" clicks at once make one session, all told its id; eight sends of Ana's ratings
+    at once save one, and every other send is told "already sent", never a database error."""
+    cast = _cast(engine)
+
+    def mark(session: Session) -> int:
+        return session_feedback.mark_held(
+            session=session, viewer=cast.kim, couple_id=cast.couple_id, held_on=TODAY, now=NOW
+        )
+
+    results, errors = _race(engine, *([mark] * 8))
+    assert errors == [] and len(set(results)) == 1 and _count(engine, TherapySession) == 1
+    (held,) = set(results)
+    assert isinstance(held, int)
+
+    def send(session: Session) -> None:
+        session_feedback.submit(session=session, viewer=cast.ana, session_id=held, ratings=GOOD, now=NOW)
+
+    results, errors = _race(engine, *([send] * 8))
+    assert len(results) == 1 and len(errors) == 7
+    assert [e for e in errors if not (isinstance(e, FeedbackError) and str(e) == ALREADY_SENT)] == []
+    assert _count(engine, SessionFeedback) == 1 and len(_held_events(engine)) == 1
