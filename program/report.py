@@ -10,6 +10,8 @@ homework for one partner, safety screens, reflections or any shared text.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import io
 import os
 import threading
@@ -179,15 +181,12 @@ def _span(
 
 
 def draw_charts(chart_list: Sequence[tuple[str, charts.Chart]]) -> list[ChartPage]:
-    """Every chart as a PNG, all in one chromium session (starting chromium is most of the cost)."""
+    """Every chart as a PNG, drawn by one chromium kept warm between reports (see _Renderer)."""
     if not chart_list:
         return []
-    sizes = [
-        (IMAGE_WIDTH_PX, int(chart.figure.layout.height or IMAGE_DEFAULT_HEIGHT_PX))
-        for _, chart in chart_list
-    ]
+    sizes = [(IMAGE_WIDTH_PX, _height(chart)) for _, chart in chart_list]
     try:
-        pngs = _run_async(_render([chart.figure for _, chart in chart_list], sizes))
+        pngs = RENDERER.draw([chart.figure for _, chart in chart_list], sizes)
     except Exception as error:  # kaleido and choreographer raise many kinds; all mean the same here
         raise ReportError(
             "The charts could not be drawn: the server needs chromium for this (Debian: apt-get install "
@@ -199,46 +198,94 @@ def draw_charts(chart_list: Sequence[tuple[str, charts.Chart]]) -> list[ChartPag
     ]
 
 
-async def _render(figures: Sequence[Any], sizes: Sequence[tuple[int, int]]) -> list[bytes]:
-    # kaleido itself, not plotly.io.write_images: that one cannot turn MathJax off, and kaleido then has
-    # chromium fetch MathJax from a CDN for every report (a server reaching out, or waiting, for nothing:
-    # no chart uses LaTeX). Plotly's own plotly.js (shipped in the plotly package) is used either way.
-    import kaleido  # type: ignore[import-untyped]  # imported here: it starts nothing, but is slow to load
+def _height(chart: charts.Chart) -> int:
+    """The figure's own height where it sets one (charts with many rows do), else the default."""
+    height = chart.figure.layout.height
+    return int(height) if height else IMAGE_DEFAULT_HEIGHT_PX
 
-    async with kaleido.Kaleido(n=1, mathjax=False, timeout=RENDER_TIMEOUT_S) as renderer:
-        return [
+
+class _Renderer:
+    """One chromium, through kaleido (Plotly's export engine), kept open between reports.
+
+    Starting chromium is most of a report's cost (1 to 5 s on a busy two-core server, against about 0.4 s
+    a chart), so it stays open, in a thread of its own running its event loop, and closes after IDLE_S
+    seconds unused. One report draws at a time: kaleido's own shared server (kaleido.start_sync_server)
+    hands results back through one queue, so two reports drawn at once could swap their images; and it
+    cannot turn MathJax off (nor can plotly.io.write_images), without which chromium fetches MathJax from
+    a CDN for every report though no chart uses LaTeX. A failure closes chromium: the next report, or the
+    one retry here, starts a fresh one.
+    """
+
+    IDLE_S = 300.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._kaleido: Any = None
+        self._idle: asyncio.TimerHandle | None = None
+
+    def draw(self, figures: Sequence[Any], sizes: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The figures as PNGs, in order (retried once with a fresh chromium)."""
+        with self._lock:
+            loop = self._running_loop()
+            for attempt in (1, 2):
+                future = asyncio.run_coroutine_threadsafe(self._draw(figures, sizes), loop)
+                try:
+                    return future.result(timeout=RENDER_TIMEOUT_S * max(1, len(figures)))
+                except Exception:
+                    future.cancel()
+                    asyncio.run_coroutine_threadsafe(self._close(), loop).result(timeout=RENDER_TIMEOUT_S)
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Close chromium now (tests, and the process's exit)."""
+        with self._lock:
+            if self._loop is not None:
+                asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=RENDER_TIMEOUT_S)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="kindred-report-charts", daemon=True).start()
+            self._loop = loop
+            atexit.register(self.close)
+        return self._loop
+
+    async def _draw(self, figures: Sequence[Any], sizes: Sequence[tuple[int, int]]) -> list[bytes]:
+        if self._idle is not None:
+            self._idle.cancel()
+        if self._kaleido is None:
+            import kaleido  # type: ignore[import-untyped]  # here: slow to import, and only reports need it
+
+            renderer = kaleido.Kaleido(n=1, mathjax=False, timeout=RENDER_TIMEOUT_S)
+            await renderer.open()
+            self._kaleido = renderer
+        pngs = [
             bytes(
-                await renderer.calc_fig(
-                    figure,
-                    opts={"format": "png", "width": width, "height": height, "scale": IMAGE_SCALE},
+                await self._kaleido.calc_fig(
+                    figure, opts={"format": "png", "width": width, "height": height, "scale": IMAGE_SCALE}
                 )
             )
             for figure, (width, height) in zip(figures, sizes, strict=True)
         ]
+        loop = asyncio.get_running_loop()
+        self._idle = loop.call_later(self.IDLE_S, lambda: loop.create_task(self._close()))
+        return pngs
+
+    async def _close(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        renderer, self._kaleido = self._kaleido, None
+        if renderer is not None:
+            # A chromium that already died has nothing left to close.
+            with contextlib.suppress(Exception):
+                await renderer.close()
 
 
-def _run_async(coroutine: Any) -> list[bytes]:
-    """Run a coroutine to its end, also from a thread that already runs an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        result: list[bytes] = asyncio.run(coroutine)
-        return result
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = asyncio.run(coroutine)
-        except BaseException as error:  # handed back to the caller's thread
-            outcome["error"] = error
-
-    worker = threading.Thread(target=run, name="kindred-report-charts")
-    worker.start()
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    value: list[bytes] = outcome["value"]
-    return value
+RENDERER = _Renderer()
 
 
 # ---- the PDF -----------------------------------------------------------------------------------------

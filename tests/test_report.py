@@ -4,9 +4,12 @@ homework for both partners and occasions both completed; nothing private to one 
 from __future__ import annotations
 
 import io
+import struct
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import plotly.graph_objects as go
 import pytest
 from pypdf import PdfReader
 from sqlalchemy.engine import Engine
@@ -226,3 +229,24 @@ def test_the_demo_couple_report_draws_every_chart(engine: Engine) -> None:
     assert images == len(data.charts)
     for partner in data.partners:
         assert partner.name in text
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk
+    return int(width), int(height)
+
+
+def test_two_reports_drawn_at_once_each_get_their_own_charts() -> None:
+    """Two therapists building at the same moment share one chromium; neither gets the other's images."""
+    heights = {"first": 300, "second": 520}
+
+    def draw(which: str) -> list[bytes]:
+        figures = [go.Figure(go.Bar(x=[which], y=[n])) for n in range(3)]
+        return report.RENDERER.draw(figures, [(400, heights[which])] * 3)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(heights, pool.map(draw, heights), strict=True))
+    for which, pngs in results.items():
+        assert [_png_size(png) for png in pngs] == [
+            (400 * report.IMAGE_SCALE, heights[which] * report.IMAGE_SCALE)
+        ] * 3

@@ -82,6 +82,7 @@ def test_without_chromium_the_therapist_reads_why_and_nothing_is_recorded(
 ) -> None:
     """No browser to draw the charts: a plain message naming what the server needs, no traceback."""
     kim, _, couple_id = _seed(app_env)
+    report.RENDERER.close()  # a chromium kept warm by an earlier report would still draw
     monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
     at = _app(kim, couple_id)
     click(at, BUTTON)
