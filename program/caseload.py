@@ -348,6 +348,17 @@ def _feedback_split(sessions: Sequence[SessionRatings], rules: AlertRules) -> li
     ]
 
 
+def _stage_label(own: journey.Journey, program: Program) -> str:
+    """Where one partner is: the title of the first open stage they haven't finished; when the next
+    stage is not open yet (their partner is still on the one before), that they are waiting for it."""
+    for key in journey.ORDER:
+        if own.me.finished_at(key) is not None:
+            continue
+        title = ASSESSMENT_TITLE if key == journey.ASSESSMENT else program.stage_by_key[key].title
+        return title if own.is_open(key) else f"Waiting for {title} to open"
+    return FINISHED
+
+
 # Loading.
 
 
@@ -541,7 +552,6 @@ def _load(
     rules = AlertRules.of(settings, subscale, f"“{instrument.title}”")
 
     rows = []
-    last_stage = program.stages[-1].key
     for couple_id in ids:
         couple_journey = journeys[couple_id]
         flagged = {f.person_id for f in flags.get(couple_id, [])}
@@ -566,13 +576,7 @@ def _load(
                 person_id in flagged,
             )
             histories.append(history)
-            if own.me.finished_at(last_stage) is not None:
-                stage = FINISHED
-            else:
-                current = own.current_stage()
-                stage = (
-                    ASSESSMENT_TITLE if current == journey.ASSESSMENT else program.stage_by_key[current].title
-                )
+            stage = _stage_label(own, program)
             latest_checkin = history.checkins[-1] if history.checkins else None
             partner_rows.append(
                 PartnerRow(

@@ -465,3 +465,37 @@ def test_open_returns_the_chosen_couple_once() -> None:
     assert at.session_state["chosen"] == 12
     at.run()
     assert at.session_state["chosen"] is None
+
+
+def test_therapist_journeys_only_for_visible_couples_and_as_each_partner_stands(engine: Engine) -> None:
+    """Journeys for the therapist's own couples only; each partner's stage from their own steps in this
+    couple; a stage the therapist opened early shows as open."""
+    from tests.program_helpers import finish_assessment
+
+    kim, lee = _therapist(engine), _therapist(engine, "dr.lee")
+    ana, ben, mine = _couple(engine, kim, "ana", "ben")
+    _, _, theirs = _couple(engine, lee, "cyd", "dee")
+    _, _, half = _couple(engine, kim, "eve", "fay1", grants=1)
+    finish_assessment(engine, ana)
+    (row,) = _rows(engine, kim)
+    assert [p.stage for p in row.partners] == [
+        f"Waiting for {PROGRAM.stages[0].title} to open",
+        "Assessment",
+    ]
+    finish_assessment(engine, ben)
+    with write_session(engine) as session:
+        journey.open_stage(session=session, viewer=kim, couple_id=mine, stage=PROGRAM.stages[2].key, now=NOW)
+    with read_session(engine) as session:
+        journeys = journey.therapist_journeys(
+            session=session, viewer=kim, couple_ids=[mine, theirs, half], program=PROGRAM
+        )
+        with pytest.raises(AccessDenied):
+            journey.therapist_journeys(session=session, viewer=ana, couple_ids=[mine], program=PROGRAM)
+    assert list(journeys) == [mine]
+    couple_journey = journeys[mine]
+    assert couple_journey.is_open(PROGRAM.stages[0].key) and couple_journey.is_open(PROGRAM.stages[2].key)
+    assert not couple_journey.is_open(PROGRAM.stages[1].key)
+    for partner in (ana, ben):
+        assert journey.for_partner(couple_journey, partner.person_id).current_stage() == PROGRAM.stages[0].key
+    (row,) = _rows(engine, kim)
+    assert [p.stage for p in row.partners] == [PROGRAM.stages[0].title] * 2
