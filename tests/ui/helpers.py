@@ -78,3 +78,9 @@ def fill(at: AppTest, label: str, value: str) -> AppTest:
     assert len(matches) == 1, f"{len(matches)} inputs labelled {label!r}: {[t.label for t in at.text_input]}"
     matches[0].input(value)
     return at
+
+
+def open_couple(at: AppTest, couple_id: int) -> AppTest:
+    """On the therapist's caseload, choose this couple and open it."""
+    at.selectbox(key="kindred_caseload_open_choice").set_value(couple_id)
+    return at.button(key="kindred_caseload_open").click().run()

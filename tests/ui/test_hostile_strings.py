@@ -23,7 +23,7 @@ from program.models import Person, Role, StageOpening, Visibility
 from program.questionnaires import BASELINE, stage_occasion
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all, do_step, finish_assessment
-from tests.ui.helpers import app, as_viewer
+from tests.ui.helpers import app, as_viewer, open_couple
 
 HOST = "evil.example"
 LONG = ("[x](http://evil.example/l) " * 400)[:10_000]
@@ -149,7 +149,7 @@ def _pages(engine: Engine, couple: Couple) -> Iterator[tuple[str, AppTest]]:
         yield f"{page} as Ana", as_viewer(app(f"pages/{page}.py"), couple.ana, engine).run()
     at = as_viewer(app("pages/therapist.py"), couple.therapist, engine).run()
     yield "caseload", at
-    at.button(key=f"open_{couple.couple_id}").click().run()
+    open_couple(at, couple.couple_id)
     yield "the couple opened by their therapist", at
     yield "therapist's account", as_viewer(app("pages/account.py"), couple.therapist, engine).run()
 

@@ -13,6 +13,7 @@ from program.access import Viewer
 from program.curriculum import ConversationExercise
 from program.db import read_session, write_session
 from program.models import JointPause, PauseReason, Role, SafetyScreen
+from program.ui.therapist import PRESENTATION
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment
 from tests.ui.helpers import app, as_viewer, click, texts
@@ -147,19 +148,23 @@ def test_the_therapist_sees_attention_privately_only_with_consent(app_env: Engin
     grant(app_env, couple, kim, ben)
     _flag(app_env, ana)
 
-    def therapist_view() -> str:
+    def therapist_view(*, presenting: bool = False) -> str:
         at = _page(app_env, kim, "therapist")
-        click(at, "Open Ana & Ben")
+        click(at, "Open")
+        if not presenting:
+            at.toggle(key=PRESENTATION).set_value(False).run()
         return texts(at)
 
-    assert "Only you can see this" not in therapist_view()
+    attention = "asked that you know their private safety check needs attention"
+    assert attention not in therapist_view()
     account = _page(app_env, ana, "account")
     account.checkbox(key=f"attention_{kim.person_id}").check().run()
     shown = therapist_view()
-    assert shown.count("Only you can see this") == 2  # the caseload alert and the private section
-    assert "**Ana** asked that you know their private safety check needs attention" in shown
+    assert f"**Ana** {attention}" in shown
     assert PROGRAM.safety.items[0].text not in shown
+    # Never on a screen shown to the couple in presentation mode, nor to Ben.
+    assert attention not in therapist_view(presenting=True)
     assert "Only you can see this" not in texts(_page(app_env, ben, "account"))
     account = _page(app_env, ana, "account")
     account.checkbox(key=f"attention_{kim.person_id}").uncheck().run()
-    assert "Only you can see this" not in therapist_view()
+    assert attention not in therapist_view()

@@ -93,12 +93,12 @@ def test_a_therapist_opens_the_couples_charts_and_the_view_is_recorded(app_env: 
     grant(app_env, couple, kim, ben)
     _history(app_env, ana, ben)
     at = as_viewer(app("pages/therapist.py"), kim, app_env).run()
-    click(at, "Open Ana & Ben")
+    click(at, "Open")
     assert len(at.get("plotly_chart")) == 5  # the same render function as the partners' page
     _assert_no_toolbar(at)
     with read_session(app_env) as session:
         views = session.exec(select(AuditEvent).where(AuditEvent.action == "therapist.viewed")).all()
-    assert [(v.actor_id, v.detail) for v in views] == [(kim.person_id, "progress charts")]
+    assert [(v.actor_id, v.detail) for v in views] == [(kim.person_id, "opened your record")]
 
 
 def test_shared_writing_reaches_the_partner_and_private_writing_does_not(app_env: Engine) -> None:

@@ -88,7 +88,8 @@ def test_a_therapist_is_routed_to_their_couples(app_env: Engine) -> None:
     grant(app_env, couple, kim, ana)
     grant(app_env, couple, kim, ben)
     at.run()
-    assert at.button(key=f"open_{couple}").label == "Open Ana & Ben"
+    assert at.selectbox(key="kindred_caseload_open_choice").options == ["Ana & Ben"]
+    assert at.selectbox(key="kindred_caseload_open_choice").value == couple
 
 
 def test_a_therapist_cannot_open_the_partner_home(app_env: Engine) -> None:
