@@ -223,6 +223,7 @@ class _Renderer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._kaleido: Any = None
         self._idle: asyncio.TimerHandle | None = None
+        self._drawing = False  # an idle timer that fired as a report began must not close its chromium
 
     def draw(self, figures: Sequence[Any], sizes: Sequence[tuple[int, int]]) -> list[bytes]:
         """The figures as PNGs, in order (retried once with a fresh chromium)."""
@@ -256,23 +257,31 @@ class _Renderer:
     async def _draw(self, figures: Sequence[Any], sizes: Sequence[tuple[int, int]]) -> list[bytes]:
         if self._idle is not None:
             self._idle.cancel()
-        if self._kaleido is None:
-            import kaleido  # type: ignore[import-untyped]  # here: slow to import, and only reports need it
+        self._drawing = True
+        try:
+            if self._kaleido is None:
+                import kaleido  # type: ignore[import-untyped]  # here: slow to import, only reports need it
 
-            renderer = kaleido.Kaleido(n=1, mathjax=False, timeout=RENDER_TIMEOUT_S)
-            await renderer.open()
-            self._kaleido = renderer
-        pngs = [
-            bytes(
-                await self._kaleido.calc_fig(
-                    figure, opts={"format": "png", "width": width, "height": height, "scale": IMAGE_SCALE}
+                renderer = kaleido.Kaleido(n=1, mathjax=False, timeout=RENDER_TIMEOUT_S)
+                await renderer.open()
+                self._kaleido = renderer
+            pngs = [
+                bytes(
+                    await self._kaleido.calc_fig(
+                        figure, opts={"format": "png", "width": width, "height": height, "scale": IMAGE_SCALE}
+                    )
                 )
-            )
-            for figure, (width, height) in zip(figures, sizes, strict=True)
-        ]
+                for figure, (width, height) in zip(figures, sizes, strict=True)
+            ]
+        finally:
+            self._drawing = False
         loop = asyncio.get_running_loop()
-        self._idle = loop.call_later(self.IDLE_S, lambda: loop.create_task(self._close()))
+        self._idle = loop.call_later(self.IDLE_S, lambda: loop.create_task(self._close_if_idle()))
         return pngs
+
+    async def _close_if_idle(self) -> None:
+        if not self._drawing:
+            await self._close()
 
     async def _close(self) -> None:
         if self._idle is not None:

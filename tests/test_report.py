@@ -250,3 +250,15 @@ def test_two_reports_drawn_at_once_each_get_their_own_charts() -> None:
         assert [_png_size(png) for png in pngs] == [
             (400 * report.IMAGE_SCALE, heights[which] * report.IMAGE_SCALE)
         ] * 3
+
+
+def test_a_chromium_that_died_between_reports_is_replaced() -> None:
+    """The warm chromium crashed (or was killed) while idle: the next report starts a new one and draws."""
+    figure = go.Figure(go.Bar(x=["a"], y=[1]))
+    assert len(report.RENDERER.draw([figure], [(300, 200)])) == 1
+    process = report.RENDERER._kaleido.subprocess
+    process.kill()
+    process.wait(timeout=10)
+    [png] = report.RENDERER.draw([figure], [(300, 200)])
+    assert _png_size(png) == (300 * report.IMAGE_SCALE, 200 * report.IMAGE_SCALE)
+    assert report.RENDERER._kaleido.subprocess.pid != process.pid
