@@ -346,23 +346,31 @@ def _safety_flags(session: Session, viewer: Viewer, couple_ids: list[int]) -> di
     return dict(flags)
 
 
+@dataclass(frozen=True)
+class CurrentPartner:
+    """A current partner of a couple, as a therapist of the couple knows them: id and name only."""
+
+    person_id: int
+    name: str
+
+
 def current_partners(
     *, session: Session, viewer: Viewer, couple_ids: Sequence[int]
-) -> dict[int, list[Person]]:
+) -> dict[int, list[CurrentPartner]]:
     """The current partners of each of these couples this therapist may see, in the order they joined
     (one query, after the visibility check). Couples the viewer may not see are left out."""
     visible = set(couples_visible_to_therapist(session=session, viewer=viewer))
     wanted = [c for c in couple_ids if c in visible]
-    partners: dict[int, list[Person]] = {c: [] for c in wanted}
+    partners: dict[int, list[CurrentPartner]] = {c: [] for c in wanted}
     if not wanted:
         return partners
-    for couple_id, person in session.exec(
-        select(CoupleMembership.couple_id, Person)
+    for couple_id, person_id, name in session.exec(
+        select(CoupleMembership.couple_id, CoupleMembership.person_id, Person.display_name)
         .join(Person, col(Person.id) == CoupleMembership.person_id)
         .where(col(CoupleMembership.couple_id).in_(wanted), col(CoupleMembership.left_at).is_(None))
         .order_by(col(CoupleMembership.couple_id), col(CoupleMembership.joined_at), col(CoupleMembership.id))
     ):
-        partners[couple_id].append(person)
+        partners[couple_id].append(CurrentPartner(person_id, name))
     return partners
 
 
@@ -635,7 +643,7 @@ def caseload_submissions(
     answers only where both current partners sent). Couples the viewer may not see are left out."""
     members = current_partners(session=session, viewer=viewer, couple_ids=couple_ids)
     people: dict[int | None, list[int]] = {
-        couple_id: [p.id for p in partners if p.id is not None] for couple_id, partners in members.items()
+        couple_id: [p.person_id for p in partners] for couple_id, partners in members.items()
     }
     views = _blind_views(
         session, viewer, people, own_drafts=False, instrument=instrument, over_time=over_time

@@ -538,7 +538,7 @@ def therapist_journeys(
         raise access.AccessDenied("Only a therapist sees couples' journeys.")
     members = access.current_partners(session=session, viewer=viewer, couple_ids=couple_ids)
     progress: dict[int, dict[int, PartnerProgress]] = {
-        couple_id: {p.id: PartnerProgress(p.id, p.display_name) for p in partners if p.id is not None}
+        couple_id: {p.person_id: PartnerProgress(p.person_id, p.name) for p in partners}
         for couple_id, partners in members.items()
         if len(partners) == 2
     }
