@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from program import (
@@ -26,6 +27,7 @@ from program import (
 )
 from program.access import Viewer
 from program.db import read_session, write_session
+from program.demo import load_demo
 from program.models import Person, Role, SafetyScreen, StageOpening, Visibility
 from program.settings import Settings
 from program.ui.therapist import BACK, PRESENTATION
@@ -371,3 +373,24 @@ def test_hostile_names_and_texts_are_text_in_the_couple_view(app_env: Engine, na
     _present(at, False)
     assert not at.exception and not at.error
     assert unescaped(at) == []
+
+
+def test_the_demo_therapist_works_through_the_demo_couple(app_env: Engine) -> None:
+    """With the demo loaded (today), the demo therapist opens the demo couple: presentation mode shows
+    charts; turned off, every tab draws without an error, the brief counts from the demo's last view, and the
+    session-report button and the private marker are there."""
+    accounts = load_demo(engine=app_env, program=PROGRAM, weeks=12, today=TODAY, bcrypt_rounds=4)
+    with read_session(app_env) as session:
+        person = session.exec(select(Person).where(Person.username == accounts.therapist)).one()
+        therapist = Viewer.of(person)
+    at = as_viewer(app("pages/therapist.py"), therapist, app_env).run()
+    assert not at.exception and at.title[0].value == "Your couples"
+    open_couple(at, accounts.couple_id)
+    assert not at.exception and _presenting(at)
+    assert at.get("plotly_chart")
+    _present(at, False)
+    assert not at.error, [e.value for e in at.error]
+    shown = on_screen(at)
+    # The demo has the therapist's earlier views, so the brief counts from the latest of them.
+    assert "Since you last opened this couple" in shown and "Check-ins over the last 4 weeks" in shown
+    assert "Session report (PDF)" in shown and "Only you can see this" in shown
