@@ -170,6 +170,7 @@ def _demo(weeks: int | None, force: bool) -> str:
         f"Loaded the demo: a couple with {loaded.weeks} weeks of history, and their therapist. Log in as\n"
         f"  {loaded.partners[0]}  or  {loaded.partners[1]}  (partners)\n"
         f"  {loaded.therapist}  (their therapist)\n"
+        f"  {', '.join(loaded.other_partners)}  (her other couples, two by two)\n"
         f"with the password: {loaded.password}\n"
         "Demo only: this password is public. Run the command again to refresh the history."
     )

@@ -439,7 +439,7 @@ def test_demo_command_prints_the_accounts_and_password(
     """`python -m program demo` loads the demo and says who to log in as, with which password."""
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    for username in ("demo-alex", "demo-sam", "demo-therapist", DEMO_PASSWORD):
+    for username in ("demo-alex", "demo-sam", "demo-therapist", "demo-priya", "demo-mateo", DEMO_PASSWORD):
         assert username in out
     with Session(app_env) as session:
         assert count(session, Couple) == 5
