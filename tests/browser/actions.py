@@ -143,3 +143,21 @@ def close_menu_on_phone(page: Page) -> None:
         viewport = page.viewport_size or {"width": 390, "height": 844}
         page.touchscreen.tap(viewport["width"] - 8, viewport["height"] // 2)
     expect(sidebar).to_have_attribute("data-collapsed", "true")
+
+
+def open_couple(page: Page, names: str | None, *, tap: bool = False) -> None:
+    """As a therapist on "Your couples", open one couple by its names ("Alex & Sam"; None: the first one
+    listed) with the "Open a couple" box and its "Open" button, and wait for the couple view."""
+    main = page.get_by_test_id("stMain")
+    box = main.get_by_test_id("stSelectbox").filter(has_text="Open a couple").get_by_role("combobox")
+    box.tap() if tap else box.click()
+    options = page.get_by_role("option")
+    option = options.first if names is None else options.filter(has_text=names)
+    option.tap() if tap else option.click()
+    # (The select box's own arrow is a button named "Open" too.)
+    button = main.get_by_test_id("stButton").get_by_role("button", name="Open", exact=True)
+    button.tap() if tap else button.click()
+    wait_for_app_run(page)
+    expect(page.get_by_role("switch", name="Presentation mode")).to_be_visible()
+    if names is not None:
+        expect(page.get_by_role("heading", name=names).first).to_be_visible()

@@ -16,6 +16,7 @@ from tests.browser.actions import (
     fill_and_submit,
     log_in,
     open_app,
+    open_couple,
     open_menu_page,
     register,
     wait_for_app_loaded,
@@ -113,9 +114,7 @@ def test_two_partners_link_up_and_their_therapist_sees_them_after_both_grant(
     ben.get_by_role("button", name="Give Dr Kim access").click()
     wait_idle(ben)
     _return_to(kim)
-    kim.get_by_role("button", name="Open Ana & Ben").click()
-    wait_idle(kim)
-    expect(kim.get_by_role("heading", name="Ana & Ben").first).to_be_visible()
+    open_couple(kim, "Ana & Ben")
 
     _return_to(ana)
     expect(ana.get_by_text("can see your couple")).to_be_visible()

@@ -10,7 +10,7 @@ from playwright.sync_api import BrowserContext, Page, Request, expect
 from program.demo import ALEX, DEMO_PASSWORD, THERAPIST
 from program.models import Role
 from program.ui.navigation import LOCKED_SUFFIX, PARTNER_PAGES, THERAPIST_PAGES
-from tests.browser.actions import log_in, open_app, open_menu_page, wait_idle
+from tests.browser.actions import log_in, open_app, open_couple, open_menu_page, wait_idle
 
 
 def _recorded(context: BrowserContext) -> list[str]:
@@ -86,7 +86,7 @@ def test_every_therapist_page_loads_only_from_the_app(demo_server: str, context:
     page = context.new_page()
     open_app(page, demo_server)
     log_in(page, THERAPIST[0], DEMO_PASSWORD)
-    page.get_by_role("button", name="Open Alex & Sam").click()
+    open_couple(page, "Alex & Sam")
     wait_idle(page)
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(7)  # the demo draws every couple chart
     titles = _menu_titles(page, Role.THERAPIST)

@@ -17,9 +17,9 @@ from tests.browser.actions import (
     close_menu_on_phone,
     log_in,
     open_app,
+    open_couple,
     open_menu_on_phone,
     register,
-    wait_for_app_run,
     wait_idle,
 )
 
@@ -244,8 +244,7 @@ def test_a_long_unbroken_name_fits_a_phone(demo_server: str, phone: Page, tmp_pa
 
 def _couple_view(page: Page) -> None:
     """As the therapist, open the demo couple from the couples page."""
-    page.get_by_role("button", name="Open Alex & Sam").tap()
-    wait_for_app_run(page)
+    open_couple(page, "Alex & Sam", tap=True)
     _wait_for_charts(page)
 
 

@@ -11,6 +11,7 @@ from tests.browser.actions import (
     TIMEOUT_MS,
     log_in,
     open_app,
+    open_couple,
     open_menu_page,
     serious_accessibility_problems,
     wait_idle,
@@ -78,7 +79,7 @@ def test_the_demo_therapist_opens_the_couple_and_sees_its_charts(demo_server: st
     """The demo therapist has access: opening the couple shows its charts."""
     open_app(page, demo_server)
     log_in(page, "demo-therapist", DEMO_PASSWORD)
-    page.get_by_role("button", name="Open Alex & Sam").click()
+    open_couple(page, "Alex & Sam")
     wait_idle(page)
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(len(DEMO_CHARTS))
     assert _chart_titles(page) == DEMO_CHARTS  # the same render function as the partners' page
