@@ -25,17 +25,22 @@ RUNS = 15
 SIZES = (5, 200)
 
 
-def _floor_script(title: str, rows: list[dict[str, object]], alerts: list[str], options: list[str]) -> str:
+def _floor_script(
+    title: str, captions: list[str], rows: list[dict[str, str]], alerts: list[str], options: list[str]
+) -> str:
     return f"""
 import streamlit as st
 rows = {rows!r}
 alerts = {alerts!r}
 st.title({title!r})
+for caption in {captions!r}:
+    st.caption(caption)
 st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode="single-row", key="table")
-for alert in alerts:
-    st.warning(alert)
 st.selectbox("Open a couple", {options!r})
 st.button("Open")
+st.subheader("Alerts")
+for alert in alerts:
+    st.markdown(alert)
 """
 
 
@@ -74,10 +79,13 @@ def measure(couples: int) -> None:
         page.session_state[key] = value
     page.run()
     assert not page.exception, page.exception
-    rows = page.dataframe[0].value.to_dict("records")
-    alerts = [str(w.value) for w in page.warning]
+    rows = [{str(k): str(v) for k, v in row.items()} for row in page.dataframe[0].value.to_dict("records")]
+    alerts = [str(m.value) for m in page.markdown]
+    captions = [str(c.value) for c in page.caption]
     options = [str(o) for o in page.selectbox[0].options]
-    floor = AppTest.from_string(_floor_script(page.title[0].value, rows, alerts, options), default_timeout=60)
+    floor = AppTest.from_string(
+        _floor_script(page.title[0].value, captions, rows, alerts, options), default_timeout=60
+    )
     floor.run()
     times: dict[str, list[float]] = {"page": [], "floor": []}
     for _ in range(RUNS):
@@ -88,7 +96,7 @@ def measure(couples: int) -> None:
     statements = _count_queries(runtime.engine(), page.run)
     page_ms, floor_ms = (statistics.median(times[n]) * 1000 for n in ("page", "floor"))
     print(
-        f"{couples:>4} couples ({len(alerts)} alerts): page {page_ms:.0f} ms, floor {floor_ms:.0f} ms, "
+        f"{couples:>4} couples ({len(alerts)} with alerts): page {page_ms:.0f} ms, floor {floor_ms:.0f} ms, "
         f"ratio {page_ms / floor_ms:.2f}x (medians of {RUNS} warm reruns); {statements} SQL statements "
         "per rerun",
         flush=True,
