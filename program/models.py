@@ -111,6 +111,8 @@ class Person(SQLModel, table=True):
     password_hash: str = Field(sa_type=sa.String(128))
     created_at: datetime = _when(default_now=True)
     disabled_at: datetime | None = _when(nullable=True)
+    # Optional, as the person wrote them ("she/her", "they/them"); used in text about them.
+    pronouns: str | None = Field(default=None, sa_type=sa.String(40))
 
 
 class TherapistApproval(SQLModel, table=True):
@@ -405,6 +407,7 @@ class CheckIn(SQLModel, table=True):
             sa.CheckConstraint(f"{name} BETWEEN 0 AND 10", name=f"ck_checkin_{name}_range")
             for name in ("closeness", "communication", "conflict", "trust", "overall")
         ),
+        sa.CheckConstraint("intimacy BETWEEN 0 AND 10", name="ck_checkin_intimacy_range"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -418,6 +421,9 @@ class CheckIn(SQLModel, table=True):
     overall: int
     note: str | None = Field(default=None, sa_type=EncryptedText)
     note_visibility: Visibility = Field(default=Visibility.PRIVATE, sa_type=sa.String(16))
+    # The optional private intimacy rating (0-10), read only by its writer unless they share it.
+    intimacy: int | None = Field(default=None)
+    intimacy_visibility: Visibility = Field(default=Visibility.PRIVATE, sa_type=sa.String(16))
     created_at: datetime = _when(default_now=True)
     updated_at: datetime = _when(default_now=True)
 
@@ -469,6 +475,121 @@ class SessionFeedback(SQLModel, table=True):
     approach: int
     overall: int
     submitted_at: datetime = _when(default_now=True)
+
+
+class ModuleChoice(SQLModel, table=True):
+    """A partner's private choice about an optional module (the intimacy module). It opens only when both
+    partners chose it; nobody learns the other's "no" or that they have not answered."""
+
+    __table_args__ = (sa.UniqueConstraint("person_id", "couple_id", "module"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _person_fk(index=False)
+    couple_id: int = _couple_fk()
+    module: str = Field(sa_type=sa.String(32))
+    wants: bool = Field(default=False)
+    chosen_at: datetime = _when(default_now=True)
+    # When this partner finished marking the module's wishes list (both finished: the common ones show).
+    wishes_finished_at: datetime | None = _when(nullable=True)
+
+
+class WishMark(SQLModel, table=True):
+    """One partner's private mark on one wishes-list item: "yes", "maybe" or "no"."""
+
+    __table_args__ = (sa.UniqueConstraint("person_id", "couple_id", "item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _person_fk(index=False)
+    couple_id: int = _couple_fk()
+    item: str = Field(sa_type=sa.String(64))
+    mark: str = Field(sa_type=sa.String(8))
+    updated_at: datetime = _when(default_now=True)
+
+
+class CoupleGoal(SQLModel, table=True):
+    """A goal the couple agreed together (one to three): proposed by one, accepted or edited by the other,
+    confirmed by both. An edit clears the confirmations."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    couple_id: int = _couple_fk()
+    body: str = Field(sa_type=EncryptedText)
+    proposed_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    edited_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    created_at: datetime = _when(default_now=True)
+    updated_at: datetime = _when(default_now=True)
+    withdrawn_at: datetime | None = _when(nullable=True)
+
+
+class GoalConfirmation(SQLModel, table=True):
+    """One partner confirming a couple goal as it now reads."""
+
+    __table_args__ = (sa.UniqueConstraint("goal_id", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    goal_id: int = Field(foreign_key="couplegoal.id", ondelete="CASCADE", index=True)
+    person_id: int = _person_fk()
+    confirmed_at: datetime = _when(default_now=True)
+
+
+class GoalRating(SQLModel, table=True):
+    """One partner's 0-10 rating of progress on a couple goal at the end of a stage."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("goal_id", "person_id", "stage"),
+        sa.CheckConstraint("rating BETWEEN 0 AND 10", name="ck_goalrating_rating_range"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    goal_id: int = Field(foreign_key="couplegoal.id", ondelete="CASCADE", index=True)
+    person_id: int = _person_fk()
+    stage: str = Field(sa_type=sa.String(32))
+    rating: int
+    rated_at: datetime = _when(default_now=True)
+
+
+class Agreement(SQLModel, table=True):
+    """A couple's problem-solving agreement (Conflict stage): the issue, the options brainstormed, the one
+    chosen, who does what by when; its review comes due a week after both agreed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    couple_id: int = _couple_fk()
+    stage: str = Field(sa_type=sa.String(32))
+    issue: str = Field(sa_type=EncryptedText)
+    options: list[str] = Field(default_factory=list, sa_type=EncryptedJSON)
+    chosen: str = Field(default="", sa_type=EncryptedText)
+    who_does_what: str = Field(default="", sa_type=EncryptedText)
+    by_when: date | None = Field(default=None)
+    created_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    created_at: datetime = _when(default_now=True)
+    updated_at: datetime = _when(default_now=True)
+    agreed_at: datetime | None = _when(nullable=True)
+
+
+class AgreementPart(SQLModel, table=True):
+    """One partner's part in an agreement: what matters to them, and their confirmation of the plan."""
+
+    __table_args__ = (sa.UniqueConstraint("agreement_id", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="agreement.id", ondelete="CASCADE", index=True)
+    person_id: int = _person_fk()
+    matters: str = Field(default="", sa_type=EncryptedText)
+    confirmed_at: datetime | None = _when(nullable=True)
+    # The review a week after agreeing: how it went (0-10) and what to change.
+    review_rating: int | None = Field(default=None, ge=0, le=10)
+    review_note: str | None = Field(default=None, sa_type=EncryptedText)
+    reviewed_at: datetime | None = _when(nullable=True)
+
+
+class NoticeDismissal(SQLModel, table=True):
+    """A kind notice a person dismissed (e.g. the suggestion to see a couples therapist): shown once."""
+
+    __table_args__ = (sa.UniqueConstraint("person_id", "notice"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _person_fk(index=False)
+    notice: str = Field(sa_type=sa.String(48))
+    dismissed_at: datetime = _when(default_now=True)
 
 
 class AuditEvent(SQLModel, table=True):
