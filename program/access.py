@@ -13,7 +13,10 @@ from sqlmodel import Session, col, select
 
 from program.models import (
     CheckIn,
+    CoupleGoal,
     CoupleMembership,
+    GoalConfirmation,
+    GoalRating,
     JointPause,
     PauseReason,
     Person,
@@ -649,3 +652,83 @@ def caseload_submissions(
         session, viewer, people, own_drafts=False, instrument=instrument, over_time=over_time
     )
     return {couple_id: views[couple_id] for couple_id in members}
+
+
+@dataclass(frozen=True)
+class CoupleGoalView:
+    """A goal the couple is agreeing or agreed, as its readers see it (never a partner's private goals:
+    a proposal is new text written to be shared)."""
+
+    goal_id: int
+    body: str
+    written_by_id: int | None  # whoever wrote the text as it reads now (their writing confirms it)
+    confirmed_by: frozenset[int]  # current partners who confirmed the text as it reads now
+    agreed: bool  # both current partners confirmed it
+    created_at: datetime
+
+
+def readable_couple_goals(*, session: Session, viewer: Viewer, couple_id: int) -> list[CoupleGoalView]:
+    """The couple's standing goals (not withdrawn) given in this couple, oldest first. Its partners read
+    the agreed and the pending ones; a therapist the couple let in reads only the agreed ones. A goal
+    is agreed once both current partners confirmed the text as it reads now."""
+    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    members = _couple_partner_ids(session, couple_id)
+    goals = session.exec(
+        select(CoupleGoal)
+        .where(CoupleGoal.couple_id == couple_id, col(CoupleGoal.withdrawn_at).is_(None))
+        .order_by(col(CoupleGoal.created_at), col(CoupleGoal.id))
+    ).all()
+    confirmed: dict[int, set[int]] = defaultdict(set)
+    if goals:
+        for goal_id, person_id in session.exec(
+            select(GoalConfirmation.goal_id, GoalConfirmation.person_id).where(
+                col(GoalConfirmation.goal_id).in_([g.id for g in goals]),
+                col(GoalConfirmation.person_id).in_(members),
+            )
+        ):
+            confirmed[goal_id].add(person_id)
+    views = []
+    for goal in goals:
+        assert goal.id is not None
+        agreed = len(members) == 2 and confirmed[goal.id] >= set(members)
+        views.append(
+            CoupleGoalView(
+                goal.id,
+                goal.body,
+                goal.edited_by_id or goal.proposed_by_id,
+                frozenset(confirmed[goal.id]),
+                agreed,
+                goal.created_at,
+            )
+        )
+    if viewer.role != Role.PARTNER:
+        views = [v for v in views if v.agreed]
+    return views
+
+
+@dataclass(frozen=True)
+class GoalRatingView:
+    """One current partner's 0-10 rating of progress on an agreed goal at a stage's end."""
+
+    goal_id: int
+    person_id: int
+    stage: str
+    rating: int
+
+
+def readable_goal_ratings(*, session: Session, viewer: Viewer, couple_id: int) -> list[GoalRatingView]:
+    """Both current partners' ratings of the couple's agreed goals, for everyone who may see the couple
+    (the same for each: they feed the couple's charts)."""
+    goals = readable_couple_goals(session=session, viewer=viewer, couple_id=couple_id)
+    agreed = [g.goal_id for g in goals if g.agreed]
+    if not agreed:
+        return []
+    rows = session.exec(
+        select(GoalRating)
+        .where(
+            col(GoalRating.goal_id).in_(agreed),
+            col(GoalRating.person_id).in_(_couple_partner_ids(session, couple_id)),
+        )
+        .order_by(col(GoalRating.rated_at), col(GoalRating.id))
+    ).all()
+    return [GoalRatingView(r.goal_id, r.person_id, r.stage, r.rating) for r in rows]
