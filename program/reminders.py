@@ -42,6 +42,8 @@ SAFETY = (SAFETY_FULL, SAFETY_SHORT)
 
 
 OUTCOME_PAGE = "outcome"
+# A week after both partners agreed a plan in "Solving one problem together" (program.problem_solving).
+AGREEMENT_REVIEW = Reminder("Conflict: look back on the plan you agreed a week ago", "conflict")
 
 
 def outcome_text(occasion: str, program: Program) -> str:

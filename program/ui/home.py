@@ -6,7 +6,17 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from program import checkins, home_path, homework, journey, outcomes, reminders, safety, session_feedback
+from program import (
+    checkins,
+    home_path,
+    homework,
+    journey,
+    outcomes,
+    problem_solving,
+    reminders,
+    safety,
+    session_feedback,
+)
 from program.access import Viewer
 from program.db import read_session
 from program.home_path import StageState
@@ -47,9 +57,12 @@ def render_partner_home(viewer: Viewer) -> None:
             item.done_at is None for item in homework.for_partner(session=session, viewer=viewer, today=today)
         )
         feedback_due = bool(session_feedback.due_for_partner(session=session, viewer=viewer, today=today))
+        review_due = problem_solving.review_due(session=session, viewer=viewer, now=utcnow()) is not None
     due = reminders.due_now(
         progress, checkin_done=checkin_done, today=today, safety_due=safety_due, outcome=outcome
     )
+    if review_due:
+        due.append(reminders.AGREEMENT_REVIEW)
     path = home_path.build(progress, titles=PAGE_TITLES, due=due)
     partner = md(progress.partner.name) if progress.partner else None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from program import journey, reflections, scoring
+from program import journey, problem_solving, reflections, scoring
 from program.access import Viewer
 from program.curriculum import ConversationExercise, PracticeLogExercise, Program, ReflectionExercise, Stage
 from program.db import read_session, write_session
@@ -12,6 +12,7 @@ from program.models import Reflection, utcnow
 from program.questionnaires import own_answers, stage_occasion
 from program.ui import runtime
 from program.ui.localtime import local_today
+from program.ui.problem_solving import render_problem_solving
 from program.ui.questionnaire import render_questionnaire
 from program.ui.text import md
 from program.ui.widgets import private_text, render_overview
@@ -53,6 +54,8 @@ def render_stage(viewer: Viewer, stage_key: str) -> None:
                 end_early = _practice_log(viewer, stage, exercise, saved, done)
             if done or not (progress.is_joint(stage.key, exercise.key) and progress.joint_closed_reason()):
                 _mark_done(viewer, program, progress, stage.key, exercise.key, done, end_log_early=end_early)
+    if stage.key == problem_solving.STAGE:
+        render_problem_solving(viewer, partner, progress.joint_closed_reason())
 
     st.header("3 · Homework")
     _homework(viewer, program, progress, stage, saved)
