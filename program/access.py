@@ -12,14 +12,13 @@ from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 
 from program.models import (
-    Agreement,
-    AgreementPart,
     CheckIn,
     CoupleGoal,
     CoupleMembership,
     GoalConfirmation,
     GoalRating,
     JointPause,
+    ModuleChoice,
     PauseReason,
     Person,
     QuestionnaireAnswer,
@@ -34,6 +33,7 @@ from program.models import (
     TherapistNote,
     TherapySession,
     Visibility,
+    WishMark,
 )
 
 RowT = TypeVar("RowT", Reflection, CheckIn)
@@ -736,89 +736,95 @@ def readable_goal_ratings(*, session: Session, viewer: Viewer, couple_id: int) -
     return [GoalRatingView(r.goal_id, r.person_id, r.stage, r.rating) for r in rows]
 
 
-@dataclass(frozen=True)
-class AgreementPartView:
-    """One partner's part in a problem-solving agreement, as a viewer may see it. What matters to them and
-    their review are blind: the viewer reads their own at once, anyone else's only once both current
-    partners have written theirs (each side then wrote without seeing the other's)."""
+# ---- optional modules by mutual consent (the intimacy module) ------------------------------------------
 
-    person_id: int
-    wrote_matters: bool
-    matters: str | None  # None: not written yet, or blind to this viewer
-    confirmed_at: datetime | None
-    reviewed_at: datetime | None
-    review_rating: int | None  # None: not reviewed yet, or blind to this viewer
-    review_note: str | None
+WISH_SHOWN = ("yes", "maybe")  # marks that may reach the partner, and only on an item both gave one of them
 
 
 @dataclass(frozen=True)
-class AgreementView:
-    """A couple's problem-solving agreement (the plan itself is the couple's, read by both)."""
+class ModuleView:
+    """An optional module as one partner may know it. The other partner's choice never appears here: only
+    whether the module is open, which needs both current partners' "yes". So "no", "no answer" and "said
+    yes, then changed to no" all read exactly alike."""
 
-    id: int
-    stage: str
-    issue: str
-    options: tuple[str, ...]
-    chosen: str
-    who_does_what: str
-    by_when: date | None
-    created_by_id: int | None
-    created_at: datetime
-    agreed_at: datetime | None
-    parts: dict[int, AgreementPartView]  # by person, current partners only
+    own_choice: bool | None  # None: the viewer has not answered
+    is_open: bool
+    own_wishes_finished: bool
 
 
-def readable_agreements(*, session: Session, viewer: Viewer, couple_id: int) -> list[AgreementView]:
-    """The couple's problem-solving agreements, oldest first, with each current partner's part under the
-    blind rule (AgreementPartView). Only for a viewer who may see this couple now: a couple that ended
-    takes its agreements with it, and a former partner's part never shows."""
-    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+def _module_choices(session: Session, couple_id: int, module: str) -> dict[int, ModuleChoice]:
+    """The choices of the couple's current partners, given in this couple (for access.py only)."""
     members = _couple_partner_ids(session, couple_id)
-    agreements = session.exec(
-        select(Agreement)
-        .where(Agreement.couple_id == couple_id)
-        .order_by(col(Agreement.created_at), col(Agreement.id))
-    ).all()
-    ids = [a.id for a in agreements if a.id is not None]
-    parts: dict[int, list[AgreementPart]] = defaultdict(list)
-    if ids:
-        for part in session.exec(
-            select(AgreementPart).where(
-                col(AgreementPart.agreement_id).in_(ids), col(AgreementPart.person_id).in_(members)
-            )
-        ):
-            parts[part.agreement_id].append(part)
-    views: list[AgreementView] = []
-    for agreement in agreements:
-        assert agreement.id is not None
-        mine = parts[agreement.id]
-        both = len(members) == 2
-        all_wrote = both and sum(bool(p.matters) for p in mine) == 2
-        all_reviewed = both and sum(p.reviewed_at is not None for p in mine) == 2
-        views.append(
-            AgreementView(
-                agreement.id,
-                agreement.stage,
-                agreement.issue,
-                tuple(agreement.options or ()),
-                agreement.chosen,
-                agreement.who_does_what,
-                agreement.by_when,
-                agreement.created_by_id,
-                agreement.created_at,
-                agreement.agreed_at,
-                {
-                    p.person_id: AgreementPartView(
-                        p.person_id,
-                        bool(p.matters),
-                        (p.matters or None) if all_wrote or p.person_id == viewer.person_id else None,
-                        p.confirmed_at,
-                        p.reviewed_at,
-                        p.review_rating if all_reviewed or p.person_id == viewer.person_id else None,
-                        p.review_note if all_reviewed or p.person_id == viewer.person_id else None,
-                    )
-                    for p in mine
-                },
-            )
+    choices = session.exec(
+        select(ModuleChoice).where(
+            ModuleChoice.couple_id == couple_id,
+            ModuleChoice.module == module,
+            col(ModuleChoice.person_id).in_(members),
         )
-    return views
+    ).all()
+    return {c.person_id: c for c in choices} if len(members) == 2 else {}
+
+
+def _module_open(choices: dict[int, ModuleChoice]) -> bool:
+    return len(choices) == 2 and all(c.wants for c in choices.values())
+
+
+def readable_module(*, session: Session, viewer: Viewer, couple_id: int, module: str) -> ModuleView:
+    """The viewer's own choice about an optional module and whether it is open; partners of this couple
+    only (a therapist never learns either partner's choice)."""
+    if viewer.role != Role.PARTNER:
+        raise AccessDenied("A partner's choice about an optional module is theirs alone.")
+    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    choices = _module_choices(session, couple_id, module)
+    own = choices.get(viewer.person_id)
+    if own is None:  # a couple of one still shows the viewer their own answer
+        own = session.exec(
+            select(ModuleChoice).where(
+                ModuleChoice.couple_id == couple_id,
+                ModuleChoice.module == module,
+                ModuleChoice.person_id == viewer.person_id,
+            )
+        ).first()
+    return ModuleView(
+        own.wants if own is not None else None,
+        _module_open(choices),
+        own is not None and own.wishes_finished_at is not None,
+    )
+
+
+@dataclass(frozen=True)
+class WishesView:
+    """A wishes list as one partner may see it: their own marks, and the common items (both marked yes or
+    maybe) once the module is open and both finished their lists. Common items come in the list's own
+    order and without marks, so nobody learns which of them the other marked "maybe" rather than "yes";
+    an item the other marked "no" (or left unmarked) never appears."""
+
+    own_marks: dict[str, str]
+    common: tuple[str, ...] | None  # None: not shown (module not open, or not both finished)
+
+
+def readable_wishes(
+    *, session: Session, viewer: Viewer, couple_id: int, module: str, items: Sequence[str]
+) -> WishesView:
+    """The viewer's own marks on this module's wishes list and, when both may see it, the common items
+    among `items` (the content's current list, in its order)."""
+    if viewer.role != Role.PARTNER:
+        raise AccessDenied("A partner's wishes are theirs alone.")
+    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    own_marks = {
+        m.item: m.mark
+        for m in session.exec(
+            select(WishMark).where(WishMark.couple_id == couple_id, WishMark.person_id == viewer.person_id)
+        )
+        if m.item in items
+    }
+    choices = _module_choices(session, couple_id, module)
+    if not _module_open(choices) or any(c.wishes_finished_at is None for c in choices.values()):
+        return WishesView(own_marks, None)
+    chosen: dict[str, int] = defaultdict(int)
+    for mark in session.exec(
+        select(WishMark).where(WishMark.couple_id == couple_id, col(WishMark.person_id).in_(list(choices)))
+    ):
+        if mark.mark in WISH_SHOWN:
+            chosen[mark.item] += 1
+    return WishesView(own_marks, tuple(item for item in items if chosen[item] == 2))

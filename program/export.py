@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
-from program import access, problem_solving, scoring, shared
+from program import access, scoring, shared
 from program.access import Viewer
 from program.curriculum import Program
 from program.models import (
@@ -31,6 +31,7 @@ from program.models import (
     HomeworkAssignment,
     HomeworkCompletion,
     JointPause,
+    ModuleChoice,
     Person,
     QuestionnaireAnswer,
     QuestionnaireSubmission,
@@ -39,6 +40,7 @@ from program.models import (
     SessionFeedback,
     TherapistGrant,
     TherapySession,
+    WishMark,
 )
 from program.therapist_access import VIEWED
 
@@ -68,9 +70,8 @@ FILES: dict[str, str] = {
     "shared_with_me.json": "Texts your current partner (or a therapist) shared with you, as you see them "
     "in Kindred. After a couple ends, what your former partner shared is no longer shown to you, "
     "so it is not here either.",
-    "problem_solving.json": "Your part in each problem you solved together in the Conflict stage: what "
-    "mattered to you, when you confirmed the plan, and your look back a week later. The plan itself comes "
-    "with it for your current couple; your partner's part is theirs, not here.",
+    "intimacy.json": "The optional intimacy module: your own yes or no to opening it (with when), when "
+    "you finished your wishes list, and your own marks on it. Never your partner's answer or marks.",
     "audit_events.csv": "The audit trail's record of what you did (logins, consent changes and the like), "
     "and what the operator did to your account.",
 }
@@ -278,6 +279,24 @@ def _safety_screens(session: Session, viewer: Viewer) -> list[Row]:
     ]
 
 
+def _intimacy(session: Session, viewer: Viewer) -> dict[str, list[Row]]:
+    """The viewer's own module choices and wish marks, in every couple they were in; nobody else's."""
+    choices = session.exec(
+        select(ModuleChoice)
+        .where(ModuleChoice.person_id == viewer.person_id)
+        .order_by(col(ModuleChoice.chosen_at), col(ModuleChoice.id))
+    ).all()
+    marks = session.exec(
+        select(WishMark).where(WishMark.person_id == viewer.person_id).order_by(col(WishMark.id))
+    ).all()
+    return {
+        "choices": [
+            _fields(c, ("couple_id", "module", "wants", "chosen_at", "wishes_finished_at")) for c in choices
+        ],
+        "wish_marks": [_fields(m, ("couple_id", "item", "mark", "updated_at")) for m in marks],
+    }
+
+
 def _pauses(session: Session, viewer: Viewer) -> list[Row]:
     rows = session.exec(
         select(JointPause)
@@ -402,7 +421,7 @@ def export_zip(*, session: Session, viewer: Viewer, program: Program, now: datet
             ("at", "couple", "therapist_display_name", "what"), _therapist_views(session, viewer)
         ),
         "shared_with_me.json": _json(_shared_with_me(session, viewer, program)),
-        "problem_solving.json": _json(problem_solving.export_rows(session=session, viewer=viewer)),
+        "intimacy.json": _json(_intimacy(session, viewer)),
         "audit_events.csv": _csv(("at", "action", "couple", "detail"), _audit(session, viewer)),
     }
     assert set(contents) == set(FILES), "every exported file is described in the README"
