@@ -12,6 +12,8 @@ from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 
 from program.models import (
+    Agreement,
+    AgreementPart,
     CheckIn,
     CoupleGoal,
     CoupleMembership,
@@ -734,6 +736,94 @@ def readable_goal_ratings(*, session: Session, viewer: Viewer, couple_id: int) -
         .order_by(col(GoalRating.rated_at), col(GoalRating.id))
     ).all()
     return [GoalRatingView(r.goal_id, r.person_id, r.stage, r.rating) for r in rows]
+
+
+@dataclass(frozen=True)
+class AgreementPartView:
+    """One partner's part in a problem-solving agreement, as a viewer may see it. What matters to them and
+    their review are blind: the viewer reads their own at once, anyone else's only once both current
+    partners have written theirs (each side then wrote without seeing the other's)."""
+
+    person_id: int
+    wrote_matters: bool
+    matters: str | None  # None: not written yet, or blind to this viewer
+    confirmed_at: datetime | None
+    reviewed_at: datetime | None
+    review_rating: int | None  # None: not reviewed yet, or blind to this viewer
+    review_note: str | None
+
+
+@dataclass(frozen=True)
+class AgreementView:
+    """A couple's problem-solving agreement (the plan itself is the couple's, read by both)."""
+
+    id: int
+    stage: str
+    issue: str
+    options: tuple[str, ...]
+    chosen: str
+    who_does_what: str
+    by_when: date | None
+    created_by_id: int | None
+    created_at: datetime
+    agreed_at: datetime | None
+    parts: dict[int, AgreementPartView]  # by person, current partners only
+
+
+def readable_agreements(*, session: Session, viewer: Viewer, couple_id: int) -> list[AgreementView]:
+    """The couple's problem-solving agreements, oldest first, with each current partner's part under the
+    blind rule (AgreementPartView). Only for a viewer who may see this couple now: a couple that ended
+    takes its agreements with it, and a former partner's part never shows."""
+    require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    members = _couple_partner_ids(session, couple_id)
+    agreements = session.exec(
+        select(Agreement)
+        .where(Agreement.couple_id == couple_id)
+        .order_by(col(Agreement.created_at), col(Agreement.id))
+    ).all()
+    ids = [a.id for a in agreements if a.id is not None]
+    parts: dict[int, list[AgreementPart]] = defaultdict(list)
+    if ids:
+        for part in session.exec(
+            select(AgreementPart).where(
+                col(AgreementPart.agreement_id).in_(ids), col(AgreementPart.person_id).in_(members)
+            )
+        ):
+            parts[part.agreement_id].append(part)
+    views: list[AgreementView] = []
+    for agreement in agreements:
+        assert agreement.id is not None
+        mine = parts[agreement.id]
+        both = len(members) == 2
+        all_wrote = both and sum(bool(p.matters) for p in mine) == 2
+        all_reviewed = both and sum(p.reviewed_at is not None for p in mine) == 2
+        views.append(
+            AgreementView(
+                agreement.id,
+                agreement.stage,
+                agreement.issue,
+                tuple(agreement.options or ()),
+                agreement.chosen,
+                agreement.who_does_what,
+                agreement.by_when,
+                agreement.created_by_id,
+                agreement.created_at,
+                agreement.agreed_at,
+                {
+                    p.person_id: AgreementPartView(
+                        p.person_id,
+                        bool(p.matters),
+                        (p.matters or None) if all_wrote or p.person_id == viewer.person_id else None,
+                        p.confirmed_at,
+                        p.reviewed_at,
+                        p.review_rating if all_reviewed or p.person_id == viewer.person_id else None,
+                        p.review_note if all_reviewed or p.person_id == viewer.person_id else None,
+                    )
+                    for p in mine
+                },
+            )
+        )
+    return views
 
 
 # ---- optional modules by mutual consent (the intimacy module) ------------------------------------------

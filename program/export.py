@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
-from program import access, scoring, shared
+from program import access, problem_solving, scoring, shared
 from program.access import Viewer
 from program.curriculum import Program
 from program.models import (
@@ -70,6 +70,9 @@ FILES: dict[str, str] = {
     "shared_with_me.json": "Texts your current partner (or a therapist) shared with you, as you see them "
     "in Kindred. After a couple ends, what your former partner shared is no longer shown to you, "
     "so it is not here either.",
+    "problem_solving.json": "Your part in each problem you solved together in the Conflict stage: what "
+    "mattered to you, when you confirmed the plan, and your look back a week later. The plan itself comes "
+    "with it for your current couple; your partner's part is theirs, not here.",
     "intimacy.json": "The optional intimacy module: your own yes or no to opening it (with when), when "
     "you finished your wishes list, and your own marks on it. Never your partner's answer or marks.",
     "audit_events.csv": "The audit trail's record of what you did (logins, consent changes and the like), "
@@ -421,6 +424,7 @@ def export_zip(*, session: Session, viewer: Viewer, program: Program, now: datet
             ("at", "couple", "therapist_display_name", "what"), _therapist_views(session, viewer)
         ),
         "shared_with_me.json": _json(_shared_with_me(session, viewer, program)),
+        "problem_solving.json": _json(problem_solving.export_rows(session=session, viewer=viewer)),
         "intimacy.json": _json(_intimacy(session, viewer)),
         "audit_events.csv": _csv(("at", "action", "couple", "detail"), _audit(session, viewer)),
     }
