@@ -7,7 +7,9 @@ message naming the file and the field, never a half-loaded program.
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
@@ -221,12 +223,56 @@ class ReflectionExercise(_Content):
     prompts: Annotated[list[Text], Field(min_length=1)]
 
 
+# Guided conversations name the partners: their text says {a} and {b} (the partners taking part A and part B),
+# and a turn may also say {speaker} and {listener}. The names are put in only when the text is shown, so a
+# bare role letter ("what A does") never reaches a partner: loading refuses one.
+COUPLE_PLACEHOLDERS = ("a", "b")
+TURN_PLACEHOLDERS = ("a", "b", "speaker", "listener")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_ROLE_LETTER = re.compile(r"\b[AB]\b")
+
+
+def check_names(text: str, allowed: tuple[str, ...]) -> str:
+    """The text, if its placeholders are all allowed ones and it holds no bare role letter (A or B as a
+    word) nor a stray brace; else a ValueError saying what to write instead."""
+    for name in _PLACEHOLDER.findall(text):
+        if name not in allowed:
+            shown = ", ".join(f"{{{a}}}" for a in allowed) or "none here"
+            raise ValueError(f"unknown placeholder {{{name}}} (allowed: {shown})")
+    if "{" in _PLACEHOLDER.sub("", text) or "}" in _PLACEHOLDER.sub("", text):
+        raise ValueError("a brace that is not part of a placeholder such as {a}")
+    if (letter := _ROLE_LETTER.search(text)) is not None:
+        around = text[max(0, letter.start() - 20) : letter.end() + 20].replace("\n", " ")
+        instead = " or ".join(f"{{{a}}}" for a in allowed) or "a word other than a lone A or B"
+        raise ValueError(
+            f"bare role letter {letter.group()!r} in '...{around}...': partners see their names, so write "
+            f"{instead}"
+        )
+    return text
+
+
+def with_names(text: str, names: Mapping[str, str]) -> str:
+    """Content text with its placeholders replaced by names, in one pass (a name that holds '{b}' stays as
+    it was given). The names must already be safe for where the text is shown."""
+    return _PLACEHOLDER.sub(lambda found: names[found.group(1)], text)
+
+
 class Turn(_Content):
     """One turn of a guided conversation."""
 
     speaker: Literal["A", "B"]
     prompt: Text
     listener: Text
+
+    @field_validator("prompt", "listener")
+    @classmethod
+    def _names_not_letters(cls, text: str) -> str:
+        return check_names(text, TURN_PLACEHOLDERS)
+
+    def names(self, a: str, b: str) -> dict[str, str]:
+        """Every placeholder of this turn's text with its name, given the names of parts A and B."""
+        speaker, listener = (a, b) if self.speaker == "A" else (b, a)
+        return {"a": a, "b": b, "speaker": speaker, "listener": listener}
 
 
 class ConversationExercise(_Content):
@@ -240,6 +286,29 @@ class ConversationExercise(_Content):
     rules: Annotated[list[Text], Field(min_length=1)]
     turns: Annotated[list[Turn], Field(min_length=2)]
     closing: Text
+    # A conversation that waits for another day: this one opens the day after that one (a conversation of
+    # the same stage, earlier in it) is marked done, so each gets its own day.
+    another_day_after: Key | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _title_without_letters(cls, text: str) -> str:
+        return check_names(text, ())
+
+    @field_validator("intro", "closing")
+    @classmethod
+    def _names_not_letters(cls, text: str) -> str:
+        return check_names(text, COUPLE_PLACEHOLDERS)
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_name_no_letters(cls, rules: list[str]) -> list[str]:
+        for number, rule in enumerate(rules, start=1):
+            try:
+                check_names(rule, COUPLE_PLACEHOLDERS)
+            except ValueError as error:
+                raise ValueError(f"rule {number}: {error}") from None
+        return rules
 
     @model_validator(mode="after")
     def _both_speak(self) -> ConversationExercise:
@@ -303,6 +372,15 @@ class Stage(_Content):
         missing = {"reflection", "conversation", "practice_log"} - {e.kind for e in self.exercises}
         if missing:
             raise ValueError(f"a stage needs at least one exercise of each kind; missing {sorted(missing)}")
+        earlier: set[str] = set()
+        for exercise in self.exercises:
+            if isinstance(exercise, ConversationExercise):
+                if exercise.another_day_after is not None and exercise.another_day_after not in earlier:
+                    raise ValueError(
+                        f"exercise {exercise.key!r}: another_day_after names {exercise.another_day_after!r}, "
+                        "which is not a conversation earlier in this stage"
+                    )
+                earlier.add(exercise.key)
         return self
 
     def exercise(self, key: str) -> ReflectionExercise | ConversationExercise | PracticeLogExercise:
@@ -414,6 +492,17 @@ class Rating(_Content):
     high: Text
 
 
+class IntimacyRating(_Content):
+    """The check-in's optional 0-10 intimacy rating: off until turned on, private unless shared."""
+
+    toggle: Text
+    toggle_help: Text
+    label: Text
+    low: Text
+    high: Text
+    sharing_label: Text
+
+
 class CheckinForm(_Content):
     """The weekly check-in."""
 
@@ -423,6 +512,7 @@ class CheckinForm(_Content):
     note_prompt: Text
     note_help: Text
     ratings: list[Rating]
+    intimacy: IntimacyRating
 
     @model_validator(mode="after")
     def _all_five(self) -> CheckinForm:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from program import journey, problem_solving, reflections, scoring
+from program import conversations, journey, problem_solving, reflections, scoring
 from program.access import Viewer
 from program.curriculum import ConversationExercise, PracticeLogExercise, Program, ReflectionExercise, Stage
 from program.db import read_session, write_session
 from program.models import Reflection, utcnow
 from program.questionnaires import own_answers, stage_occasion
 from program.ui import runtime
-from program.ui.localtime import local_today
+from program.ui.localtime import local_today, local_zone
 from program.ui.problem_solving import render_problem_solving
 from program.ui.questionnaire import render_questionnaire
 from program.ui.text import md
@@ -151,44 +151,53 @@ def _conversation(
         # of the conversation to start.
         st.info(closed, icon=":material/pause_circle:")
         return
-    st.write(exercise.intro)
-    st.markdown("**Ground rules**\n" + "\n".join(f"- {rule}" for rule in exercise.rules))
-    partner = progress.partner.name if progress.partner else "your partner"
+    waiting = conversations.waiting_reason(progress, stage.key, exercise, local_today(), local_zone())
+    if waiting is not None:
+        st.info(waiting, icon=":material/event:")
+        return
+    partner = progress.partner.name if progress.partner else conversations.NO_PARTNER
     if progress.partner is not None and progress.partner.did(stage.key, exercise.key):
         if not progress.me.did(stage.key, exercise.key):
             st.info(
                 f"{md(partner)} marked this conversation as done. "
                 "Once you have had it together, mark yours too."
             )
-    names = [viewer.display_name, partner]
-    starter = st.radio(
-        "Who speaks first?",
-        names,
-        format_func=md,
-        horizontal=True,
-        key=f"starter::{stage.key}::{exercise.key}",
-    )
-    speakers = {"A": starter, "B": names[1] if starter == names[0] else names[0]}
-    turn_key = f"turn::{stage.key}::{exercise.key}"
-    total = len(exercise.turns)
     with read_session(runtime.engine()) as session:
+        order = conversations.parts(session=session, journey=progress)
         marked = journey.marked_turns(
             session=session, journey=progress, stage=stage.key, exercise=exercise.key
         )
+    # Both screens offer the same default (A joined first); whoever is picked takes the first turn's part.
+    first_part = exercise.turns[0].speaker
+    starter = st.radio(
+        "Who speaks first?",
+        [0, 1],
+        index=0 if first_part == "A" else 1,
+        format_func=lambda index: md(order[index]),
+        horizontal=True,
+        key=f"starter::{stage.key}::{exercise.key}",
+    )
+    a, b = order if (starter == 0) == (first_part == "A") else (order[1], order[0])
+    st.write(conversations.shown_text(exercise.intro, a, b, md))
+    st.markdown(
+        "**Ground rules**\n"
+        + "\n".join(f"- {conversations.shown_text(rule, a, b, md)}" for rule in exercise.rules)
+    )
+    turn_key = f"turn::{stage.key}::{exercise.key}"
+    total = len(exercise.turns)
     # A reload (or the partner's screen) starts at the first turn not yet gone through.
     first_left = next((n - 1 for n in range(1, total + 1) if n not in marked), total)
     turn = st.session_state.setdefault(turn_key, first_left)
-    st.caption(f"Turns gone through: {len(marked)} of {total}.")
+    st.caption(f"Turns gone through: {len(marked & set(range(1, total + 1)))} of {total}.")
     if turn < total:
-        step = exercise.turns[turn]
-        speaker = md(speakers[step.speaker])
-        listener = md(speakers["B" if step.speaker == "A" else "A"])
-        st.markdown(f"#### Turn {turn + 1} of {total}: {speaker} speaks, {listener} listens")
-        st.markdown(f"**{speaker}, speaking:** {step.prompt}")
-        st.markdown(f"**{listener}, listening:** {step.listener}")
+        shown = conversations.shown_turn(exercise.turns[turn], a, b, md)
+        st.markdown(f"#### Turn {turn + 1} of {total}: {shown.speaker} speaks, {shown.listener} listens")
+        st.markdown(f"**{shown.speaker}, speaking:** {shown.prompt}")
+        st.markdown(f"**{shown.listener}, listening:** {shown.listening}")
     else:
         st.markdown("#### Closing")
-        st.write(exercise.closing)
+        st.write(conversations.shown_text(exercise.closing, a, b, md))
+
     back, forward, _ = st.columns([1, 1, 3])
     if back.button("Back", key=f"back::{turn_key}", disabled=turn == 0):
         st.session_state[turn_key] = turn - 1

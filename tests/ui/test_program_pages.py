@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -11,7 +13,7 @@ from program import questionnaires
 from program.access import Viewer
 from program.curriculum import ConversationExercise
 from program.db import read_session, write_session
-from program.models import SafetyScreen, StageOpening, utcnow
+from program.models import ExerciseRecord, SafetyScreen, StageOpening, utcnow
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, answer_all, finish_assessment
 from tests.ui.helpers import app, as_viewer, click, texts
@@ -168,13 +170,27 @@ def test_each_stage_page_walks_a_partner_from_start_check_to_end_check(app_env: 
     assert f"Turn 2 of {len(conversation.turns)}: Ben speaks, Ana listens" in texts(at)
     assert "Before the end check, finish" in texts(at)
     for talk in (e for e in content.exercises if isinstance(e, ConversationExercise)):
+        if talk.another_day_after is not None:
+            # A conversation for another day waits until the day after the earlier one is marked done.
+            assert f"next::turn::{stage}::{talk.key}" not in [b.key for b in at.button]
+            at.button(key=f"done::{stage}::{talk.another_day_after}").click().run()
+            assert "This conversation is for another day" in texts(at)
+            with write_session(app_env) as session:
+                earlier = session.exec(
+                    select(ExerciseRecord).where(ExerciseRecord.exercise == talk.another_day_after)
+                ).one()
+                assert earlier.completed_at is not None
+                earlier.completed_at -= timedelta(days=1)
+            at.run()
         for _ in talk.turns[1 if talk == conversation else 0 :]:  # every turn not yet had, to the closing
             at.button(key=f"next::turn::{stage}::{talk.key}").click().run()
     log = next(e for e in content.exercises if e.kind == "practice_log")
     at.button(key=f"FormSubmitter:log::{stage}::{log.key}::1-Save day 1").click().run()
     at.checkbox(key=f"early::{stage}::{log.key}").check().run()  # ended early after 1 of 7 days
     for exercise in content.exercises:
-        at.button(key=f"done::{stage}::{exercise.key}").click().run()
+        if f"done::{stage}::{exercise.key}" in [b.key for b in at.button]:  # not marked done on the way
+            at.button(key=f"done::{stage}::{exercise.key}").click().run()
+
     at.text_area(key=f"note::{stage}::homework").input("Two short talks, as asked.").run()
     at.button(key=f"done::{stage}::homework").click().run()
     end = [r for r in at.radio if r.key and r.key.startswith(f"q::{content.check}::{stage}:end")]
