@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 
 from program import journey, outcomes
 from program.access import SessionFeedbackView
-from program.curriculum import CHECKIN_KEYS, Instrument, Program, Subscale
+from program.curriculum import CHECKIN_KEYS, Instrument, Program, Stage, Subscale
 from program.progress import DatedScores, Filling, Partner, PracticeNote, ProgressData
 from program.questionnaires import stage_occasion
 from program.scoring import (
@@ -1319,3 +1319,82 @@ def _feedback_caption(
     if len(overall) == 2 and abs(overall[0] - overall[1]) >= 3:
         text += f"; their overall ratings are {abs(overall[0] - overall[1])} apart, worth asking about"
     return text + "."
+
+
+# ---- shared couple goals, rated at each stage's end ------------------------------------------------
+
+GOAL_MIN, GOAL_MAX = 0, 10
+GOALS_TITLE = "Our shared goals"
+
+
+def goal_ratings(data: ProgressData, program: Program) -> list[tuple[str, Chart | EmptyChart]]:
+    """For each goal the couple agreed, each partner's 0-10 rating of progress on it at each stage's end
+    (stages in program order); one entry saying what comes next while agreed goals have no rating yet,
+    and nothing at all before a goal is agreed."""
+    if not data.goals:
+        return []
+    if not any(goal.ratings for goal in data.goals):
+        return [
+            (
+                GOALS_TITLE,
+                EmptyChart(
+                    "Your shared goals are charted here once you rate them, at the end of each stage "
+                    "(after its end check)."
+                ),
+            )
+        ]
+    rated = {stage for goal in data.goals for _, stage in goal.ratings}
+    stages = [s for s in program.stages if s.key in rated]
+    return [
+        (GOALS_TITLE, _goal_chart(number, goal.body, goal.ratings, data.partners[:2], stages))
+        for number, goal in enumerate(data.goals, start=1)
+    ]
+
+
+def _goal_chart(
+    number: int,
+    body: str,
+    ratings: Mapping[tuple[int, str], int],
+    partners: Sequence[Partner],
+    stages: Sequence[Stage],
+) -> Chart:
+    names = _names(partners)
+    labels = [_row_label(stage.title) for stage in stages]
+    figure = go.Figure()
+    table: list[dict[str, object]] = []
+    clauses: list[str] = []
+    for partner, name, style in zip(partners, names, STYLES, strict=False):
+        values = [ratings.get((partner.person_id, stage.key)) for stage in stages]
+        figure.add_trace(
+            go.Scatter(
+                x=labels,
+                y=values,
+                name=plot_text(name),
+                mode="lines+markers",
+                connectgaps=False,
+                line={"color": style.colour, "dash": style.dash, "width": 2},
+                marker={"color": style.colour, "symbol": style.symbol, "size": 9},
+                hovertemplate="%{y:.0f}" + WHO,
+            )
+        )
+        given = [(stage, v) for stage, v in zip(stages, values, strict=True) if v is not None]
+        table.extend({"Stage": stage.title, "Partner": name, "Rating (0-10)": v} for stage, v in given)
+        if not given:
+            clauses.append(f"{name} hasn't rated it yet")
+        elif len(given) == 1:
+            clauses.append(f"{name} rated it {given[0][1]} after {given[0][0].title}")
+        else:
+            clauses.append(
+                f"{name} went from {given[0][1]} after {given[0][0].title} "
+                f"to {given[-1][1]} after {given[-1][0].title}"
+            )
+    _layout(figure, _wrap(f"Goal {number}: {body}"))
+    figure.update_layout(margin={"t": 80})  # room for a goal's text on two lines
+    figure.update_xaxes(title_text="At the end of", type="category")
+    figure.update_yaxes(
+        title_text=f"Progress on this goal ({GOAL_MIN}-{GOAL_MAX})",
+        range=[GOAL_MIN - 0.5, GOAL_MAX + 0.5],
+        dtick=2,
+    )
+    clauses.append(f"progress runs {GOAL_MIN} to {GOAL_MAX}, higher is more progress")
+    return Chart(figure, f"Goal {number}, “{body}”: " + _sentence(clauses), table)

@@ -24,8 +24,11 @@ from program.access import CheckInView, SubmissionView, Viewer
 from program.curriculum import PracticeLogExercise, Program
 from program.models import (
     CheckIn,
+    CoupleGoal,
     CoupleMembership,
     ExerciseRecord,
+    GoalConfirmation,
+    GoalRating,
     Person,
     QuestionnaireSubmission,
 )
@@ -86,6 +89,15 @@ class PracticeNote:
 
 
 @dataclass(frozen=True)
+class GoalRatings:
+    """One goal both partners agreed, and each partner's 0-10 ratings of progress on it at stage ends."""
+
+    goal_id: int
+    body: str  # as the partners typed it: untrusted wherever shown
+    ratings: dict[tuple[int, str], int]  # (person, stage) -> rating
+
+
+@dataclass(frozen=True)
 class ProgressData:
     """Everything the progress charts draw, for one couple."""
 
@@ -99,6 +111,7 @@ class ProgressData:
     repeated: tuple[DatedScores, ...] = ()  # added questionnaires over time, each partner's own dates
     practice: tuple[PracticeNote, ...] = ()  # practice-log yes/no and rating answers, by day
     homework_done: dict[int, frozenset[str]] = field(default_factory=dict)  # person -> stages
+    goals: tuple[GoalRatings, ...] = ()  # the couple's agreed goals, oldest first, with their ratings
 
     def fillings_of(self, instrument: str) -> list[Filling]:
         """The sent-by-both fillings of one instrument, oldest first."""
@@ -116,6 +129,25 @@ def data_version(*, session: Session, couple_id: int) -> tuple[object, ...]:
         versions.extend(
             session.exec(select(func.count(), func.max(stamp)).where(col(table.couple_id) == couple_id)).one()
         )
+    # Shared goals: a proposal, an edit or a withdrawal moves updated_at; confirmations and ratings add rows.
+    versions.extend(
+        session.exec(
+            select(func.count(), func.max(CoupleGoal.updated_at)).where(CoupleGoal.couple_id == couple_id)
+        ).one()
+    )
+    goal_ids = select(CoupleGoal.id).where(CoupleGoal.couple_id == couple_id)
+    versions.extend(
+        session.exec(
+            select(func.count(), func.max(GoalConfirmation.confirmed_at)).where(
+                col(GoalConfirmation.goal_id).in_(goal_ids)
+            )
+        ).one()
+    )
+    versions.extend(
+        session.exec(
+            select(func.count(), func.max(GoalRating.rated_at)).where(col(GoalRating.goal_id).in_(goal_ids))
+        ).one()
+    )
     members = session.exec(
         select(func.count(), func.max(CoupleMembership.joined_at)).where(
             CoupleMembership.couple_id == couple_id
@@ -165,6 +197,21 @@ def load_progress(*, session: Session, viewer: Viewer, couple_id: int, program: 
         repeated=tuple(_dated_scores(ids, submissions, program)),
         practice=steps.practice,
         homework_done=steps.homework_done,
+        goals=_goal_ratings(session, viewer, couple_id),
+    )
+
+
+def _goal_ratings(session: Session, viewer: Viewer, couple_id: int) -> tuple[GoalRatings, ...]:
+    """The agreed goals and their ratings, through access.py (the same for every viewer of the couple)."""
+    ratings = access.readable_goal_ratings(session=session, viewer=viewer, couple_id=couple_id)
+    return tuple(
+        GoalRatings(
+            goal.goal_id,
+            goal.body,
+            {(r.person_id, r.stage): r.rating for r in ratings if r.goal_id == goal.goal_id},
+        )
+        for goal in access.readable_couple_goals(session=session, viewer=viewer, couple_id=couple_id)
+        if goal.agreed
     )
 
 

@@ -11,6 +11,7 @@ from program.db import read_session, write_session
 from program.models import utcnow
 from program.questionnaires import BASELINE
 from program.ui import runtime
+from program.ui.couple_goals import render_couple_goals
 from program.ui.navigation import PAGE_TITLES
 from program.ui.questionnaire import render_questionnaire
 from program.ui.safety_choices import render_safety_form, render_safety_result
@@ -42,6 +43,7 @@ def render_assessment(viewer: Viewer) -> None:
         )
     with goals:
         _goals_and_strengths(viewer, program, progress)
+        render_couple_goals(viewer)  # shared goals, once both partners named their own
     with check:
         _safety_check(viewer, program)
 

@@ -11,6 +11,7 @@ from program.db import read_session, write_session
 from program.models import Reflection, utcnow
 from program.questionnaires import own_answers, stage_occasion
 from program.ui import runtime
+from program.ui.couple_goals import render_goal_ratings
 from program.ui.localtime import local_today, local_zone
 from program.ui.problem_solving import render_problem_solving
 from program.ui.questionnaire import render_questionnaire
@@ -68,6 +69,7 @@ def render_stage(viewer: Viewer, stage_key: str) -> None:
         return
     if _check(viewer, program, progress, stage, "end", partner):
         _change(viewer, program, stage)
+        render_goal_ratings(viewer, stage.key)  # progress on the shared goals, once the end check is sent
 
 
 def _progress_line(progress: journey.Journey, stage: Stage) -> None:
