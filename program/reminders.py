@@ -44,6 +44,8 @@ SAFETY = (SAFETY_FULL, SAFETY_SHORT)
 OUTCOME_PAGE = "outcome"
 # A week after both partners agreed a plan in "Solving one problem together" (program.problem_solving).
 AGREEMENT_REVIEW = Reminder("Conflict: look back on the plan you agreed a week ago", "conflict")
+# After the program, at the follow-up: reading the plan again (program.keeping).
+BOOSTER = Reminder("Keeping it going: your booster review", "keeping")
 
 
 def outcome_text(occasion: str, program: Program) -> str:
@@ -66,6 +68,7 @@ def due_now(
     today: date,
     safety_due: str | None = None,
     outcome: outcomes.OutcomeStatus | None = None,
+    booster_due: bool = False,
 ) -> list[Reminder]:
     """What this partner can do next: their own safety check when due (first, before any joint work), the
     outcome questionnaire when one of its occasions is due, the weekly check-in, the next step of each
@@ -80,6 +83,8 @@ def due_now(
         # Kindred's own baseline at the start is the assessment's questionnaire, reminded as a step below.
         if not (occasion == BASELINE and outcome is not None and outcome.start_in_assessment):
             items.append(Reminder(outcome_text(occasion, progress.program), OUTCOME_PAGE))
+    if booster_due:
+        items.append(BOOSTER)
     if not checkin_done:
         items.append(Reminder("This week's check-in (two minutes)", "checkin"))
     for stage in journey.ORDER:
