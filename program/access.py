@@ -187,7 +187,7 @@ def readable_reflections(*, session: Session, viewer: Viewer, couple_id: int) ->
 @dataclass(frozen=True)
 class CheckInView:
     """A weekly check-in as a viewer may see it: ratings always (they feed joint charts), the note only if
-    its writer shared it with this viewer."""
+    its writer shared it with this viewer, and the same for the optional intimacy rating (its own choice)."""
 
     person_id: int
     week_start: date
@@ -197,10 +197,14 @@ class CheckInView:
     trust: int
     overall: int
     note: str | None
+    # None both when there is none and when its writer did not share it with this viewer: a reader can
+    # never tell an unshared rating from a missing one.
+    intimacy: int | None = None
 
 
 def readable_checkins(*, session: Session, viewer: Viewer, couple_id: int) -> list[CheckInView]:
-    """Both current partners' weekly check-ins, oldest first, with notes only where shared."""
+    """Both current partners' weekly check-ins, oldest first, with notes and intimacy ratings only where
+    shared with this viewer."""
     rows = _partners_rows(
         session, viewer, couple_id, CheckIn, col(CheckIn.week_start), col(CheckIn.person_id)
     )
@@ -214,6 +218,7 @@ def readable_checkins(*, session: Session, viewer: Viewer, couple_id: int) -> li
             row.trust,
             row.overall,
             row.note if row.note_visibility in shared_visibilities(viewer, row.person_id) else None,
+            row.intimacy if row.intimacy_visibility in shared_visibilities(viewer, row.person_id) else None,
         )
         for row in rows
     ]

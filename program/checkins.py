@@ -1,9 +1,10 @@
-"""The weekly check-in: five 0-10 ratings and an optional note, once per partner per week, and the
-couple's chosen check-in time with a calendar file for it.
+"""The weekly check-in: five 0-10 ratings, an optional note and an optional intimacy rating, once per
+partner per week, and the couple's chosen check-in time with a calendar file for it.
 
 A check-in belongs to the week (Monday to Sunday) of the day it is made and can be changed until that
 week ends; earlier weeks are kept as they were, since they are the charts' time series. Who may read a
-note is its writer's choice, private by default, and stays changeable for every week.
+note, and who may see the intimacy rating, are each its writer's own choice, private by default, and stay
+changeable for every week.
 """
 
 from __future__ import annotations
@@ -90,11 +91,27 @@ def _valid_note(note: str | None) -> str | None:
     return note
 
 
-def _valid_visibility(visibility: Visibility | str) -> Visibility:
+def _valid_visibility(visibility: Visibility | str, what: str = "may read your note") -> Visibility:
     try:
         return Visibility(visibility)
     except ValueError:
-        raise CheckinError("Please choose who may read your note.") from None
+        raise CheckinError(f"Please choose who {what}.") from None
+
+
+INTIMACY_SHARING = "may see your intimacy rating"
+
+
+def _valid_intimacy(value: object) -> int | None:
+    """The optional intimacy rating: None (not given) or a whole number from 0 to 10."""
+    if value is None:
+        return None
+    # bool is an int subclass; True is not a rating of 1.
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_RATING <= value <= MAX_RATING:
+        raise CheckinError(
+            f"The intimacy rating is a whole number from {MIN_RATING} to {MAX_RATING}, or none at all "
+            f"(it was {value!r})."
+        )
+    return value
 
 
 def save_checkin(
@@ -104,17 +121,27 @@ def save_checkin(
     ratings: Mapping[str, int],
     note: str | None,
     note_visibility: Visibility = Visibility.PRIVATE,
+    intimacy: int | None = None,
+    intimacy_visibility: Visibility = Visibility.PRIVATE,
     today: date,
     now: datetime,
 ) -> CheckIn:
     """Create or update the viewer's check-in for the week of `today`; only the current week is editable.
 
-    A note is private unless its writer chooses otherwise; an empty note is stored as no note.
+    A note is private unless its writer chooses otherwise; an empty note is stored as no note. The
+    intimacy rating is optional (None: none this week, which also removes one saved earlier in the week)
+    and has its own sharing choice, private by default; without a rating the choice goes back to private,
+    so a rating added later is never shared by an old choice.
     """
     _require_partner(viewer)
+    # Everything is checked before anything is written: a refused save changes nothing.
     values = _valid_ratings(ratings)
     body = _valid_note(note)
     visibility = _valid_visibility(note_visibility)
+    intimacy_value = _valid_intimacy(intimacy)
+    intimacy_sharing = _valid_visibility(intimacy_visibility, INTIMACY_SHARING)
+    if intimacy_value is None:
+        intimacy_sharing = Visibility.PRIVATE
     week = week_start(today)
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     row = _own_row(session, viewer, week)
@@ -142,6 +169,8 @@ def save_checkin(
         setattr(row, key, value)
     row.note = body
     row.note_visibility = visibility
+    row.intimacy = intimacy_value
+    row.intimacy_visibility = intimacy_sharing
     row.updated_at = now
     session.add(row)
     session.flush()
@@ -157,6 +186,22 @@ def set_note_visibility(
         raise CheckinError("There is no note for that week to share or unshare.")
     row.note_visibility = _valid_visibility(visibility)
     row.updated_at = now
+    session.add(row)
+    return row
+
+
+def set_intimacy_visibility(
+    *, session: Session, viewer: Viewer, week: date, visibility: Visibility
+) -> CheckIn:
+    """Change who may see the intimacy rating of one of the viewer's check-ins, of any week (the rating
+    itself stays as it was)."""
+    sharing = _valid_visibility(visibility, INTIMACY_SHARING)
+    row = _own_row(session, viewer, week_start(week))
+    if row is None or row.intimacy is None:
+        raise CheckinError("There is no intimacy rating for that week to share or unshare.")
+    row.intimacy_visibility = sharing
+    # updated_at stays: it dates the note for its readers ("new since you last looked"), and moving it
+    # would tell them that something they cannot see was just shared or unshared.
     session.add(row)
     return row
 

@@ -52,7 +52,8 @@ FILES: dict[str, str] = {
     "account.json": "Your account: username, display name, role, when it was made. No password.",
     "couples.csv": "Each couple you were in: when you joined and left, and your partner's display name.",
     "questionnaires.json": "Your questionnaire answers (drafts too) and the scores Kindred worked out.",
-    "checkins.csv": "Your weekly check-ins: the five ratings, your note and who you shared it with.",
+    "checkins.csv": "Your weekly check-ins: the five ratings, your note and who you shared it with, and "
+    "your intimacy rating if you gave one, with who you shared that with.",
     "reflections.csv": "Everything you wrote (goals, strengths, reflections, practice-log text) and who "
     "you shared each with (private, partner, therapist).",
     "exercises.json": "Your exercise records: when you started and finished each, and your practice-log "
@@ -201,7 +202,8 @@ def _fields(row: object, names: Sequence[str]) -> Row:
 
 
 CHECKIN_COLUMNS = ("couple_id", "week_start", "closeness", "communication", "conflict", "trust", "overall",
-                   "note", "note_visibility", "created_at", "updated_at")  # fmt: skip
+                   "note", "note_visibility", "intimacy", "intimacy_visibility", "created_at",
+                   "updated_at")  # fmt: skip
 REFLECTION_COLUMNS = ("couple_id", "context", "body", "visibility", "created_at", "updated_at")
 FEEDBACK_COLUMNS = (*FEEDBACK_ITEMS, "submitted_at")
 EXERCISE_COLUMNS = ("couple_id", "stage", "exercise", "data", "started_at", "updated_at", "completed_at")

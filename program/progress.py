@@ -162,11 +162,11 @@ def load_progress(*, session: Session, viewer: Viewer, couple_id: int, program: 
     Only what was given in this couple counts: a partner's answers, steps and check-ins from an earlier
     couple never reach the next one.
     """
-    # Notes are left out: charts never show them, and without them the data is the same for every viewer
-    # allowed to see the couple, so it can be cached per couple. Reading through access comes first: it
-    # refuses a viewer who may not see the couple before anything else is read.
+    # Notes and intimacy ratings are left out: charts never show them, and without them the data is the
+    # same for every viewer allowed to see the couple, so it can be cached per couple. Reading through
+    # access comes first: it refuses a viewer who may not see the couple before anything else is read.
     checkins = tuple(
-        replace(row, note=None)
+        replace(row, note=None, intimacy=None)
         for row in access.readable_checkins(session=session, viewer=viewer, couple_id=couple_id)
     )
     # over_time: fillings of added questionnaires the other partner has answered since also come with
