@@ -288,3 +288,53 @@ def rate(
     except IntegrityError as error:  # the unique (goal, person, stage) rule, should a check ever be passed
         raise GoalError("You have already rated this goal for this stage.") from error
     audit.record(session, action="goal.rated", actor_id=viewer.person_id, couple_id=couple_id, detail=stage)
+
+
+def export_rows(*, session: Session, viewer: Viewer) -> list[dict[str, object]]:
+    """The viewer's own part in shared goals, in every couple they were in: goals they proposed, worded,
+    confirmed or rated, with the wording only where they wrote it as it reads (a partner's wording is
+    theirs), when they confirmed it, and their own ratings."""
+    mine = (
+        (col(CoupleGoal.proposed_by_id) == viewer.person_id)
+        | (col(CoupleGoal.edited_by_id) == viewer.person_id)
+        | col(CoupleGoal.id).in_(
+            select(GoalConfirmation.goal_id).where(GoalConfirmation.person_id == viewer.person_id)
+        )
+        | col(CoupleGoal.id).in_(select(GoalRating.goal_id).where(GoalRating.person_id == viewer.person_id))
+    )
+    goals = session.exec(
+        select(CoupleGoal).where(mine).order_by(col(CoupleGoal.created_at), col(CoupleGoal.id))
+    ).all()
+    ids = [g.id for g in goals]
+    confirmed: dict[int, datetime] = dict(
+        session.exec(
+            select(GoalConfirmation.goal_id, GoalConfirmation.confirmed_at).where(
+                GoalConfirmation.person_id == viewer.person_id, col(GoalConfirmation.goal_id).in_(ids)
+            )
+        ).all()
+    )
+    ratings = session.exec(
+        select(GoalRating)
+        .where(GoalRating.person_id == viewer.person_id, col(GoalRating.goal_id).in_(ids))
+        .order_by(col(GoalRating.rated_at), col(GoalRating.id))
+    ).all()
+    rows: list[dict[str, object]] = []
+    for goal in goals:
+        wrote = (goal.edited_by_id or goal.proposed_by_id) == viewer.person_id
+        rows.append(
+            {
+                "couple": goal.couple_id,
+                "goal": goal.id,
+                "proposed_by_you": goal.proposed_by_id == viewer.person_id,
+                "wording": goal.body if wrote else None,
+                "created_at": goal.created_at,
+                "you_confirmed_at": confirmed.get(goal.id) if goal.id is not None else None,
+                "withdrawn_at": goal.withdrawn_at,
+                "your_ratings": [
+                    {"stage": r.stage, "rating": r.rating, "rated_at": r.rated_at}
+                    for r in ratings
+                    if r.goal_id == goal.id
+                ],
+            }
+        )
+    return rows

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
-from program import access, problem_solving, scoring, shared
+from program import access, couple_goals, problem_solving, scoring, shared
 from program.access import Viewer
 from program.curriculum import Program
 from program.models import (
@@ -76,6 +76,9 @@ FILES: dict[str, str] = {
     "with it for your current couple; your partner's part is theirs, not here.",
     "intimacy.json": "The optional intimacy module: your own yes or no to opening it (with when), when "
     "you finished your wishes list, and your own marks on it. Never your partner's answer or marks.",
+    "couple_goals.json": "Shared goals you proposed, worded, confirmed or rated in each couple you were in: "
+    "the wording where you wrote it as it reads (your partner's wording is theirs), when you confirmed it, "
+    "and your own 0-10 ratings at each stage's end.",
     "audit_events.csv": "The audit trail's record of what you did (logins, consent changes and the like), "
     "and what the operator did to your account.",
 }
@@ -428,6 +431,7 @@ def export_zip(*, session: Session, viewer: Viewer, program: Program, now: datet
         "shared_with_me.json": _json(_shared_with_me(session, viewer, program)),
         "problem_solving.json": _json(problem_solving.export_rows(session=session, viewer=viewer)),
         "intimacy.json": _json(_intimacy(session, viewer)),
+        "couple_goals.json": _json(couple_goals.export_rows(session=session, viewer=viewer)),
         "audit_events.csv": _csv(("at", "action", "couple", "detail"), _audit(session, viewer)),
     }
     assert set(contents) == set(FILES), "every exported file is described in the README"

@@ -3,19 +3,24 @@ partner confirming their own proposal, a fourth goal, hostile text, and requests
 
 from __future__ import annotations
 
+import io
+import json
 import threading
+import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from program import couple_goals, couples
+from program import charts, couple_goals, couples, export
 from program.access import AccessDenied, Viewer, readable_couple_goals, readable_goal_ratings
 from program.couple_goals import GoalError
 from program.db import read_session, write_session
 from program.models import CoupleGoal, GoalConfirmation, GoalRating, Role
+from program.progress import GoalRatings, Partner, ProgressData
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, finish_assessment, finish_stage
 
@@ -183,12 +188,13 @@ def test_another_couple_can_neither_read_nor_touch_the_goals(
     with read_session(engine) as session, pytest.raises(AccessDenied):
         readable_couple_goals(session=session, viewer=cleo, couple_id=couple_id)
     before = table_counts(engine)
-    for attempt in (
+    attempts: list[Callable[[], object]] = [
         lambda: confirm(engine, dan, pending, "Ours too"),
         lambda: _do(engine, couple_goals.edit, dan, goal_id=pending, body="Theirs now"),
         lambda: _do(engine, couple_goals.withdraw, cleo, goal_id=pending),
         lambda: _do(engine, couple_goals.rate, cleo, stage=FIRST_STAGE, ratings={agreed: 10}),
-    ):
+    ]
+    for attempt in attempts:
         with pytest.raises(GoalError, match="not one of your couple"):
             attempt()
     assert table_counts(engine) == before
@@ -334,8 +340,8 @@ def test_parallel_confirmations_and_an_edit_leave_one_consistent_outcome(
                 now=T0,
             )
 
-        def editing(s: Session, goal_id: int = goal_id) -> object:
-            return couple_goals.edit(
+        def editing(s: Session, goal_id: int = goal_id) -> None:
+            couple_goals.edit(
                 session=s,
                 viewer=ana,
                 program=PROGRAM,
@@ -367,3 +373,72 @@ def test_parallel_confirmations_and_an_edit_leave_one_consistent_outcome(
         if view.agreed:
             break  # one agreed goal per round; the next round starts another
         _do(engine, couple_goals.withdraw, ana, goal_id=goal_id)
+
+
+def test_the_export_holds_each_partners_own_part_and_wording_only(
+    engine: Engine, pair: tuple[Viewer, Viewer, int]
+) -> None:
+    ana, ben, _ = pair
+    goal_id = propose(engine, ana, "Ana's wording")
+    _do(engine, couple_goals.edit, ben, goal_id=goal_id, body="Ben's wording")
+    confirm(engine, ana, goal_id, "Ben's wording")
+    finish_stage(engine, ana, FIRST_STAGE)
+    _do(engine, couple_goals.rate, ana, stage=FIRST_STAGE, ratings={goal_id: 3})
+    cleo, dan = make_person(engine, "cleo"), make_person(engine, "dan")
+    make_couple(engine, cleo, dan)
+    finish_assessment(engine, cleo)
+    finish_assessment(engine, dan)
+    propose(engine, cleo, "Another couple's goal")
+
+    def exported(viewer: Viewer) -> list[dict[str, object]]:
+        with read_session(engine) as session:
+            archive = export.export_zip(session=session, viewer=viewer, program=PROGRAM, now=T0)
+        with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+            rows: list[dict[str, object]] = json.loads(opened.read("couple_goals.json"))
+            return rows
+
+    ana_rows, ben_rows = exported(ana), exported(ben)
+    assert [(r["goal"], r["wording"], r["proposed_by_you"]) for r in ana_rows] == [(goal_id, None, True)]
+    assert ana_rows[0]["you_confirmed_at"] is not None
+    assert [(x["stage"], x["rating"]) for x in ana_rows[0]["your_ratings"]] == [(FIRST_STAGE, 3)]  # type: ignore[attr-defined]
+    assert [(r["goal"], r["wording"], r["your_ratings"]) for r in ben_rows] == [
+        (goal_id, "Ben's wording", [])
+    ]
+    assert "Another couple" not in json.dumps(ana_rows + ben_rows)
+
+
+def test_the_chart_draws_each_goal_by_stage_with_typed_text_escaped() -> None:
+    first, second = PROGRAM.stages[0], PROGRAM.stages[1]
+    data = ProgressData(
+        couple_id=1,
+        partners=(Partner(1, "Ana"), Partner(2, "<i>Ben</i>")),
+        checkins=(),
+        fillings=(),
+        goals=(
+            GoalRatings(
+                10, "Talk <b>more</b> %{y}", {(1, first.key): 4, (1, second.key): 7, (2, second.key): 6}
+            ),
+            GoalRatings(11, "Rest", {}),
+        ),
+    )
+    entries = charts.goal_ratings(data, PROGRAM)
+    assert [title for title, _ in entries] == ["Our shared goals", "Our shared goals"]
+    chart = entries[0][1]
+    assert isinstance(chart, charts.Chart)
+    traces = chart.figure.data
+    assert [t.name for t in traces] == ["Ana", "&lt;i&gt;Ben&lt;/i&gt;"]
+    assert [list(t.y) for t in traces] == [[4, 7], [None, 6]]  # stages in program order, a gap where unrated
+    title = chart.figure.layout.title.text
+    assert title.startswith("Goal 1: Talk &lt;b&gt;more&lt;/b&gt;") and "%{" not in title
+    assert "Ana went from 4 after" in chart.caption and "<i>Ben</i> rated it 6" in chart.caption
+    assert {(r["Partner"], r["Rating (0-10)"]) for r in chart.table} == {
+        ("Ana", 4),
+        ("Ana", 7),
+        ("<i>Ben</i>", 6),
+    }
+    rested = entries[1][1]
+    assert isinstance(rested, charts.Chart) and "Ana hasn't rated it yet" in rested.caption
+    # Before any rating: one line saying what comes next; before any agreed goal: nothing at all.
+    unrated = charts.goal_ratings(replace(data, goals=(GoalRatings(10, "x", {}),)), PROGRAM)
+    assert len(unrated) == 1 and isinstance(unrated[0][1], charts.EmptyChart)
+    assert charts.goal_ratings(replace(data, goals=()), PROGRAM) == []
