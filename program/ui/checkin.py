@@ -1,4 +1,5 @@
-"""The weekly check-in page: this week's ratings and note, past weeks, and the couple's check-in time."""
+"""The weekly check-in page: this week's ratings, note and optional intimacy rating, past weeks, what the
+partner shared of theirs, and the couple's check-in time."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlmodel import Session
 
 from program import access, checkins, reflections
 from program.access import Viewer
-from program.curriculum import CheckinForm
+from program.curriculum import CheckinForm, IntimacyRating
 from program.db import read_session, write_session
 from program.models import CheckIn, Visibility, utcnow
 from program.ui import localtime, runtime
@@ -18,6 +19,7 @@ from program.ui.gate import confirm, show_flash
 from program.ui.widgets import SAVE_LATER, answering_as, save_or_keep
 
 SAVE = "Save my check-in"
+INTIMACY_ON = "checkin_intimacy_on"
 SAVE_TIME = "Save our check-in time"
 DEFAULT_RATING = 5
 DEFAULT_TIME = (6, time(19, 0))  # Sunday evening: a natural moment to look back on the week
@@ -56,12 +58,23 @@ def render_checkin(viewer: Viewer) -> None:
         history = checkins.own_history(session=session, viewer=viewer)
         couple_id = access.current_couple_id(session=session, viewer=viewer)
         chosen = checkins.checkin_time(session=session, viewer=viewer)
+        # Only what the partner chose to share with this viewer (the rule is access.readable_checkins).
+        partners_shared = (
+            []
+            if couple_id is None
+            else [
+                (row.week_start, row.intimacy)
+                for row in access.readable_checkins(session=session, viewer=viewer, couple_id=couple_id)
+                if row.person_id != viewer.person_id and row.intimacy is not None
+            ]
+        )
     st.title(form.title)
     st.write(form.intro)
     answering_as(viewer)
     show_flash()  # a confirmation stays until the person acts again or leaves the page
     _checkin_form(engine, viewer, form, today, done)
     _history(engine, viewer, history)
+    _partners_shared(partners_shared)
     _time_section(engine, viewer, couple_id, chosen, today)
 
 
@@ -76,6 +89,11 @@ def _checkin_form(
             icon=":material/check_circle:",
         )
     sharing = list(reflections.VISIBILITY_LABELS)
+    rated = done is not None and done.intimacy is not None
+    # Outside the form, so turning it on shows the rating at once; off unless this week has one.
+    with_intimacy = st.checkbox(
+        form.intimacy.toggle, value=rated, help=form.intimacy.toggle_help, key=INTIMACY_ON
+    )
     with st.form("checkin"):
         ratings: dict[str, int] = {}
         for rating in form.ratings:
@@ -102,6 +120,9 @@ def _checkin_form(
             format_func=reflections.VISIBILITY_LABELS.__getitem__,
             key="checkin_note_sharing",
         )
+        intimacy, intimacy_sharing = (
+            _intimacy_inputs(form.intimacy, done if rated else None) if with_intimacy else (None, None)
+        )
         submitted = st.form_submit_button(SAVE, type="primary")
     if not submitted:
         return
@@ -113,6 +134,8 @@ def _checkin_form(
             ratings=ratings,
             note=note,
             note_visibility=Visibility(visibility),
+            intimacy=intimacy,
+            intimacy_visibility=Visibility(intimacy_sharing or Visibility.PRIVATE),
             today=today,
             now=utcnow(),
         )
@@ -131,22 +154,49 @@ def _checkin_form(
         st.rerun()
 
 
+def _intimacy_inputs(item: IntimacyRating, done: CheckIn | None) -> tuple[int, Visibility | None]:
+    """The optional intimacy rating and who may see it, inside the check-in form (done: this week's,
+    if it has a rating)."""
+    sharing = list(reflections.VISIBILITY_LABELS)
+    value = st.slider(
+        item.label,
+        min_value=checkins.MIN_RATING,
+        max_value=checkins.MAX_RATING,
+        value=done.intimacy if done is not None and done.intimacy is not None else DEFAULT_RATING,
+        step=1,
+        key="checkin_intimacy",
+    )
+    st.caption(f"{checkins.MIN_RATING} = {item.low} · {checkins.MAX_RATING} = {item.high}")
+    chosen = st.selectbox(
+        item.sharing_label,
+        sharing,
+        index=sharing.index(Visibility(done.intimacy_visibility)) if done is not None else 0,
+        format_func=reflections.VISIBILITY_LABELS.__getitem__,
+        key="checkin_intimacy_sharing",
+    )
+    return value, chosen
+
+
 def _history(engine: Engine, viewer: Viewer, history: list[CheckIn]) -> None:
     st.subheader("Your check-ins")
     if not history:
         st.caption("Your past weeks will show here once you have done your first check-in.")
         return
+    # The optional rating gets a column once the person has given one, and not before.
+    rated = any(row.intimacy is not None for row in history)
     st.dataframe(
         [
             {
                 "Week of": _week(row.week_start),
                 **{SHORT_LABELS[key]: getattr(row, key) for key in SHORT_LABELS},
                 "Note": SHARING_SHORT[Visibility(row.note_visibility)] if row.note else "",
+                **({"Intimacy": _own_intimacy(row)} if rated else {}),
             }
             for row in reversed(history)
         ],
         hide_index=True,
     )
+    _intimacy_sharing(engine, viewer, [row for row in reversed(history) if row.intimacy is not None])
     with_notes = [row for row in reversed(history) if row.note]
     if not with_notes:
         return
@@ -179,6 +229,54 @@ def _history(engine: Engine, viewer: Viewer, history: list[CheckIn]) -> None:
             else:
                 confirm(f"Saved who can read your note for the week of {_week(week)}.")
                 st.rerun()
+
+
+def _own_intimacy(row: CheckIn) -> str:
+    if row.intimacy is None:
+        return ""
+    return f"{row.intimacy} ({SHARING_SHORT[Visibility(row.intimacy_visibility)]})"
+
+
+def _intimacy_sharing(engine: Engine, viewer: Viewer, rated: list[CheckIn]) -> None:
+    """Who may see each week's intimacy rating stays its writer's choice, for every week."""
+    if not rated:
+        return
+    with st.expander("Change who can see an intimacy rating"):
+        with st.form("intimacy_sharing"):
+            week = st.selectbox(
+                "Which week's rating",
+                [row.week_start for row in rated],
+                format_func=lambda day: f"Week of {_week(day)}",
+            )
+            visibility = st.selectbox(
+                "Who can see it",
+                list(reflections.VISIBILITY_LABELS),
+                format_func=reflections.VISIBILITY_LABELS.__getitem__,
+            )
+            submitted = st.form_submit_button("Save who can see it")
+        if submitted and week is not None:
+            try:
+                with write_session(engine) as session:
+                    checkins.set_intimacy_visibility(
+                        session=session, viewer=viewer, week=week, visibility=Visibility(visibility)
+                    )
+            except checkins.CheckinError as error:
+                st.error(str(error))
+            else:
+                confirm(f"Saved who can see your intimacy rating for the week of {_week(week)}.")
+                st.rerun()
+
+
+def _partners_shared(shared: list[tuple[date, int]]) -> None:
+    """The intimacy ratings the partner shared with this viewer; nothing at all when there are none, so
+    an unshared rating and no rating look the same."""
+    if not shared:
+        return
+    st.subheader("Intimacy ratings your partner shared with you")
+    st.dataframe(
+        [{"Week of": _week(week), "Intimacy": value} for week, value in reversed(shared)],
+        hide_index=True,
+    )
 
 
 def _time_section(
