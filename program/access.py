@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, func
@@ -17,6 +17,7 @@ from program.models import (
     CheckIn,
     CoupleGoal,
     CoupleMembership,
+    ExerciseRecord,
     GoalConfirmation,
     GoalRating,
     JointPause,
@@ -923,3 +924,53 @@ def readable_wishes(
         if mark.mark in WISH_SHOWN:
             chosen[mark.item] += 1
     return WishesView(own_marks, tuple(item for item in items if chosen[item] == 2))
+
+
+def partner_last_seen(*, session: Session, viewer: Viewer, couple_id: int) -> datetime | None:
+    """The latest sign of the viewer's partner in the program that the viewer can already see (the solo
+    track's clock), or None with no partner. Counted: the partner joining the couple, each questionnaire
+    they sent in it (a partner's sent filling-in is visible as sent), each step they completed (their step
+    counts and news show these), and each weekly check-in, as the end of its week (the partner sees its
+    week in the joint charts, never its day). Never counted, so never revealed by the solo track opening:
+    drafts, private texts, log days, safety checks, session feedback, a therapist's homework, logins."""
+    if viewer.role != Role.PARTNER or current_couple_id(session=session, viewer=viewer) != couple_id:
+        raise AccessDenied("Only a partner learns how recently their own partner was seen.")
+    others = [pid for pid in _couple_partner_ids(session, couple_id) if pid != viewer.person_id]
+    if not others:
+        return None
+    times: list[datetime | None] = [
+        session.exec(
+            select(func.max(CoupleMembership.joined_at)).where(
+                CoupleMembership.couple_id == couple_id,
+                col(CoupleMembership.person_id).in_(others),
+                col(CoupleMembership.left_at).is_(None),
+            )
+        ).one(),
+        session.exec(
+            select(func.max(QuestionnaireSubmission.submitted_at)).where(
+                QuestionnaireSubmission.couple_id == couple_id,
+                col(QuestionnaireSubmission.person_id).in_(others),
+                QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
+            )
+        ).one(),
+        session.exec(
+            select(func.max(ExerciseRecord.completed_at)).where(
+                ExerciseRecord.couple_id == couple_id, col(ExerciseRecord.person_id).in_(others)
+            )
+        ).one(),
+    ]
+    week: date | None = session.exec(
+        select(func.max(CheckIn.week_start)).where(
+            CheckIn.couple_id == couple_id, col(CheckIn.person_id).in_(others)
+        )
+    ).one()
+    if week is not None:
+        times.append(datetime.combine(week + timedelta(days=7), time.min, tzinfo=UTC))
+    # Aggregates bypass the column type: SQLite hands back naive UTC (or even text), so normalise here.
+    seen = [_aware(t) for t in times if t is not None]
+    return max(seen) if seen else None
+
+
+def _aware(value: datetime | str) -> datetime:
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

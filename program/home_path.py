@@ -116,7 +116,8 @@ def _next_action(progress: journey.Journey, due: list[reminders.Reminder]) -> re
     """One thing to do next: the earliest step of the program; else bringing the partner in; else
     whatever else is due; else a look back at the way so far."""
     step = next((item for item in due if item.page in journey.ORDER and item not in reminders.SAFETY), None)
-    if step is not None:
+    # Without a partner, bringing them in comes before the solo track's stages (the due list has those).
+    if step is not None and (progress.partner is not None or step.page == journey.ASSESSMENT):
         return step
     if progress.couple_id is None:
         return reminders.Reminder("Start your couple and invite your partner", "account")

@@ -5,6 +5,14 @@ screen is asked too, but it gates nothing: whether someone did it is nobody else
 Steps of a skill stage, in order: the start check, every exercise (any order), the homework, the end
 check. A partner finishes a stage with its end check. A stage opens for a couple when both partners
 finished the one before it, or when their therapist opens it.
+
+The solo track: while a partner has not joined, or has shown no sign in the program for AWAY_DAYS days
+(access.partner_last_seen: only what the other can already see counts), the other goes on alone. A stage
+then opens for them alone once they finished the one before it; they do its start check, solo exercises,
+homework and end check, and its guided conversations wait (the end check may be taken without them; they
+stay on the list for later). A stage a partner has started stays open for them when the other comes back;
+what opens next is again the couple's rule, and the returning partner continues from their own place. Nothing
+of either partner's private work changes hands: the solo track only opens steps.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select as sql_select
@@ -28,7 +37,9 @@ from program.models import (
     Role,
     StageOpening,
     SubmissionStatus,
+    utcnow,
 )
+from program.pronouns import pronoun_forms
 from program.questionnaires import BASELINE, stage_occasion
 
 ASSESSMENT = "assessment"
@@ -44,6 +55,17 @@ ENDED_EARLY = "ended_early"
 
 class JourneyError(ValueError):
     """A step that cannot be done yet; the message says what comes first."""
+
+
+# After this many days without a sign of the partner that the other can see, the other goes on alone.
+AWAY_DAYS = 14
+
+
+class Solo(StrEnum):
+    """Why a partner is on the solo track."""
+
+    NOT_JOINED = "not joined"
+    AWAY = "away"
 
 
 ORDER: tuple[str, ...] = (ASSESSMENT, *STAGE_KEYS)
@@ -68,6 +90,8 @@ class PartnerProgress:
     person_id: int
     name: str
     done: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    # As the person gave them on their account page (free text; None: "they").
+    pronouns: str | None = None
 
     def did(self, stage: str, step: str) -> bool:
         """Whether this partner completed that step."""
@@ -94,6 +118,8 @@ class Journey:
     openings: dict[str, datetime]
     # Whether joint work is paused, as this partner may know it (the partner's reason never reaches here).
     pause: access.PauseView = access.PauseView(None, False)
+    # Whether this partner is on the solo track, and why (None: not; a therapist's view never is).
+    solo: Solo | None = None
 
     def is_joint(self, stage: str, step: str) -> bool:
         """Whether a step is done together (a guided conversation)."""
@@ -110,8 +136,9 @@ class Journey:
             return pauses.PARTNER_PAUSED
         return None
 
-    def opened_at(self, stage: str) -> datetime | None:
-        """When a stage opened for this couple (the assessment is always open, even solo)."""
+    def couple_opened_at(self, stage: str) -> datetime | None:
+        """When a stage opened for both partners: both finished the stage before, or their therapist
+        opened it (the assessment is always open, even solo)."""
         if stage == ASSESSMENT:
             return datetime.min.replace(tzinfo=UTC)
         if self.couple_id is None or self.partner is None:
@@ -122,9 +149,58 @@ class Journey:
         candidates = [t for t in (both, self.openings.get(stage)) if t is not None]
         return min(candidates) if candidates else None
 
+    def opened_at(self, stage: str) -> datetime | None:
+        """When a stage opened for this partner: for the couple, or for them alone on the solo track
+        (once they finished the stage before it), or when they started it after finishing the one before
+        (a stage begun alone stays open when the partner comes back). The solo opening counts from the start
+        check once sent, since the solo track itself leaves no date."""
+        candidates = [self.couple_opened_at(stage)]
+        if stage != ASSESSMENT and (before := self.me.finished_at(_previous(stage))) is not None:
+            started = self.me.done.get(stage, {}).get("check-start")
+            if started is not None and started >= before:
+                candidates.append(started)
+            elif self.solo is not None:
+                candidates.append(before)
+        found = [t for t in candidates if t is not None]
+        return min(found) if found else None
+
     def is_open(self, stage: str) -> bool:
-        """Whether the couple may work on this stage."""
+        """Whether this partner may work on this stage."""
         return self.opened_at(stage) is not None
+
+    def joint_waiting_reason(self, stage: str) -> str | None:
+        """Why a stage's guided conversations wait for the partner (None: they can be had now, pauses
+        aside). They wait while the partner has not joined, or while the stage is open for this partner
+        alone; and, on the solo track, they may be left for later."""
+        if stage == ASSESSMENT:
+            return None
+        if self.partner is None:
+            return (
+                "This conversation is done together, so it waits until your partner has joined you. "
+                "Everything else in this stage you can do on your own."
+            )
+        if self.couple_opened_at(stage) is None:
+            they = pronoun_forms(self.partner.pronouns)
+            return (
+                f"This conversation is done together, so it waits until {self.partner.name} reaches this "
+                f"stage too: it opens for {they.object} once {they.subject} {they.verb('has', 'have')} "
+                "finished the stage before it. Everything else in this stage you can do on your own."
+            )
+        if self.solo is not None:
+            they = pronoun_forms(self.partner.pronouns)
+            return (
+                f"This conversation is done together. {self.partner.name} has not been active in the "
+                f"program for a while, so you may take the end check without it and have it with "
+                f"{they.object} later; it stays here."
+            )
+        return None
+
+    def may_skip(self, stage: str, step: str) -> bool:
+        """Whether this partner may leave this step for later and still finish the stage (a guided
+        conversation that waits for the partner, or any guided conversation on the solo track)."""
+        return self.is_joint(stage, step) and (
+            self.solo is not None or self.joint_waiting_reason(stage) is not None
+        )
 
     def homework_due(self, stage: str) -> date | None:
         """The stage's homework due date: some days after the stage opened."""
@@ -144,13 +220,15 @@ class Journey:
         """This partner's next undone step of an open stage (None when finished or closed)."""
         if not self.is_open(stage):
             return None
-        # While joint work is paused, nothing points anyone toward a guided conversation.
+        # While joint work is paused, or the partner is away, nothing points anyone toward a guided
+        # conversation.
         paused = self.joint_closed_reason() is not None
         return next(
             (
                 step
                 for step in stage_steps(self.program, stage)
-                if not self.me.did(stage, step) and not (paused and self.is_joint(stage, step))
+                if not self.me.did(stage, step)
+                and not ((paused or self.may_skip(stage, step)) and self.is_joint(stage, step))
             ),
             None,
         )
@@ -164,13 +242,20 @@ class Journey:
         closed = self.joint_closed_reason()
         if closed is not None and self.is_joint(stage, step):
             raise JourneyError(closed)
+        waiting = self.joint_waiting_reason(stage)
+        if waiting is not None and self.is_joint(stage, step) and self.couple_opened_at(stage) is None:
+            raise JourneyError(waiting)
         skill = self.program.stage_by_key[stage]
         if step != "check-start" and not self.me.did(stage, "check-start"):
             raise JourneyError(
                 "Start with the short check at the top of this stage; it shows where you begin."
             )
         if step == "check-end":
-            missing = [e.title for e in skill.exercises if not self.me.did(stage, e.key)]
+            missing = [
+                e.title
+                for e in skill.exercises
+                if not self.me.did(stage, e.key) and not self.may_skip(stage, e.key)
+            ]
             if not self.me.did(stage, HOMEWORK):
                 missing.append(skill.homework.title)
             if missing:
@@ -178,28 +263,36 @@ class Journey:
 
     def why_closed(self, stage: str) -> str:
         """A plain explanation of what opens a closed stage."""
-        if self.couple_id is None or self.partner is None:
-            return "This stage opens once your partner has joined you (see your account page)."
         previous = _previous(stage)
         title = "the assessment" if previous == ASSESSMENT else self.program.stage_by_key[previous].title
+        if self.couple_id is None or self.partner is None:
+            return (
+                "This stage opens once your partner has joined you (see your account page). Until then you "
+                f"can go on alone: it opens for you once you have finished {title}, and its guided "
+                "conversations wait for your partner."
+            )
         waiting = [p.name for p in (self.me, self.partner) if p.finished_at(previous) is None]
         who = " and ".join("you" if name == self.me.name else name for name in waiting)
         return f"This stage opens when you have both finished {title}. Still to finish it: {who}."
 
 
-def load_journey(*, session: Session, viewer: Viewer, program: Program) -> Journey:
-    """Both partners' progress in a fixed number of queries, whatever their history."""
+def load_journey(
+    *, session: Session, viewer: Viewer, program: Program, now: datetime | None = None
+) -> Journey:
+    """Both partners' progress in a fixed number of queries, whatever their history; `now` decides whether
+    the partner is away (the solo track)."""
     if viewer.role != Role.PARTNER:
         raise access.AccessDenied("Only partners have a journey through the program.")
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     progress = {viewer.person_id: PartnerProgress(viewer.person_id, viewer.display_name)}
     if couple_id is not None:
-        for person_id, name in session.exec(
-            select(CoupleMembership.person_id, Person.display_name)
+        for person_id, name, pronouns in session.exec(
+            select(CoupleMembership.person_id, Person.display_name, Person.pronouns)
             .join(Person, col(Person.id) == CoupleMembership.person_id)
             .where(CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None))
         ):
             progress.setdefault(person_id, PartnerProgress(person_id, name))
+            progress[person_id].pronouns = pronouns
     # Only what was done in this couple (or, solo, before joining any) counts: a new couple starts its
     # own program for both partners.
     for submission in session.exec(
@@ -236,7 +329,15 @@ def load_journey(*, session: Session, viewer: Viewer, program: Program) -> Journ
         if couple_id is not None
         else access.PauseView(None, False)
     )
-    return Journey(program, couple_id, progress[viewer.person_id], partner, openings, pause)
+    solo: Solo | None = None
+    if partner is None:
+        solo = Solo.NOT_JOINED
+    else:
+        assert couple_id is not None
+        seen = access.partner_last_seen(session=session, viewer=viewer, couple_id=couple_id)
+        if seen is None or (now or utcnow()) - seen >= timedelta(days=AWAY_DAYS):
+            solo = Solo.AWAY
+    return Journey(program, couple_id, progress[viewer.person_id], partner, openings, pause, solo)
 
 
 def questionnaire_step(
@@ -273,7 +374,7 @@ def complete_step(
     Every rule is checked before anything is written, so a refusal leaves nothing half-saved."""
     # One at a time per person (a double click, two tabs): the second sees the first's step done.
     couples.lock_person(session, viewer.person_id)
-    journey = load_journey(session=session, viewer=viewer, program=program)
+    journey = load_journey(session=session, viewer=viewer, program=program, now=now)
     if step not in stage_steps(program, stage) or step.startswith("check-") or step == "questionnaire":
         raise JourneyError("That is not a step you mark done by hand.")
     journey.check_allowed(stage, step)
@@ -424,7 +525,7 @@ def mark_turn(
     content = next((e for e in skill.exercises if e.key == exercise), None) if skill else None
     if not isinstance(content, ConversationExercise) or not 1 <= turn <= len(content.turns):
         raise JourneyError("That is not a turn of this conversation.")
-    load_journey(session=session, viewer=viewer, program=program).check_allowed(stage, exercise)
+    load_journey(session=session, viewer=viewer, program=program, now=now).check_allowed(stage, exercise)
     record = exercise_record(session=session, viewer=viewer, stage=stage, exercise=exercise, now=now)
     turns = sorted({*record.data.get(TURNS, []), turn})
     # Assign a new dict: the JSON column only notices a change when the value is replaced.
