@@ -3,16 +3,19 @@ unless shared, and shown to the partner only once shared with them."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
+from program import checkins
 from program.access import Viewer
 from program.db import read_session
 from program.models import CheckIn, Visibility
 from program.ui.checkin import INTIMACY_ON
 from tests.factories import make_couple, make_person
 from tests.ui.helpers import app, as_viewer, texts
+from tests.ui.test_autosave import DiskFull
 
 SAVE = "FormSubmitter:checkin-Save my check-in"
 SAVE_SHARING = "FormSubmitter:intimacy_sharing-Save who can see it"
@@ -131,3 +134,23 @@ def test_the_writer_shares_a_saved_rating_later(app_env: Engine) -> None:
     assert not at.exception and not at.error
     assert "Saved who can see your intimacy rating for the week of" in texts(at)
     assert _page(app_env, ben).dataframe[0].value["Intimacy"].tolist() == [6]
+
+
+def test_a_rating_that_could_not_be_saved_waits_and_keeps_its_choice(
+    app_env: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sent while the disk is full: the box stays ticked with the rating and its choice in place, nothing
+    is written, and the next run saves the rating with the choice Ana made (not a default)."""
+    ana, ben = _couple(app_env)
+    at = _page(app_env, ana)
+    DiskFull(monkeypatch, checkins, "save_checkin", times=1)
+    _rate(at, 2, Visibility.THERAPIST)
+    assert not at.exception and not at.error
+    assert at.checkbox(key=INTIMACY_ON).value is True
+    assert at.slider(key="checkin_intimacy").value == 2
+    assert at.selectbox(key="checkin_intimacy_sharing").value == Visibility.THERAPIST
+    assert _rows(app_env) == []
+    at.run()
+    [row] = _rows(app_env)
+    assert (row.intimacy, row.intimacy_visibility) == (2, Visibility.THERAPIST)
+    assert SHARED_HEADING not in texts(_page(app_env, ben))
