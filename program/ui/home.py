@@ -24,6 +24,7 @@ from program.models import utcnow
 from program.ui import runtime
 from program.ui.checkin import local_today
 from program.ui.homework import render_partner_homework
+from program.ui.intimacy import render_intimacy_offer
 from program.ui.navigation import PAGE_TITLES
 from program.ui.session_feedback import render_partner_feedback
 from program.ui.text import md
@@ -100,6 +101,7 @@ def render_partner_home(viewer: Viewer) -> None:
         _link(item.page, item.text, icon)
     render_partner_homework(viewer)
     render_partner_feedback(viewer)
+    render_intimacy_offer(viewer, progress)
 
     if path.waiting_on_partner:
         st.subheader(f"Waiting on {partner}" if partner else "Waiting on your partner")

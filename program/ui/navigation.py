@@ -8,7 +8,7 @@ from contextvars import ContextVar
 
 import streamlit as st
 
-from program import journey
+from program import intimacy, journey
 from program.access import Viewer
 from program.db import read_session
 from program.models import Role
@@ -27,6 +27,8 @@ PARTNER_PAGES = (
     ("pages/conflict.py", "Handling disagreements", ":material/handshake:", "conflict"),
     ("pages/trust.py", "Building trust", ":material/verified_user:", "trust"),
     ("pages/connection.py", "Staying close", ":material/favorite:", "connection"),
+    # Listed (and routed) only while open: both partners chose it (see _unlisted and program/intimacy.py).
+    ("pages/intimacy.py", "Intimacy", ":material/spa:", "intimacy"),
     ("pages/checkin.py", "Weekly check-in", ":material/event_available:", "checkin"),
     ("pages/progress.py", "Our progress", ":material/monitoring:", "progress"),
     ("pages/outcome.py", "How we're doing", ":material/trending_up:", "outcome"),
@@ -46,11 +48,23 @@ def pages_for(viewer: Viewer, *, extra_questionnaires: bool) -> list[st.Page]:
     """The pages this viewer's role may open; the first is the default. "More questionnaires" appears
     only when the operator added some."""
     table = PARTNER_PAGES if viewer.role == Role.PARTNER else THERAPIST_PAGES
+    unlisted = _unlisted(viewer)
     return [
         st.Page(path, title=title, icon=icon, url_path=url, default=index == 0)
         for index, (path, title, icon, url) in enumerate(table)
-        if url != "questionnaires" or extra_questionnaires
+        if (url != "questionnaires" or extra_questionnaires) and url not in unlisted
     ]
+
+
+def _unlisted(viewer: Viewer) -> set[str]:
+    """Partner pages left out of the menu until they open for this partner: "Intimacy" until both
+    partners chose it."""
+    if viewer.role != Role.PARTNER:
+        return set()
+    with read_session(runtime.engine()) as session:
+        # The same for "partner said no" and "partner hasn't answered": open needs both yeses.
+        intimacy_open = intimacy.is_open(session=session, viewer=viewer)
+    return set() if intimacy_open else {"intimacy"}
 
 
 def render_menu(pages: list[st.Page], viewer: Viewer) -> None:
