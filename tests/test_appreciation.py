@@ -82,7 +82,8 @@ def test_a_broken_words_file_is_named(tmp_path: Path) -> None:
 
 
 def test_not_due_before_the_first_stage_opens(engine: Engine) -> None:
-    """Only Ana finished the assessment: the first stage is closed, so nothing is due and saving is refused."""
+    """Only Ana finished the assessment: the first stage is closed, so nothing is due and saving is
+    refused."""
     ana, _, _ = _couple(engine, started=False)
     finish_assessment(engine, ana)
     assert not _due(engine, ana, MONDAY)

@@ -229,14 +229,14 @@ def test_a_new_couple_judges_its_own_scores_afresh(engine: Engine) -> None:
 # ---- the booster review ------------------------------------------------------------------------------
 
 
-def _through_the_program(engine: Engine) -> tuple[Viewer, Viewer, datetime]:
-    """Ana and Ben finish every stage; Ana sends every outcome occasion up to the program's end. Returns
-    when she sent it."""
+def through_the_program(engine: Engine, start: datetime = T0) -> tuple[Viewer, Viewer, datetime]:
+    """Ana and Ben finish every stage from `start`; Ana sends every outcome occasion up to the program's
+    end. Returns when she sent it."""
     ana, ben = make_person(engine, "ana", name="Ana"), make_person(engine, "ben", name="Ben")
     make_couple(engine, ana, ben)
     for partner in (ana, ben):
-        finish_assessment(engine, partner)
-    when = T0
+        finish_assessment(engine, partner, now=start)
+    when = start
     instrument = outcomes.outcome_instrument(PROGRAM, SETTINGS)
     for stage in STAGES:
         when += timedelta(days=10)
@@ -275,7 +275,7 @@ def _do_booster(engine: Engine, viewer: Viewer, now: datetime, rating: int = 7) 
 def test_the_booster_comes_due_exactly_at_the_follow_up(engine: Engine) -> None:
     """Due exactly follow_up_weeks after Ana sent the program's end (the follow-up's own moment), not a
     second before; refused before then; done once; never due for Ben, who has not sent his end."""
-    ana, ben, ended = _through_the_program(engine)
+    ana, ben, ended = through_the_program(engine)
     at = ended + timedelta(weeks=SETTINGS.follow_up_weeks)
     with read_session(engine) as session:
         status = outcomes.status(session=session, viewer=ana, program=PROGRAM, settings=SETTINGS, now=at)
@@ -302,7 +302,7 @@ def test_the_booster_comes_due_exactly_at_the_follow_up(engine: Engine) -> None:
 @pytest.mark.parametrize("rating", [-1, 11, True, 5.5, "7"])
 def test_a_bad_booster_rating_is_refused_and_nothing_is_saved(engine: Engine, rating: object) -> None:
     """Only a whole number from 0 to 10."""
-    ana, _, ended = _through_the_program(engine)
+    ana, _, ended = through_the_program(engine)
     with pytest.raises(KeepingError, match="0 to 10"):
         _do_booster(engine, ana, ended + timedelta(weeks=5), rating=rating)  # type: ignore[arg-type]
     assert _booster_due(engine, ana, ended + timedelta(weeks=5))

@@ -11,6 +11,7 @@ from program import (
     home_path,
     homework,
     journey,
+    keeping,
     outcomes,
     problem_solving,
     reminders,
@@ -25,6 +26,7 @@ from program.ui import runtime
 from program.ui.checkin import local_today
 from program.ui.homework import render_partner_homework
 from program.ui.intimacy import render_intimacy_offer
+from program.ui.keeping import appreciation_due, render_home_appreciation, render_suggestion
 from program.ui.navigation import PAGE_TITLES
 from program.ui.session_feedback import render_partner_feedback
 from program.ui.text import md
@@ -58,9 +60,21 @@ def render_partner_home(viewer: Viewer) -> None:
             item.done_at is None for item in homework.for_partner(session=session, viewer=viewer, today=today)
         )
         feedback_due = bool(session_feedback.due_for_partner(session=session, viewer=viewer, today=today))
+        booster_due = keeping.booster_due(
+            status=outcome,
+            done_at=keeping.booster_done_at(session=session, viewer=viewer),
+            follow_up_weeks=runtime.settings().follow_up_weeks,
+            now=utcnow(),
+        )
         review_due = problem_solving.review_due(session=session, viewer=viewer, now=utcnow()) is not None
+    weekly_appreciation = appreciation_due(viewer, progress, today)
     due = reminders.due_now(
-        progress, checkin_done=checkin_done, today=today, safety_due=safety_due, outcome=outcome
+        progress,
+        checkin_done=checkin_done,
+        today=today,
+        safety_due=safety_due,
+        outcome=outcome,
+        booster_due=booster_due,
     )
     if review_due:
         due.append(reminders.AGREEMENT_REVIEW)
@@ -84,6 +98,7 @@ def render_partner_home(viewer: Viewer) -> None:
         st.info(closed_reason, icon=":material/pause_circle:")
     for news in reminders.partner_news(progress):
         st.success(md(news), icon=":material/notifications:")
+    render_suggestion(viewer)
 
     with st.container(border=True):
         st.markdown("**Your next step**")
@@ -94,13 +109,14 @@ def render_partner_home(viewer: Viewer) -> None:
         _stage_card(number, stage, partner)
 
     st.subheader("Due for you")
-    if not due and not therapist_homework_open and not feedback_due:
+    if not due and not therapist_homework_open and not feedback_due and not weekly_appreciation:
         st.write("Nothing is due right now. Well done.")
     for item in due:
         icon = ":material/schedule:" if item.overdue else ":material/arrow_forward:"
         _link(item.page, item.text, icon)
     render_partner_homework(viewer)
     render_partner_feedback(viewer)
+    render_home_appreciation(viewer, due=weekly_appreciation)
     render_intimacy_offer(viewer, progress)
 
     if path.waiting_on_partner:

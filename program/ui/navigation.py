@@ -8,7 +8,7 @@ from contextvars import ContextVar
 
 import streamlit as st
 
-from program import intimacy, journey
+from program import intimacy, journey, keeping
 from program.access import Viewer
 from program.db import read_session
 from program.models import Role
@@ -27,6 +27,8 @@ PARTNER_PAGES = (
     ("pages/conflict.py", "Handling disagreements", ":material/handshake:", "conflict"),
     ("pages/trust.py", "Building trust", ":material/verified_user:", "trust"),
     ("pages/connection.py", "Staying close", ":material/favorite:", "connection"),
+    # Listed once the partner has finished the last stage (see _unlisted).
+    ("pages/keeping.py", "Keeping it going", ":material/autorenew:", "keeping"),
     # Listed (and routed) only while open: both partners chose it (see _unlisted and program/intimacy.py).
     ("pages/intimacy.py", "Intimacy", ":material/spa:", "intimacy"),
     ("pages/checkin.py", "Weekly check-in", ":material/event_available:", "checkin"),
@@ -57,14 +59,16 @@ def pages_for(viewer: Viewer, *, extra_questionnaires: bool) -> list[st.Page]:
 
 
 def _unlisted(viewer: Viewer) -> set[str]:
-    """Partner pages left out of the menu until they open for this partner: "Intimacy" until both
-    partners chose it."""
+    """Partner pages left out of the menu until they open for this partner: "Keeping it going" until
+    they have finished the last stage; "Intimacy" until both partners chose it."""
     if viewer.role != Role.PARTNER:
         return set()
     with read_session(runtime.engine()) as session:
+        progress = journey.load_journey(session=session, viewer=viewer, program=runtime.program())
         # The same for "partner said no" and "partner hasn't answered": open needs both yeses.
         intimacy_open = intimacy.is_open(session=session, viewer=viewer)
-    return set() if intimacy_open else {"intimacy"}
+    unlisted = set() if keeping.finished_program(progress) else {"keeping"}
+    return unlisted if intimacy_open else unlisted | {"intimacy"}
 
 
 def render_menu(pages: list[st.Page], viewer: Viewer) -> None:

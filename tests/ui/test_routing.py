@@ -26,7 +26,7 @@ def test_pages_folder_is_what_the_routing_lists() -> None:
     """Every page file is checked below; a new page without a test fails here first."""
     routed = {path for path, *_ in PARTNER_PAGES + THERAPIST_PAGES}
     assert set(PAGE_FILES) == routed
-    assert len(PAGE_FILES) == 13  # with "Intimacy", listed once open
+    assert len(PAGE_FILES) == 14  # with "Keeping it going" and "Intimacy", each listed once open
 
 
 def test_a_visitor_sees_the_welcoming_login_page(app_env: Engine) -> None:
