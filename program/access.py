@@ -677,43 +677,54 @@ class CoupleGoalView:
     created_at: datetime
 
 
+def _standing_goals(
+    session: Session, viewer: Viewer, couple_id: int
+) -> tuple[list[CoupleGoalView], list[int]]:
+    """Every standing goal of the couple with its confirmations by current partners, and those partners,
+    after the access check, in two queries (a partner may see the couple exactly when they are one of
+    its current partners, so the membership query serves as their check)."""
+    members = _couple_partner_ids(session, couple_id)
+    if viewer.role != Role.PARTNER:
+        require_couple(session=session, viewer=viewer, couple_id=couple_id)
+    elif viewer.person_id not in members:
+        raise AccessDenied("You do not have access to this couple.")
+    goals: dict[int, CoupleGoal] = {}
+    confirmed: dict[int, set[int]] = defaultdict(set)
+    for goal, person_id in session.exec(
+        select(CoupleGoal, GoalConfirmation.person_id)
+        .outerjoin(
+            GoalConfirmation,
+            and_(
+                col(GoalConfirmation.goal_id) == CoupleGoal.id,
+                col(GoalConfirmation.person_id).in_(members),
+            ),
+        )
+        .where(CoupleGoal.couple_id == couple_id, col(CoupleGoal.withdrawn_at).is_(None))
+        .order_by(col(CoupleGoal.created_at), col(CoupleGoal.id))
+    ):
+        assert goal.id is not None
+        goals.setdefault(goal.id, goal)
+        if person_id is not None:
+            confirmed[goal.id].add(person_id)
+    views = [
+        CoupleGoalView(
+            goal_id,
+            goal.body,
+            goal.edited_by_id or goal.proposed_by_id,
+            frozenset(confirmed[goal_id]),
+            len(members) == 2 and confirmed[goal_id] >= set(members),
+            goal.created_at,
+        )
+        for goal_id, goal in goals.items()
+    ]
+    return views, members
+
+
 def readable_couple_goals(*, session: Session, viewer: Viewer, couple_id: int) -> list[CoupleGoalView]:
     """The couple's standing goals (not withdrawn) given in this couple, oldest first. Its partners read
     the agreed and the pending ones; a therapist the couple let in reads only the agreed ones. A goal
     is agreed once both current partners confirmed the text as it reads now."""
-    require_couple(session=session, viewer=viewer, couple_id=couple_id)
-    members = _couple_partner_ids(session, couple_id)
-    goals = session.exec(
-        select(CoupleGoal)
-        .where(CoupleGoal.couple_id == couple_id, col(CoupleGoal.withdrawn_at).is_(None))
-        .order_by(col(CoupleGoal.created_at), col(CoupleGoal.id))
-    ).all()
-    confirmed: dict[int, set[int]] = defaultdict(set)
-    if goals:
-        for goal_id, person_id in session.exec(
-            select(GoalConfirmation.goal_id, GoalConfirmation.person_id).where(
-                col(GoalConfirmation.goal_id).in_([g.id for g in goals]),
-                col(GoalConfirmation.person_id).in_(members),
-            )
-        ):
-            confirmed[goal_id].add(person_id)
-    views = []
-    for goal in goals:
-        assert goal.id is not None
-        agreed = len(members) == 2 and confirmed[goal.id] >= set(members)
-        views.append(
-            CoupleGoalView(
-                goal.id,
-                goal.body,
-                goal.edited_by_id or goal.proposed_by_id,
-                frozenset(confirmed[goal.id]),
-                agreed,
-                goal.created_at,
-            )
-        )
-    if viewer.role != Role.PARTNER:
-        views = [v for v in views if v.agreed]
-    return views
+    return readable_goal_progress(session=session, viewer=viewer, couple_id=couple_id, ratings=False)[0]
 
 
 @dataclass(frozen=True)
@@ -729,19 +740,25 @@ class GoalRatingView:
 def readable_goal_ratings(*, session: Session, viewer: Viewer, couple_id: int) -> list[GoalRatingView]:
     """Both current partners' ratings of the couple's agreed goals, for everyone who may see the couple
     (the same for each: they feed the couple's charts)."""
-    goals = readable_couple_goals(session=session, viewer=viewer, couple_id=couple_id)
-    agreed = [g.goal_id for g in goals if g.agreed]
-    if not agreed:
-        return []
+    return readable_goal_progress(session=session, viewer=viewer, couple_id=couple_id)[1]
+
+
+def readable_goal_progress(
+    *, session: Session, viewer: Viewer, couple_id: int, ratings: bool = True
+) -> tuple[list[CoupleGoalView], list[GoalRatingView]]:
+    """readable_couple_goals and readable_goal_ratings together, in two or three queries."""
+    views, members = _standing_goals(session, viewer, couple_id)
+    if viewer.role != Role.PARTNER:
+        views = [v for v in views if v.agreed]
+    agreed = [v.goal_id for v in views if v.agreed]
+    if not ratings or not agreed:
+        return views, []
     rows = session.exec(
         select(GoalRating)
-        .where(
-            col(GoalRating.goal_id).in_(agreed),
-            col(GoalRating.person_id).in_(_couple_partner_ids(session, couple_id)),
-        )
+        .where(col(GoalRating.goal_id).in_(agreed), col(GoalRating.person_id).in_(members))
         .order_by(col(GoalRating.rated_at), col(GoalRating.id))
     ).all()
-    return [GoalRatingView(r.goal_id, r.person_id, r.stage, r.rating) for r in rows]
+    return views, [GoalRatingView(r.goal_id, r.person_id, r.stage, r.rating) for r in rows]
 
 
 @dataclass(frozen=True)

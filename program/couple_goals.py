@@ -92,8 +92,9 @@ def goals_state(*, session: Session, viewer: Viewer, program: Program) -> GoalsS
     goals: list[CoupleGoalView] = []
     ratings: list[GoalRatingView] = []
     if progress.couple_id is not None:
-        goals = access.readable_couple_goals(session=session, viewer=viewer, couple_id=progress.couple_id)
-        ratings = access.readable_goal_ratings(session=session, viewer=viewer, couple_id=progress.couple_id)
+        goals, ratings = access.readable_goal_progress(
+            session=session, viewer=viewer, couple_id=progress.couple_id
+        )
     return GoalsState(
         progress.couple_id,
         partner.person_id if partner else None,

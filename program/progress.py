@@ -203,7 +203,7 @@ def load_progress(*, session: Session, viewer: Viewer, couple_id: int, program: 
 
 def _goal_ratings(session: Session, viewer: Viewer, couple_id: int) -> tuple[GoalRatings, ...]:
     """The agreed goals and their ratings, through access.py (the same for every viewer of the couple)."""
-    ratings = access.readable_goal_ratings(session=session, viewer=viewer, couple_id=couple_id)
+    goals, ratings = access.readable_goal_progress(session=session, viewer=viewer, couple_id=couple_id)
     return tuple(
         GoalRatings(
             goal.goal_id,

@@ -75,7 +75,7 @@ def test_the_number_of_queries_does_not_grow_with_history(engine: Engine) -> Non
     """Loading 4 weeks or 52 weeks of a couple's history takes the same small number of queries."""
     short, long = _queries_for(engine, 4), _queries_for(engine, 52)
     assert short == long
-    assert long <= 10
+    assert long <= 12  # two of them read the shared goals (access.readable_goal_progress)
 
 
 def test_scores_and_answers_appear_only_for_questionnaires_both_sent(engine: Engine) -> None:
