@@ -32,6 +32,7 @@ from program.models import (
     HomeworkCompletion,
     JointPause,
     ModuleChoice,
+    NoticeDismissal,
     Person,
     QuestionnaireAnswer,
     QuestionnaireSubmission,
@@ -57,7 +58,7 @@ FILES: dict[str, str] = {
     "reflections.csv": "Everything you wrote (goals, strengths, reflections, practice-log text) and who "
     "you shared each with (private, partner, therapist).",
     "exercises.json": "Your exercise records: when you started and finished each, and your practice-log "
-    "days.",
+    "days; under stage 'ongoing', your weekly appreciation log and your booster review.",
     "homework.csv": "Homework for you (from a stage, or from your therapist for you or for both of you) in "
     "each couple you were in, and when you marked it done. Homework your therapist gave your partner "
     "alone is theirs, not here.",
@@ -68,6 +69,8 @@ FILES: dict[str, str] = {
     "therapist_grants.csv": "Each time you gave a therapist access, when you withdrew it, and whether you "
     "told them your safety check needs attention (share_safety_screen; never your answers).",
     "therapist_views.csv": "Every time a therapist opened a couple you were in.",
+    "notices.csv": "The kind notices you chose to hide (such as the suggestion to see a couples therapist), "
+    "and when; the notice names the couple it was about.",
     "shared_with_me.json": "Texts your current partner (or a therapist) shared with you, as you see them "
     "in Kindred. After a couple ends, what your former partner shared is no longer shown to you, "
     "so it is not here either.",
@@ -432,6 +435,12 @@ def export_zip(*, session: Session, viewer: Viewer, program: Program, now: datet
         "problem_solving.json": _json(problem_solving.export_rows(session=session, viewer=viewer)),
         "intimacy.json": _json(_intimacy(session, viewer)),
         "couple_goals.json": _json(couple_goals.export_rows(session=session, viewer=viewer)),
+        "notices.csv": _csv(
+            ("notice", "dismissed_at"),
+            _own_rows(
+                session, viewer, NoticeDismissal, ("notice", "dismissed_at"), NoticeDismissal.dismissed_at
+            ),
+        ),
         "audit_events.csv": _csv(("at", "action", "couple", "detail"), _audit(session, viewer)),
     }
     assert set(contents) == set(FILES), "every exported file is described in the README"

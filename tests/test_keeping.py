@@ -4,6 +4,8 @@ before, stays dismissed, and is never about the partner."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -12,12 +14,24 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from program import checkins, couples, journey, keeping, outcomes, questionnaires, reminders, scoring
+from program import (
+    appreciation,
+    checkins,
+    couples,
+    export,
+    journey,
+    keeping,
+    outcomes,
+    questionnaires,
+    reflections,
+    reminders,
+    scoring,
+)
 from program.access import Viewer
 from program.curriculum import CONTENT_DIR, ContentError, Instrument, load_instruments
 from program.db import read_session, write_session
 from program.keeping import KeepingError
-from program.models import ExerciseRecord, NoticeDismissal
+from program.models import ExerciseRecord, NoticeDismissal, Visibility
 from program.settings import Settings
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, finish_assessment, finish_stage
@@ -323,3 +337,40 @@ def test_the_plan_opens_after_the_last_stage_for_that_partner(engine: Engine) ->
         theirs = journey.load_journey(session=session, viewer=ben, program=PROGRAM)
     assert keeping.finished_program(mine)
     assert not keeping.finished_program(theirs)
+
+
+def _export(engine: Engine, viewer: Viewer) -> dict[str, str]:
+    with read_session(engine) as session:
+        data = export.export_zip(session=session, viewer=viewer, program=PROGRAM, now=T0)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name).decode("utf-8-sig") for name in archive.namelist()}
+
+
+def test_the_export_holds_ones_own_log_plan_and_dismissal_and_not_the_partners(engine: Engine) -> None:
+    """Ana's export has her appreciation, her plan text and her hidden notice; Ben's has none of them."""
+    ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
+    couple_id = make_couple(engine, ana, ben)
+    for partner in (ana, ben):
+        finish_assessment(engine, partner)
+    with write_session(engine) as session:
+        mine = journey.load_journey(session=session, viewer=ana, program=PROGRAM)
+        appreciation.save_entry(
+            session=session,
+            viewer=ana,
+            progress=mine,
+            today=T0.date(),
+            text="Tea on Tuesday",
+            said=True,
+            now=T0,
+        )
+        reflections.save_text(
+            session=session, viewer=ana, context=keeping.plan_context("keep"), body="Sunday walks",
+            visibility=Visibility.PARTNER, now=T0,
+        )  # fmt: skip
+        keeping.dismiss_suggestion(session=session, viewer=ana, now=T0)
+    hers, his = _export(engine, ana), _export(engine, ben)
+    assert "Tea on Tuesday" in hers["exercises.json"]
+    assert "Sunday walks" in hers["reflections.csv"]
+    assert f"{keeping.SUGGESTION}:{couple_id}" in hers["notices.csv"]
+    assert "Tea on Tuesday" not in his["exercises.json"]
+    assert keeping.SUGGESTION not in his["notices.csv"]
