@@ -43,6 +43,7 @@ MIN_RATING, MAX_RATING = 0, 10
 _BEHIND = timedelta(hours=12)
 _LATEST_BY = timedelta(days=90)
 
+Plan = tuple[str, str, date | None]  # the option chosen, who does what, by when
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
@@ -223,7 +224,8 @@ def _locked_standing(session: Session, viewer: Viewer, program: Program, now: da
     if (closed := progress.joint_closed_reason()) is not None:
         raise ProblemSolvingError(closed)
     state = standing(session=session, viewer=viewer, now=now)
-    assert state is not None
+    if state is None or state.couple_id != couple_id:  # the couple ended while we waited for its lock
+        raise ProblemSolvingError("Your couple has changed: please reload the page.")
     return state
 
 
@@ -352,13 +354,21 @@ def choose(
         session.add(part)
 
 
-def confirm(*, session: Session, viewer: Viewer, program: Program, agreement_id: int, now: datetime) -> bool:
-    """The viewer confirms the plan as they read it (agreement_id names the one on their screen). When both
-    have confirmed, it is the couple's agreement: agreed_at is set and the review clock starts. Returns
-    whether it is now agreed."""
+def plan_of(agreement: AgreementView) -> Plan:
+    """The plan as a person reads it: what they confirm is exactly this."""
+    return (agreement.chosen, agreement.who_does_what, agreement.by_when)
+
+
+def confirm(
+    *, session: Session, viewer: Viewer, program: Program, agreement_id: int, plan: Plan, now: datetime
+) -> bool:
+    """The viewer confirms the plan as they read it (agreement_id and plan: what is on their screen; if
+    the partner rewrote it meanwhile, the confirmation is refused so they read the new one first). When
+    both have confirmed, it is the couple's agreement: agreed_at is set and the review clock starts.
+    Returns whether it is now agreed."""
     state = _locked_standing(session, viewer, program, now)
     agreement = _expect(state, Step.CONFIRM)
-    if agreement.id != agreement_id:
+    if agreement.id != agreement_id or plan_of(agreement) != plan:
         raise ProblemSolvingError("The plan has changed since you opened it: please read it again.")
     part = _part(session, agreement.id, viewer.person_id)
     part.confirmed_at = part.confirmed_at or now

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -14,6 +15,7 @@ from sqlmodel import select
 
 from program import access, couples, export, pauses, problem_solving
 from program.access import AccessDenied, Viewer
+from program.curriculum import ContentError
 from program.db import read_session, write_session
 from program.models import Agreement, AgreementPart, PauseReason, Role, StageOpening
 from program.problem_solving import ProblemSolvingError, Step
@@ -70,10 +72,11 @@ def _agree(engine: Engine, ana: Viewer, ben: Viewer, issue: str = "Who takes the
         ana,
         option="Take turns week by week",
         who_does_what="Ben on even weeks, Ana on odd weeks",
-        by_when=date(2026, 11, 9),
+        by_when=NEXT_WEEK,
     )
-    assert _do(engine, "confirm", ana, agreement_id=agreement_id) is False
-    assert _do(engine, "confirm", ben, agreement_id=agreement_id) is True
+    plan = ("Take turns week by week", "Ben on even weeks, Ana on odd weeks", NEXT_WEEK)
+    assert _do(engine, "confirm", ana, agreement_id=agreement_id, plan=plan) is False
+    assert _do(engine, "confirm", ben, agreement_id=agreement_id, plan=plan) is True
     return agreement_id
 
 
@@ -192,7 +195,8 @@ def test_one_open_agreement_per_couple_and_a_race_makes_only_one(engine: Engine)
 
 
 def test_changing_the_plan_clears_both_confirmations(engine: Engine) -> None:
-    """Ana confirmed; Ben rewrites the plan; Ana's confirmation does not carry over to the new plan."""
+    """Ana confirmed; Ben rewrites the plan; Ana's confirmation does not carry over to the new plan, and
+    a click on the old plan still on her screen does not confirm the new one."""
     ana, ben, _ = _couple(engine)
     agreement_id = _do(engine, "start", ana, issue="The car on Saturdays")
     _do(engine, "write_matters", ana, text="a")
@@ -200,9 +204,15 @@ def test_changing_the_plan_clears_both_confirmations(engine: Engine) -> None:
     _do(engine, "add_option", ana, text="Alternate")
     _do(engine, "add_option", ben, text="Ben always has it")
     _do(engine, "choose", ana, option="Alternate", who_does_what="Both", by_when=date(2026, 11, 9))
-    _do(engine, "confirm", ana, agreement_id=agreement_id)
-    _do(engine, "choose", ben, option="Ben always has it", who_does_what="Ben", by_when=date(2026, 11, 9))
-    assert _do(engine, "confirm", ben, agreement_id=agreement_id) is False
+    _do(engine, "confirm", ana, agreement_id=agreement_id, plan=("Alternate", "Both", NEXT_WEEK))
+    _do(engine, "choose", ben, option="Ben always has it", who_does_what="Ben", by_when=NEXT_WEEK)
+    # Ana's screen still shows the plan she confirmed: confirming that one again is refused.
+    with pytest.raises(ProblemSolvingError, match="changed since you opened it"):
+        _do(engine, "confirm", ana, agreement_id=agreement_id, plan=("Alternate", "Both", NEXT_WEEK))
+    assert (
+        _do(engine, "confirm", ben, agreement_id=agreement_id, plan=("Ben always has it", "Ben", NEXT_WEEK))
+        is False
+    )
     state = _state(engine, ana)
     assert state.step == Step.CONFIRM and state.open is not None and state.open.agreed_at is None
     assert state.open.parts[ana.person_id].confirmed_at is None
@@ -325,3 +335,12 @@ def test_the_export_holds_ones_own_part_never_the_partners(engine: Engine) -> No
     dumped = json.dumps(row, default=str)
     assert "Sunday nights" not in dumped
     assert b"problem_solving.json" in archive
+
+
+def test_the_wording_is_validated_on_load(tmp_path: Path) -> None:
+    """The shipped file loads; a broken one names the file and the field instead of a traceback."""
+    assert problem_solving.load_content().solvable.lasting
+    broken = tmp_path / "problem_solving.toml"
+    broken.write_text(problem_solving.CONTENT_FILE.read_text().replace('tip = "', 'tipp = "'))
+    with pytest.raises(ContentError, match=r"problem_solving.toml: .*solvable\.tip"):
+        problem_solving.load_content(broken)

@@ -267,7 +267,12 @@ def _confirmations(
     if st.button(AGREE, type="primary", key=f"problem_solving_confirm_{agreement.id}"):
         _write(
             lambda s: problem_solving.confirm(
-                session=s, viewer=viewer, program=runtime.program(), agreement_id=agreement.id, now=utcnow()
+                session=s,
+                viewer=viewer,
+                program=runtime.program(),
+                agreement_id=agreement.id,
+                plan=problem_solving.plan_of(agreement),
+                now=utcnow(),
             ),
             "You have confirmed the plan.",
         )

@@ -70,8 +70,9 @@ def _agree(engine: Engine, ana: Viewer, ben: Viewer, text: str = "ok", *, at: ob
     do("write_matters", ben, text=f"Ben {text}")
     do("add_option", ben, text=f"Option {short}")
     do("choose", ana, option=f"Option {short}", who_does_what=f"Plan {text}", by_when=now.date())
-    do("confirm", ana, agreement_id=agreement_id)
-    do("confirm", ben, agreement_id=agreement_id)
+    plan = (f"Option {short}", f"Plan {text}", now.date())
+    do("confirm", ana, agreement_id=agreement_id, plan=plan)
+    do("confirm", ben, agreement_id=agreement_id, plan=plan)
     if at is not None:
         with write_session(engine) as session:
             row = session.get(Agreement, agreement_id)
@@ -185,8 +186,9 @@ def test_everything_typed_shows_as_text(app_env: Engine) -> None:
         who_does_what=f"Plan {HOSTILE_TEXT}",
         by_when=now.date(),
     )
-    do("confirm", ana, agreement_id=agreement_id)
-    do("confirm", ben, agreement_id=agreement_id)
+    plan = (f"Option {SHORT_HOSTILE}", f"Plan {HOSTILE_TEXT}", now.date())
+    do("confirm", ana, agreement_id=agreement_id, plan=plan)
+    do("confirm", ben, agreement_id=agreement_id, plan=plan)
     with write_session(app_env) as session:
         row = session.exec(select(Agreement)).one()
         row.agreed_at = now - timedelta(days=8)
