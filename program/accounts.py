@@ -24,6 +24,7 @@ MIN_PASSWORD_CHARS = 10
 # bcrypt only reads the first 72 bytes; longer passwords would be silently truncated, so we refuse them.
 MAX_PASSWORD_BYTES = 72
 MAX_NAME_CHARS = 80
+MAX_PRONOUN_CHARS = 40
 # Names people could mistake for the service speaking; refused with the same words as a taken name.
 RESERVED_USERNAMES = frozenset(
     {
@@ -505,3 +506,40 @@ def reset_password(
         session.add_all([person, issued])
         sessions.end_all(session=session, person_id=person_id, now=now)
         audit.record(session, action="password.reset", actor_id=person_id)
+
+
+PRONOUNS_TOO_LONG = f"Please keep your pronouns to {MAX_PRONOUN_CHARS} characters or fewer."
+PRONOUNS_CONTROL = (
+    "Pronouns can't contain control characters (such as tabs or line breaks). Please type them again."
+)
+
+
+def check_pronouns(raw: str | None) -> str | None:
+    """The pronouns as they will be stored (trimmed, spaces folded; None when left empty), or raise
+    AccountError saying why not. Free text: shown as text wherever it appears."""
+    if raw is None:
+        return None
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in raw.strip()):
+        raise AccountError(PRONOUNS_CONTROL)
+    pronouns = " ".join(unicodedata.normalize("NFC", raw).split())
+    if len(pronouns) > MAX_PRONOUN_CHARS:
+        raise AccountError(PRONOUNS_TOO_LONG)
+    return pronouns or None
+
+
+def own_pronouns(*, session: Session, viewer: Viewer) -> str | None:
+    """The viewer's own pronouns, as they gave them (None: none given)."""
+    person = session.get(Person, viewer.person_id)
+    return None if person is None else person.pronouns
+
+
+def set_pronouns(*, session: Session, viewer: Viewer, pronouns: str | None) -> str | None:
+    """Keep the viewer's pronouns (empty: none, so text about them says "they"); returns what was kept.
+    Checked before anything is written."""
+    kept = check_pronouns(pronouns)
+    person = session.get(Person, viewer.person_id)
+    if person is None:
+        raise AccountError("This account no longer exists.")
+    person.pronouns = kept
+    session.add(person)
+    return kept

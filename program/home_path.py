@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from program import journey, reminders
+from program.pronouns import pronoun_forms
 
 
 class StageState(StrEnum):
@@ -105,7 +106,8 @@ def _waiting(progress: journey.Journey, titles: Mapping[str, str]) -> list[str]:
             and partner.finished_at(key) is None
             and not progress.is_open(following)
         ):
-            half = "their half of the assessment" if key == journey.ASSESSMENT else titles[key]
+            their = pronoun_forms(partner.pronouns).possessive
+            half = f"{their} half of the assessment" if key == journey.ASSESSMENT else titles[key]
             waiting.append(
                 f"{partner.name} still has to finish {half}; then {titles[following]} opens for you both."
             )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAX_CHARS = 40
 _WORD = re.compile(r"[^\W\d_][^\W\d_'’-]{0,11}")
 
 

@@ -7,6 +7,7 @@ from datetime import date
 
 from program import journey, outcomes
 from program.curriculum import ConversationExercise, Program
+from program.pronouns import pronoun_forms
 from program.questionnaires import BASELINE
 
 
@@ -104,6 +105,14 @@ def partner_news(progress: journey.Journey) -> list[str]:
     if partner is None:
         return []
     news: list[str] = []
+    if progress.solo == journey.Solo.AWAY:
+        # Only what the partner could already see (access.partner_last_seen) decides this line.
+        they = pronoun_forms(partner.pronouns)
+        news.append(
+            f"{partner.name} hasn't been active in the program for {journey.AWAY_DAYS} days, so you can go "
+            "on alone: each stage opens for you once you finish the one before it, and the guided "
+            f"conversations wait until {they.subject} {they.verb('is', 'are')} back."
+        )
     for stage in journey.ORDER:
         if partner.finished_at(stage) and not progress.me.finished_at(stage):
             title = (

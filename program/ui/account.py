@@ -60,6 +60,7 @@ def render_account(viewer: Viewer) -> None:
     show_flash()
     st.write(f"**{md(summary.display_name)}** · username **{md(summary.username)}** · {summary.role}")
     st.caption(f"Member since {local_date(summary.member_since)}")
+    _pronouns_section(engine, viewer)
     if viewer.role == Role.PARTNER:
         _couple_section(engine, settings, viewer)
         render_joint_work(viewer)
@@ -69,6 +70,30 @@ def render_account(viewer: Viewer) -> None:
     _password_section(engine, settings, viewer)
     _sessions_section(engine, viewer)
     _data_section(engine, settings, viewer)
+
+
+def _pronouns_section(engine: Engine, viewer: Viewer) -> None:
+    """Optional pronouns, used in text about the person (their partner's news, waiting lines)."""
+    with read_session(engine) as session:
+        current = accounts.own_pronouns(session=session, viewer=viewer)
+    with st.form("pronouns"):
+        typed = st.text_input(
+            "Your pronouns (optional)",
+            value=current or "",
+            max_chars=accounts.MAX_PRONOUN_CHARS,
+            placeholder="e.g. she/her, he/him, they/them",
+            help="Kindred uses them where it writes about you, for instance in what your partner reads "
+            "about your progress. Leave it empty and it says 'they'.",
+        )
+        saved = st.form_submit_button("Save pronouns")
+    if saved:
+        _attempt(
+            engine,
+            lambda session: accounts.set_pronouns(session=session, viewer=viewer, pronouns=typed),
+            "Your pronouns are saved." if typed.strip() else "Your pronouns are cleared.",
+        )
+    elif current:
+        st.caption("Your pronouns: " + md(current))
 
 
 def _couple_section(engine: Engine, settings: Settings, viewer: Viewer) -> None:

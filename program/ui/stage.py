@@ -53,7 +53,10 @@ def render_stage(viewer: Viewer, stage_key: str) -> None:
                 _conversation(viewer, progress, stage, exercise, saved)
             else:
                 end_early = _practice_log(viewer, stage, exercise, saved, done)
-            if done or not (progress.is_joint(stage.key, exercise.key) and progress.joint_closed_reason()):
+            if done or not (
+                progress.is_joint(stage.key, exercise.key)
+                and (progress.joint_closed_reason() or progress.couple_opened_at(stage.key) is None)
+            ):
                 _mark_done(viewer, program, progress, stage.key, exercise.key, done, end_log_early=end_early)
     if stage.key == problem_solving.STAGE:
         render_problem_solving(viewer, partner, progress.joint_closed_reason())
@@ -153,6 +156,11 @@ def _conversation(
         # of the conversation to start.
         st.info(closed, icon=":material/pause_circle:")
         return
+    if (solo_wait := progress.joint_waiting_reason(stage.key)) is not None:
+        # The solo track: the conversation waits for the partner, and says why (their name as typed).
+        st.info(md(solo_wait), icon=":material/hourglass_empty:")
+        if progress.couple_opened_at(stage.key) is None:
+            return
     waiting = conversations.waiting_reason(progress, stage.key, exercise, local_today(), local_zone())
     if waiting is not None:
         st.info(waiting, icon=":material/event:")
