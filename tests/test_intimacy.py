@@ -7,10 +7,12 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from program import access, couples, export, intimacy, questionnaires
@@ -250,3 +252,35 @@ def test_the_audit_trail_and_export_hold_no_partners_answer(
     assert [c["wants"] for c in exported["choices"]] == [True]
     assert [(m["item"], m["mark"]) for m in exported["wish_marks"]] == [(ITEMS[0], "yes")]
     assert ITEMS[1] not in json.dumps(exported)
+
+
+def test_parallel_answers_and_marks_from_two_tabs_leave_one_row_each(
+    pair: tuple[Viewer, Viewer, int], engine: Engine
+) -> None:
+    """Eight tabs of Ana's answering and marking at once: no error page, one choice row, one mark per idea."""
+    ana, ben, _ = pair
+    choose(engine, ben, True)
+
+    def answer(wants: bool) -> None:
+        choose(engine, ana, wants)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(answer, [True] * 8))
+    errors: list[BaseException] = []
+
+    def tab(value: str) -> None:
+        try:
+            mark(engine, ana, {ITEMS[0]: value, ITEMS[1]: value})
+        except IntegrityError as error:  # the page then says "please try again"; nothing half-saved
+            errors.append(error)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(tab, ["yes", "maybe"] * 4))
+    with read_session(engine) as session:
+        assert (
+            len(session.exec(select(ModuleChoice).where(ModuleChoice.person_id == ana.person_id)).all()) == 1
+        )
+        rows = session.exec(select(WishMark).where(WishMark.person_id == ana.person_id)).all()
+    assert sorted(r.item for r in rows) == sorted(ITEMS[:2])
+    assert len({r.mark for r in rows}) == 1  # both ideas from the same tab's save
+    assert len(errors) < 8
