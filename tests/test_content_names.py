@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1.element_tree import Block
+from streamlit.testing.v1.element_tree import Block, Element
 
 from program import conversations, questionnaires
 from program.access import Viewer
@@ -158,12 +158,15 @@ def _conversation_text(at: AppTest, title: str) -> str:
     return "\n".join(_as_read(str(e.value)) for e in _elements(expander))
 
 
-def _elements(block: Block) -> list[object]:
-    found: list[object] = []
+SHOWN = ("markdown", "info", "caption", "warning", "error", "success")
+
+
+def _elements(block: Block) -> list[Element]:
+    found: list[Element] = []
     for child in block.children.values():
         if isinstance(child, Block):
             found += _elements(child)
-        elif getattr(child, "type", "") in ("markdown", "info", "caption", "warning", "error", "success"):
+        elif isinstance(child, Element) and child.type in SHOWN:
             found.append(child)
     return found
 
