@@ -210,7 +210,7 @@ def _goal_ratings(session: Session, viewer: Viewer, couple_id: int) -> tuple[Goa
             goal.body,
             {(r.person_id, r.stage): r.rating for r in ratings if r.goal_id == goal.goal_id},
         )
-        for goal in access.readable_couple_goals(session=session, viewer=viewer, couple_id=couple_id)
+        for goal in goals
         if goal.agreed
     )
 
