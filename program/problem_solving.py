@@ -206,9 +206,12 @@ def _text(value: object, what: str, limit: int) -> str:
     return text
 
 
-def _locked_standing(session: Session, viewer: Viewer, program: Program, now: datetime) -> Standing:
+def _locked_standing(
+    session: Session, viewer: Viewer, program: Program, now: datetime, *, joint: bool = True
+) -> Standing:
     """The viewer's standing after locking their couple, refused unless both partners are here, the
-    Conflict stage is open for them, and joint work is not paused."""
+    Conflict stage is open for them, and (for the joint steps) joint work is not paused. The review is
+    each partner's own look back, so a pause does not hold it up."""
     if viewer.role != Role.PARTNER:
         raise AccessDenied("Problem-solving is the partners' own.")
     couple_id = access.current_couple_id(session=session, viewer=viewer)
@@ -221,7 +224,7 @@ def _locked_standing(session: Session, viewer: Viewer, program: Program, now: da
         raise ProblemSolvingError("Problem-solving is done together: your partner hasn't joined yet.")
     if not progress.is_open(STAGE):
         raise ProblemSolvingError(progress.why_closed(STAGE))
-    if (closed := progress.joint_closed_reason()) is not None:
+    if joint and (closed := progress.joint_closed_reason()) is not None:
         raise ProblemSolvingError(closed)
     state = standing(session=session, viewer=viewer, now=now)
     if state is None or state.couple_id != couple_id:  # the couple ended while we waited for its lock
@@ -403,7 +406,7 @@ def review(
     if isinstance(rating, bool) or not isinstance(rating, int) or not MIN_RATING <= rating <= MAX_RATING:
         raise ProblemSolvingError(f"The rating is a whole number from {MIN_RATING} to {MAX_RATING}.")
     text = _text(note, "what to keep or change", MAX_MATTERS)
-    state = _locked_standing(session, viewer, program, now)
+    state = _locked_standing(session, viewer, program, now, joint=False)
     if state.open is None or state.open.id != agreement_id:
         raise ProblemSolvingError("That agreement is not one you can look back on now.")
     if state.step == Step.WAITING:

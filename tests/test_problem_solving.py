@@ -280,6 +280,21 @@ def test_another_couple_and_an_uninvited_therapist_can_neither_read_nor_write(en
         assert session.exec(select(AgreementPart).where(AgreementPart.person_id == cai.person_id)).all() == []
 
 
+def test_a_therapist_both_let_in_reads_no_more_than_the_partner_does(engine: Engine) -> None:
+    """Under the same blind rule: Ana's part is hidden from Dr Kim until Ben wrote his; no writes."""
+    ana, ben, couple_id = _couple(engine)
+    kim = make_person(engine, "dr.kim", Role.THERAPIST, "Dr Kim")
+    for partner in (ana, ben):
+        grant(engine, couple_id, kim, partner)
+    _do(engine, "start", ana, issue="Bins")
+    _do(engine, "write_matters", ana, text="Ana alone")
+    with read_session(engine) as session:
+        (seen,) = access.readable_agreements(session=session, viewer=kim, couple_id=couple_id)
+    assert seen.issue == "Bins" and seen.parts[ana.person_id].matters is None
+    with pytest.raises(AccessDenied):
+        _do(engine, "write_matters", kim, text="Therapist's words")
+
+
 def test_a_couple_that_ends_and_forms_again_starts_afresh(engine: Engine) -> None:
     """Ana and Ben agree, part, and pair again: the old agreement, its review and their parts stay with
     the couple that ended; nothing is due and a new problem can be picked."""
@@ -321,6 +336,18 @@ def test_closed_stage_or_a_pause_stops_the_sequence(engine: Engine) -> None:
         _do(engine, "start", ana, issue="While paused")
     with read_session(engine) as session:
         assert session.exec(select(Agreement)).all() == []
+
+
+def test_a_pause_does_not_hold_up_the_review_each_partner_gives_alone(engine: Engine) -> None:
+    """Due on the home page while joint work is paused, and each can still send their own look back."""
+    ana, ben, _ = _couple(engine)
+    agreement_id = _agree(engine, ana, ben)
+    with write_session(engine) as session:
+        pauses.start_pause(session=session, viewer=ben, reason=PauseReason.SAFETY, now=T0 + DAY)
+    week = T0 + 7 * DAY
+    assert _due(engine, ana, week) and _due(engine, ben, week)
+    _do(engine, "review", ana, agreement_id=agreement_id, rating=6, note="Fine", now=week)
+    assert not _due(engine, ana, week)
 
 
 def test_the_export_holds_ones_own_part_never_the_partners(engine: Engine) -> None:

@@ -40,8 +40,9 @@ def render_problem_solving(viewer: Viewer, partner_name: str | None, paused: str
         if state is None or state.partner_id is None:
             st.info("Problem-solving is done together: it opens once your partner has joined you.")
             return
-        if paused is not None:
-            # The same sentence as the guided conversations, whatever the reason for the pause.
+        if paused is not None and state.step != Step.REVIEW:
+            # The same sentence as the guided conversations, whatever the reason for the pause. The look
+            # back is each partner's own, so it stays open (it is due on their home page).
             st.info(paused, icon=":material/pause_circle:")
             return
         _solvable_help(state.step == Step.ISSUE)
@@ -103,7 +104,9 @@ def _pick(viewer: Viewer) -> None:
     st.write(problem_solving.content().steps.issue)
     with st.form("problem_solving_issue"):
         issue = st.text_input(
-            "The problem, in one sentence", max_chars=problem_solving.MAX_ISSUE, key="problem_solving_issue"
+            "The problem, in one sentence",
+            max_chars=problem_solving.MAX_ISSUE,
+            key="problem_solving_issue_text",
         )
         picked = st.form_submit_button(PICK, type="primary")
     if picked:
