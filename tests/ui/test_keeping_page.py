@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import appreciation, checkins, keeping, reflections
+from program import appreciation, checkins, couples, keeping, reflections
 from program.access import Viewer
 from program.db import read_session, write_session
 from program.models import NoticeDismissal, Person, Role, Visibility, utcnow
@@ -232,3 +232,21 @@ def test_the_suggestion_shows_to_whose_scores_fell_and_stays_dismissed(app_env: 
     assert WORDS.suggestion.title not in texts(_home(app_env, ana))
     with read_session(app_env) as session:
         assert [d.person_id for d in session.exec(select(NoticeDismissal))] == [ana.person_id]
+
+
+def test_a_new_couple_starts_without_the_old_plan_or_menu_entry(app_env: Engine) -> None:
+    """Ana wrote her plan with Ben, then leaves and forms a couple with Cai: no "Keeping it going" in her
+    menu, and the page shows neither her old plan nor its text boxes."""
+    ana, _ = _finished(app_env)
+    with write_session(app_env) as session:
+        reflections.save_text(
+            session=session, viewer=ana, context=KEEP, body="Walks with Ben", visibility=None, now=utcnow()
+        )
+        couples.leave_couple(session=session, viewer=ana, now=utcnow())
+    cai = make_person(app_env, "cai", name="Cai")
+    make_couple(app_env, ana, cai)
+    assert TITLE not in _menu(_home(app_env, ana))
+    at = _page(app_env, ana)
+    assert WORDS.not_yet in texts(at)
+    assert not at.text_area
+    assert "Walks with Ben" not in texts(at) + "".join(t.value for t in at.text)
