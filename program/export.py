@@ -50,7 +50,8 @@ Row = dict[str, Any]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 FILES: dict[str, str] = {
-    "account.json": "Your account: username, display name, role, when it was made. No password.",
+    "account.json": "Your account: username, display name, pronouns if you gave them, role, when it was "
+    "made. No password.",
     "couples.csv": "Each couple you were in: when you joined and left, and your partner's display name.",
     "questionnaires.json": "Your questionnaire answers (drafts too) and the scores Kindred worked out.",
     "checkins.csv": "Your weekly check-ins: the five ratings, your note and who you shared it with, and "
@@ -391,7 +392,7 @@ def export_zip(*, session: Session, viewer: Viewer, program: Program, now: datet
     person = session.get(Person, viewer.person_id)
     if person is None:
         raise access.AccessDenied("This account no longer exists.")
-    account = _fields(person, ("username", "display_name", "role", "created_at", "disabled_at"))
+    account = _fields(person, ("username", "display_name", "pronouns", "role", "created_at", "disabled_at"))
     contents: dict[str, bytes] = {
         "account.json": _json(account),
         "couples.csv": _csv(

@@ -48,6 +48,14 @@ HOMEWORK = "homework"
 # Where goals and strengths are kept (as the writer's own texts, private unless shared).
 GOALS_CONTEXT = f"{ASSESSMENT}:goals"
 STRENGTHS_CONTEXT = f"{ASSESSMENT}:strengths"
+# The short relationship history, one text per question (key: short label, question), kept like goals.
+HISTORY_PREFIX = f"{ASSESSMENT}:history:"
+HISTORY_QUESTIONS: dict[str, tuple[str, str]] = {
+    "together": ("How long together", "How long have you been together?"),
+    "living": ("Living together", "Do you live together? Since when, or how does it work for you?"),
+    "children": ("Children", "Do you have children, together or from before? Who lives with you?"),
+    "why": ("What brought us here", "What brought you here, now?"),
+}
 # Keys of an exercise record's data: the turns of a conversation marked (1, 2, ...) and a log's early end.
 TURNS = "turns"
 ENDED_EARLY = "ended_early"

@@ -37,6 +37,9 @@ def describe_context(program: Program, context: str) -> str:
         return "Goals"
     if context == journey.STRENGTHS_CONTEXT:
         return "Strengths"
+    if context.startswith(journey.HISTORY_PREFIX):
+        label = journey.HISTORY_QUESTIONS.get(context.removeprefix(journey.HISTORY_PREFIX))
+        return "Relationship history" + (f" · {label[0]}" if label else "")
     stage_key, _, rest = context.partition(":")
     stage = program.stage_by_key.get(stage_key)
     if stage is None:

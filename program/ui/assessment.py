@@ -43,6 +43,7 @@ def render_assessment(viewer: Viewer) -> None:
         )
     with goals:
         _goals_and_strengths(viewer, program, progress)
+        _relationship_history(viewer)
         render_couple_goals(viewer)  # shared goals, once both partners named their own
     with check:
         _safety_check(viewer, program)
@@ -84,6 +85,20 @@ def _goals_and_strengths(viewer: Viewer, program: Program, progress: journey.Jou
                 now=utcnow(),
             )
         st.rerun()
+
+
+def _relationship_history(viewer: Viewer) -> None:
+    """Four short questions about the couple's story so far, each answered in the partner's own words."""
+    st.subheader("Your relationship so far (optional)")
+    st.write(
+        "A few lines in your own words. Your partner answers these on their own, and your answers stay "
+        "private unless you choose to share them (each one has its own choice)."
+    )
+    with read_session(runtime.engine()) as session:
+        saved = reflections.own_texts(session=session, viewer=viewer, prefix=journey.HISTORY_PREFIX)
+    for key, (_, question) in journey.HISTORY_QUESTIONS.items():
+        context = journey.HISTORY_PREFIX + key
+        private_text(viewer, context, question, saved.get(context), height=120 if key == "why" else 68)
 
 
 def _safety_check(viewer: Viewer, program: Program) -> None:
