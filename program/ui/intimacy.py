@@ -11,6 +11,7 @@ from streamlit.errors import StreamlitAPIException
 
 from program import access, intimacy
 from program.access import Viewer
+from program.curriculum import ContentError
 from program.db import read_session, write_session
 from program.journey import Journey
 from program.models import utcnow
@@ -42,7 +43,7 @@ RACE = "Something changed while you were saving. Please try again."
 def render_intimacy(viewer: Viewer) -> None:
     """The module's page: the private choice until it is open; then the reading, the touch practice,
     the wishes list, and the choice again (to close it)."""
-    text = intimacy.content()
+    text = _content()
     st.title(PAGE_TITLES["intimacy"])
     show_flash()
     program = runtime.program()
@@ -77,11 +78,20 @@ def render_intimacy(viewer: Viewer) -> None:
     _choice_form(viewer, where.module)
 
 
+def _content() -> intimacy.IntimacyContent:
+    """The module's validated content; a broken file stops the page with its name and field."""
+    try:
+        return intimacy.content()
+    except ContentError as error:
+        st.error(f"Kindred's program content has a problem, so this part cannot open. {error}")
+        st.stop()
+
+
 def _choice_form(viewer: Viewer, module: access.ModuleView, *, on_home: bool = False) -> None:
     current = None if module.own_choice is None else ("yes" if module.own_choice else "no")
     with st.form("intimacy_choice"):
         answer = st.radio(
-            intimacy.content().choice_question,
+            _content().choice_question,
             list(CHOICE_LABELS),
             index=None if current is None else list(CHOICE_LABELS).index(current),
             format_func=CHOICE_LABELS.__getitem__,
@@ -186,7 +196,7 @@ def render_intimacy_offer(viewer: Viewer, progress: Journey) -> None:
         module = access.readable_module(
             session=session, viewer=viewer, couple_id=progress.couple_id, module=intimacy.MODULE
         )
-    text = intimacy.content()
+    text = _content()
     saved = st.session_state.pop(HOME_SAVED, None)
     with st.container(border=True):
         st.markdown(f"**{text.title}**")

@@ -3,11 +3,15 @@ both chose it, the same words whatever the partner did, and only the common wish
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
 from program import intimacy
 from program.access import Viewer
+from program.curriculum import CONTENT_DIR
 from program.models import Role
 from program.ui import intimacy as page
 from tests.factories import make_couple, make_person
@@ -123,3 +127,19 @@ def test_not_offered_page_and_a_therapist_are_refused(app_env: Engine) -> None:
     kim = make_person(app_env, "dr.kim", Role.THERAPIST)
     at = as_viewer(app("pages/intimacy.py"), kim, app_env).run()
     assert "isn't part of your account" in at.error[0].value
+
+
+def test_a_broken_content_file_is_named_not_a_traceback(
+    app_env: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A wishes list cut to five ideas stops the page with the file and field named, no traceback."""
+    source = (CONTENT_DIR / "intimacy.toml").read_text()
+    head, *items = source.split("[[wishes.items]]")
+    broken = tmp_path / "content" / "intimacy.toml"
+    broken.parent.mkdir()
+    broken.write_text(head + "[[wishes.items]]".join(["", *items[:5]]))
+    monkeypatch.setattr(intimacy, "content", lambda: intimacy.load_content(broken))
+    ana, _ = _couple(app_env)
+    at = as_viewer(app("pages/intimacy.py"), ana, app_env).run()
+    assert not at.exception
+    assert "content/intimacy.toml: wishes.items" in at.error[0].value
