@@ -225,7 +225,8 @@ def _choose_form(viewer: Viewer, agreement: AgreementView) -> None:
         )
         by_when = st.date_input(
             "By when",
-            value=agreement.by_when or today + timedelta(days=7),
+            # A plan written days ago may name a day now past: the box starts at today then.
+            value=max(agreement.by_when, today) if agreement.by_when else today + timedelta(days=7),
             min_value=today,
             max_value=today + timedelta(days=90),
         )

@@ -4,7 +4,7 @@ shows as text."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -41,11 +41,15 @@ def _couple(engine: Engine) -> tuple[Viewer, Viewer, int]:
 
 
 def _page(engine: Engine, viewer: Viewer, page: str = "conflict") -> AppTest:
-    return as_viewer(app(f"pages/{page}.py"), viewer, engine).run()
+    at = as_viewer(app(f"pages/{page}.py"), viewer, engine).run()
+    assert not at.exception
+    return at
 
 
 def _submit(at: AppTest, form: str, label: str) -> AppTest:
-    return at.button(key=f"FormSubmitter:{form}-{label}").click().run()
+    at = at.button(key=f"FormSubmitter:{form}-{label}").click().run()
+    assert not at.exception and not at.error
+    return at
 
 
 def _area(at: AppTest, label: str, value: str) -> None:
@@ -119,7 +123,9 @@ def test_a_couple_solves_one_problem_on_the_conflict_page(app_env: Engine) -> No
     assert "Quiet Sunday evenings" in texts(at)
     _area(at, "Who does what", "Ben on even weeks, Ana on odd ones")
     at = _submit(at, f"problem_solving_plan_{agreement}", CHOOSE)
+    assert "Change the plan" in [e.label for e in at.expander]  # until both confirmed
     at = at.button(key=f"problem_solving_confirm_{agreement}").click().run()
+    assert not at.exception
     assert "You have confirmed this plan." in texts(at)
     assert "Ben hasn't confirmed this plan yet." in texts(at)
 
@@ -201,3 +207,29 @@ def test_everything_typed_shows_as_text(app_env: Engine) -> None:
     at = _page(app_env, ana)  # now among the past agreements, with Ben's review
     assert unescaped(at) == []
     assert visible(f"Ben says {HOSTILE_TEXT}") in texts(at)
+
+
+def test_a_plan_waiting_since_its_day_passed_still_draws(app_env: Engine) -> None:
+    """A plan chosen for a day now past, not yet confirmed by both: the page still draws, with the form
+    to change it (its day box starting today)."""
+    ana, ben, _ = _couple(app_env)
+    now = utcnow()
+    with write_session(app_env) as session:
+        agreement_id = problem_solving.start(
+            session=session, viewer=ana, program=PROGRAM, issue="Bins", now=now
+        )
+        for partner in (ana, ben):
+            problem_solving.write_matters(session=session, viewer=partner, program=PROGRAM, text="x", now=now)
+        problem_solving.add_option(session=session, viewer=ana, program=PROGRAM, text="Turns", now=now)
+        problem_solving.choose(
+            session=session, viewer=ana, program=PROGRAM, option="Turns", who_does_what="Both",
+            by_when=now.date(), now=now,
+        )  # fmt: skip
+        row = session.get(Agreement, agreement_id)
+        assert row is not None
+        row.by_when = now.date() - timedelta(days=3)
+        session.add(row)
+    at = _page(app_env, ben)
+    assert "Change the plan" in [e.label for e in at.expander]
+    shown = at.date_input[0].value
+    assert isinstance(shown, date) and shown >= now.date() - timedelta(days=1)  # today, on the person's clock
