@@ -59,7 +59,13 @@ def render_stage(viewer: Viewer, stage_key: str) -> None:
             ):
                 _mark_done(viewer, program, progress, stage.key, exercise.key, done, end_log_early=end_early)
     if stage.key == problem_solving.STAGE:
-        render_problem_solving(viewer, partner, progress.joint_closed_reason())
+        # Done together: while the stage is open for this partner alone (solo track), it waits like the
+        # guided conversations (the reason names the partner as typed: escaped here, shown as text).
+        waits = progress.joint_waiting_reason(stage.key)
+        alone = waits is not None and progress.couple_opened_at(stage.key) is None
+        render_problem_solving(
+            viewer, partner, progress.joint_closed_reason() or (md(waits) if alone and waits else None)
+        )
 
     st.header("3 · Homework")
     _homework(viewer, program, progress, stage, saved)

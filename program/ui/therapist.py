@@ -291,7 +291,10 @@ def _open_stage_early(viewer: Viewer, couple_id: int) -> None:
             session=session, viewer=viewer, couple_ids=[couple_id], program=program
         ).get(couple_id)
     closed = [
-        stage for stage in program.stages if couple_journey is None or not couple_journey.is_open(stage.key)
+        stage
+        for stage in program.stages
+        # Open for the couple (a stage one partner began alone on the solo track still waits for the other).
+        if couple_journey is None or couple_journey.couple_opened_at(stage.key) is None
     ]
     if not closed:
         st.caption("Every stage is already open for this couple.")

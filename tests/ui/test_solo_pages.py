@@ -9,12 +9,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, update
 from streamlit.testing.v1 import AppTest
 
-from program import accounts, questionnaires
+from program import accounts, journey, questionnaires
 from program.access import Viewer
 from program.db import read_session, write_session
 from program.models import CoupleMembership, Person, utcnow
 from tests.factories import make_couple, make_person
-from tests.program_helpers import PROGRAM, answer_all, finish_assessment
+from tests.program_helpers import PROGRAM, answer_all, do_step, finish_assessment
 from tests.ui.helpers import app, as_viewer, texts
 
 STAGE = PROGRAM.stages[0]
@@ -96,3 +96,40 @@ def test_pronouns_are_saved_on_the_account_page_and_shown_as_text(app_env: Engin
     assert "Your pronouns: **xe**/[x](http://e.vil)" in texts(at)
     [shown] = [c.value for c in at.caption if c.value.startswith("Your pronouns:")]
     assert "\\[x\\]" in shown and "\\*\\*" in shown  # escaped: no link, no bold
+
+
+def test_a_stage_open_for_ana_alone_keeps_its_joint_work_waiting_for_ben(app_env: Engine) -> None:
+    """Ben (a Markdown name) has been away since his assessment 20 days ago; Ana finished the first stage
+    without its conversation, so the second opens for her alone: every guided conversation there (and the
+    problem-solving, where the stage has it) says it waits until Ben reaches the stage, his name as text,
+    with nothing to start; the stage is open for Ana, not for the couple."""
+    ana, ben = make_person(app_env, "ana", name="Ana"), make_person(app_env, "ben", name="Ben")
+    couple = make_couple(app_env, ana, ben)
+    long_ago = utcnow() - timedelta(days=20)
+    with write_session(app_env) as session:
+        session.exec(
+            update(CoupleMembership)
+            .where(col(CoupleMembership.couple_id) == couple)
+            .values(joined_at=long_ago)
+        )
+        person = session.get(Person, ben.person_id)
+        assert person is not None
+        person.display_name = HOSTILE
+    finish_assessment(app_env, ben, now=long_ago)
+    _started_alone(app_env, ana)
+    for exercise in SOLO:
+        do_step(app_env, ana, STAGE.key, exercise.key, now=utcnow())
+    answer_all(app_env, ana, STAGE.check, questionnaires.stage_occasion(STAGE.key, "end"), now=utcnow())
+    second = PROGRAM.stages[1]
+    answer_all(app_env, ana, second.check, questionnaires.stage_occasion(second.key, "start"), now=utcnow())
+    at = as_viewer(app(f"pages/{second.key}.py"), ana, app_env).run()
+    assert not at.exception
+    talks = [e for e in second.exercises if e.kind == "conversation"]
+    waiting = [i.value for i in at.info if "reaches this stage" in i.value]
+    assert len(waiting) >= len(talks) and all("\\[click\\]" in w for w in waiting)
+    assert f"{HOSTILE} reaches this stage" in texts(at)
+    assert "Who speaks first?" not in [r.label for r in at.radio]
+    assert not any(f"done::{second.key}::{t.key}" in _buttons(at) for t in talks)
+    with read_session(app_env) as session:
+        seen = journey.load_journey(session=session, viewer=ana, program=PROGRAM)
+    assert seen.is_open(second.key) and seen.couple_opened_at(second.key) is None
