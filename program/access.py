@@ -943,13 +943,16 @@ def readable_wishes(
     return WishesView(own_marks, tuple(item for item in items if chosen[item] == 2))
 
 
-def partner_last_seen(*, session: Session, viewer: Viewer, couple_id: int) -> datetime | None:
+def partner_last_seen(
+    *, session: Session, viewer: Viewer, couple_id: int, stages: Sequence[str]
+) -> datetime | None:
     """The latest sign of the viewer's partner in the program that the viewer can already see (the solo
     track's clock), or None with no partner. Counted: the partner joining the couple, each questionnaire
-    they sent in it (a partner's sent filling-in is visible as sent), each step they completed (their step
-    counts and news show these), and each weekly check-in, as the end of its week (the partner sees its
-    week in the joint charts, never its day). Never counted, so never revealed by the solo track opening:
-    drafts, private texts, log days, safety checks, session feedback, a therapist's homework, logins."""
+    they sent in it (a partner's sent filling-in is visible as sent), each step they completed in these
+    program stages (their step counts and news show these), and each weekly check-in, as the end of its
+    week (the partner sees its week in the joint charts, never its day). Never counted, so never revealed
+    by the solo track opening: drafts, private texts, log days, safety checks, session feedback, a
+    therapist's homework, other modules' records, logins."""
     if viewer.role != Role.PARTNER or current_couple_id(session=session, viewer=viewer) != couple_id:
         raise AccessDenied("Only a partner learns how recently their own partner was seen.")
     others = [pid for pid in _couple_partner_ids(session, couple_id) if pid != viewer.person_id]
@@ -972,7 +975,9 @@ def partner_last_seen(*, session: Session, viewer: Viewer, couple_id: int) -> da
         ).one(),
         session.exec(
             select(func.max(ExerciseRecord.completed_at)).where(
-                ExerciseRecord.couple_id == couple_id, col(ExerciseRecord.person_id).in_(others)
+                ExerciseRecord.couple_id == couple_id,
+                col(ExerciseRecord.person_id).in_(others),
+                col(ExerciseRecord.stage).in_(list(stages)),
             )
         ).one(),
     ]

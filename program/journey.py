@@ -342,7 +342,7 @@ def load_journey(
         solo = Solo.NOT_JOINED
     else:
         assert couple_id is not None
-        seen = access.partner_last_seen(session=session, viewer=viewer, couple_id=couple_id)
+        seen = access.partner_last_seen(session=session, viewer=viewer, couple_id=couple_id, stages=ORDER)
         if seen is None or (now or utcnow()) - seen >= timedelta(days=AWAY_DAYS):
             solo = Solo.AWAY
     return Journey(program, couple_id, progress[viewer.person_id], partner, openings, pause, solo)

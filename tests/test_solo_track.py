@@ -13,7 +13,7 @@ from sqlmodel import col, update
 from program import access, checkins, journey, questionnaires, reflections
 from program.access import AccessDenied, Viewer
 from program.db import read_session, write_session
-from program.models import CoupleMembership, Role
+from program.models import CoupleMembership, ExerciseRecord, Role
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all, do_step, finish_assessment
 
@@ -125,20 +125,33 @@ def test_a_check_in_counts_for_its_whole_week(engine: Engine) -> None:
 
 
 def test_what_ana_cannot_see_of_ben_never_keeps_him_present(engine: Engine) -> None:
-    """Ben writes a private reflection, saves a draft questionnaire and takes his safety check on day 10:
-    none of it shows to Ana, so none of it moves the day the solo track opens for her (day 14)."""
-    ana, ben, _ = _pair(engine)
+    """Ben writes a private reflection, saves a draft questionnaire and completes a record outside the
+    program's stages on day 10: none of it shows to Ana, so none of it moves the day the solo track opens
+    for her (day 14)."""
+    ana, ben, couple = _pair(engine)
     later = T0 + 10 * DAY
     with write_session(engine) as session:
         reflections.save_text(
             session=session, viewer=ben, context=f"{FIRST}:mine", body="his own", visibility=None, now=later
         )
+        # A record outside the program's stages (another module's own log), done on day 10.
+        session.add(
+            ExerciseRecord(
+                person_id=ben.person_id, couple_id=couple, stage="ongoing", exercise="log",
+                started_at=later, updated_at=later, completed_at=later,
+            )
+        )  # fmt: skip
     answer_all(
         engine, ben, PROGRAM.stage_by_key[FIRST].check, questionnaires.stage_occasion(FIRST, "start"),
         submit=False, now=later,
     )  # fmt: skip
     with read_session(engine) as session:
-        assert access.partner_last_seen(session=session, viewer=ana, couple_id=_couple(engine, ana)) == T0
+        assert (
+            access.partner_last_seen(
+                session=session, viewer=ana, couple_id=_couple(engine, ana), stages=journey.ORDER
+            )
+            == T0
+        )
     assert _journey(engine, ana, T0 + 14 * DAY).is_open(SECOND)
     # A sent start check is visible as sent: from then on Ben counts as seen.
     answer_all(
@@ -167,7 +180,9 @@ def test_only_the_partner_learns_when_their_partner_was_last_seen(engine: Engine
     with read_session(engine) as session:
         for viewer, couple_id in ((kim, couple), (cai, couple), (ana, other)):
             with pytest.raises(AccessDenied):
-                access.partner_last_seen(session=session, viewer=viewer, couple_id=couple_id)
+                access.partner_last_seen(
+                    session=session, viewer=viewer, couple_id=couple_id, stages=journey.ORDER
+                )
     assert _journey(engine, ana, T0 + 14 * DAY).solo == journey.Solo.AWAY
 
 
