@@ -15,9 +15,10 @@ from program.access import Viewer
 from program.appreciation import AppreciationError
 from program.curriculum import STAGE_KEYS, ContentError
 from program.db import read_session, write_session
-from program.models import ExerciseRecord
+from program.models import CoupleMembership, ExerciseRecord, utcnow
+from program.questionnaires import stage_occasion
 from tests.factories import make_couple, make_person
-from tests.program_helpers import PROGRAM, T0, finish_assessment, finish_stage
+from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment, finish_stage
 
 MONDAY = date(2026, 11, 2)  # T0's day
 HOSTILE = "![t](http://evil.example/t.png) <img src=x> :red[Alarm] # Shout \u202e"
@@ -197,3 +198,33 @@ def test_the_journey_and_progress_ignore_the_log(engine: Engine) -> None:
         _save(engine, ben, f"week {week}", today=MONDAY + timedelta(days=7 * week))
     assert _rows(engine) == 8
     assert snapshot() == before
+
+
+def test_a_private_note_is_no_sign_for_the_partners_solo_track(engine: Engine) -> None:
+    """Ben joined and did the assessment a month ago, and since then only writes his private notes: after
+    14 days Ana's journey goes on alone, as if the notes were not there (they must not reveal that he was
+    in the program). The control: a step he completes does count."""
+    month_ago = utcnow() - timedelta(days=30)
+    ana, ben = make_person(engine, "ana", name="Ana"), make_person(engine, "ben", name="Ben")
+    make_couple(engine, ana, ben)
+    with write_session(engine) as session:
+        for membership in session.exec(select(CoupleMembership)):
+            membership.joined_at = month_ago
+            session.add(membership)
+    for partner in (ana, ben):
+        finish_assessment(engine, partner, now=month_ago)
+    with write_session(engine) as session:
+        appreciation.save_entry(
+            session=session,
+            viewer=ben,
+            progress=journey.load_journey(session=session, viewer=ben, program=PROGRAM),
+            today=utcnow().date(),
+            text="You listened",
+            said=True,
+            now=utcnow(),
+        )
+    assert _entries(engine, ben)
+    assert _journey(engine, ana).solo == journey.Solo.AWAY
+    first = PROGRAM.stages[0].key
+    answer_all(engine, ben, PROGRAM.stage_by_key[first].check, stage_occasion(first, "start"), now=utcnow())
+    assert _journey(engine, ana).solo is None
