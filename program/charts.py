@@ -1328,25 +1328,11 @@ GOALS_TITLE = "Our shared goals"
 
 
 def goal_ratings(data: ProgressData, program: Program) -> list[tuple[str, Chart | EmptyChart]]:
-    """For each goal the couple agreed, each partner's 0-10 rating of progress on it at each stage's end
-    (stages in program order); one entry saying what comes next while agreed goals have no rating yet,
-    and nothing at all before a goal is agreed."""
-    if not data.goals:
-        return []
-    if not any(goal.ratings for goal in data.goals):
-        return [
-            (
-                GOALS_TITLE,
-                EmptyChart(
-                    "Your shared goals are charted here once you rate them, at the end of each stage "
-                    "(after its end check)."
-                ),
-            )
-        ]
-    rated = {stage for goal in data.goals for _, stage in goal.ratings}
-    stages = [s for s in program.stages if s.key in rated]
+    """For each goal the couple agreed, each partner's 0-10 rating of progress on it at the end of every
+    stage (all stages on the axis, in program order, so the ratings to come have their place); nothing
+    before a goal is agreed."""
     return [
-        (GOALS_TITLE, _goal_chart(number, goal.body, goal.ratings, data.partners[:2], stages))
+        (GOALS_TITLE, _goal_chart(number, goal.body, goal.ratings, data.partners[:2], program.stages))
         for number, goal in enumerate(data.goals, start=1)
     ]
 
@@ -1396,5 +1382,9 @@ def _goal_chart(
         range=[GOAL_MIN - 0.5, GOAL_MAX + 0.5],
         dtick=2,
     )
+    if not ratings:
+        clauses = [
+            "neither of you has rated it yet: you each rate it at the end of every stage, after its end check"
+        ]
     clauses.append(f"progress runs {GOAL_MIN} to {GOAL_MAX}, higher is more progress")
     return Chart(figure, f"Goal {number}, “{body}”: " + _sentence(clauses), table)

@@ -427,7 +427,10 @@ def test_the_chart_draws_each_goal_by_stage_with_typed_text_escaped() -> None:
     assert isinstance(chart, charts.Chart)
     traces = chart.figure.data
     assert [t.name for t in traces] == ["Ana", "&lt;i&gt;Ben&lt;/i&gt;"]
-    assert [list(t.y) for t in traces] == [[4, 7], [None, 6]]  # stages in program order, a gap where unrated
+    later = [None] * (len(PROGRAM.stages) - 2)
+    # Every stage in program order, a gap where a partner has not rated (yet).
+    assert [list(t.y) for t in traces] == [[4, 7, *later], [None, 6, *later]]
+    assert len(traces[0].x) == len(PROGRAM.stages)
     title = chart.figure.layout.title.text
     assert title.startswith("Goal 1: Talk &lt;b&gt;more&lt;/b&gt;") and "%{" not in title
     assert "Ana went from 4 after" in chart.caption and "<i>Ben</i> rated it 6" in chart.caption
@@ -436,9 +439,9 @@ def test_the_chart_draws_each_goal_by_stage_with_typed_text_escaped() -> None:
         ("Ana", 7),
         ("<i>Ben</i>", 6),
     }
+    # An agreed goal nobody has rated yet is drawn too (its text is how the couple and therapist see it).
     rested = entries[1][1]
-    assert isinstance(rested, charts.Chart) and "Ana hasn't rated it yet" in rested.caption
-    # Before any rating: one line saying what comes next; before any agreed goal: nothing at all.
-    unrated = charts.goal_ratings(replace(data, goals=(GoalRatings(10, "x", {}),)), PROGRAM)
-    assert len(unrated) == 1 and isinstance(unrated[0][1], charts.EmptyChart)
+    assert isinstance(rested, charts.Chart) and rested.figure.layout.title.text == "Goal 2: Rest"
+    assert "neither of you has rated it yet" in rested.caption.lower() and rested.table == []
+    # Before any agreed goal: nothing at all.
     assert charts.goal_ratings(replace(data, goals=()), PROGRAM) == []

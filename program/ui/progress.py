@@ -46,7 +46,7 @@ def _figures(
         ("How practice went", charts.practice_trends(data, program), False),
         ("Each stage, start and end", charts.stage_changes(data, program), False),
         *((title, chart, False) for title, chart in charts.added_trends(data, program)),
-        # Shared goals: nothing before one is agreed; then what comes next, or one chart per goal.
+        # Shared goals: one chart per agreed goal (its text and both partners' ratings at stage ends).
         *((title, chart, True) for title, chart in charts.goal_ratings(data, program)),
     ]
 

@@ -92,7 +92,7 @@ def test_a_rating_at_the_stage_end_is_charted_for_both_partners_and_the_therapis
             session=session, viewer=ben, program=PROGRAM, goal_id=goal_id, seen_body=HOSTILE, now=T0
         )
     at = _page(app_env, ben, "pages/progress.py")
-    assert "once you rate them" in texts(at)
+    assert "Neither of you has rated it yet" in texts(at)  # the agreed goal is charted before any rating
 
     finish_stage(app_env, ana, STAGE)
     at = _page(app_env, ana, f"pages/{STAGE}.py")
@@ -108,7 +108,7 @@ def test_a_rating_at_the_stage_end_is_charted_for_both_partners_and_the_therapis
         assert len(goal) == 1
         title = goal[0]["layout"]["title"]["text"]
         assert "&lt;b&gt;" in title and "<b>" not in title and "%{y}" not in title
-        assert [t["y"] for t in goal[0]["data"]][0] == [7]
+        assert [t["y"] for t in goal[0]["data"]][0] == [7] + [None] * (len(PROGRAM.stages) - 1)
         assert "Ana rated it 7" in texts(at)
 
 
