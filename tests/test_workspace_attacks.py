@@ -89,10 +89,18 @@ def test_the_caseload_learns_no_flag_of_a_couple_the_therapist_cannot_see(engine
     kim = make_person(engine, "dr.kim", Role.THERAPIST)
     couple = make_couple(engine, ana, ben)
     _grant(engine, couple, kim, ana, share=True)
-    _flagged(engine, ana)
+    cai, dan = make_person(engine, "cai"), make_person(engine, "dan")
+    theirs = make_couple(engine, cai, dan)
+    _grant(engine, theirs, kim, cai, share=True)
+    _grant(engine, theirs, kim, dan)
+    _flagged(engine, ana, cai)
     with read_session(engine) as session:
         assert access.caseload_safety_attention(session=session, viewer=kim, couple_ids=[couple]) == {}
-        assert access.current_partners(session=session, viewer=kim, couple_ids=[couple]) == {}
+        both = access.caseload_safety_attention(session=session, viewer=kim, couple_ids=[couple, theirs])
+        assert {c: [f.person_id for f in flags] for c, flags in both.items()} == {theirs: [cai.person_id]}
+        assert list(access.current_partners(session=session, viewer=kim, couple_ids=[couple, theirs])) == [
+            theirs
+        ]
 
 
 def test_a_former_members_rows_stay_out_of_a_couple_they_left(engine: Engine) -> None:
