@@ -117,3 +117,40 @@ def _therapist(engine: Engine, kim: Viewer, couple_id: int) -> AppTest:
     open_couple(at, couple_id)
     assert not at.exception, at.exception
     return at
+
+
+def test_accepting_a_wording_the_partner_changed_meanwhile_is_refused(app_env: Engine) -> None:
+    """Ben's screen shows Ana's first wording; Ana rewords it before Ben clicks: his click agrees to nothing
+    and says why. He then suggests his own wording, which Ana accepts; a pending goal can be withdrawn."""
+    ana, ben, couple_id = _couple(app_env)
+    with write_session(app_env) as session:
+        goal_id = couple_goals.propose(
+            session=session, viewer=ana, program=PROGRAM, body="Walk on Sundays", now=T0
+        )
+    ben_at = _page(app_env, ben, "pages/assessment.py")
+    with write_session(app_env) as session:
+        couple_goals.edit(
+            session=session, viewer=ana, program=PROGRAM, goal_id=goal_id, body="Walk daily", now=T0
+        )
+    ben_at = click(ben_at, "Accept as it reads")
+    assert "changed this goal" in texts(ben_at)
+    assert "Agreed by you both." not in texts(ben_at)
+
+    ben_at = _page(app_env, ben, "pages/assessment.py")
+    box = next(t for t in ben_at.text_area if t.label == "The goal in your words")
+    assert box.value == "Walk daily"
+    box.input("Walk together three times a week")
+    ben_at.button(key=f"FormSubmitter:goal_edit::{goal_id}-Save my wording").click().run()
+    assert not ben_at.exception, ben_at.exception
+    assert "Waiting for Ana" in texts(ben_at)
+
+    ana_at = click(_page(app_env, ana, "pages/assessment.py"), "Accept as it reads")
+    assert "You have both agreed this goal." in texts(ana_at)
+    assert "Walk together three times a week" in texts(ana_at)
+
+    with write_session(app_env) as session:
+        couple_goals.propose(session=session, viewer=ben, program=PROGRAM, body="Cook together", now=T0)
+    ana_at = click(_page(app_env, ana, "pages/assessment.py"), "Withdraw this goal")
+    assert "The goal is withdrawn." in texts(ana_at)
+    assert "Cook together" not in texts(ana_at)
+    assert [b.label for b in ana_at.button if b.label == "Withdraw this goal"] == []  # the agreed one stays
