@@ -197,8 +197,8 @@ class Journey:
         if self.solo is not None:
             they = pronoun_forms(self.partner.pronouns)
             return (
-                f"This conversation is done together. {self.partner.name} has not been active in the "
-                f"program for a while, so you may take the end check without it and have it with "
+                f"This conversation is done together. Nothing new from {self.partner.name} in the program "
+                f"for {AWAY_DAYS} days, so you may take the end check without it and have it with "
                 f"{they.object} later; it stays here."
             )
         return None

@@ -109,9 +109,10 @@ def partner_news(progress: journey.Journey) -> list[str]:
         # Only what the partner could already see (access.partner_last_seen) decides this line.
         they = pronoun_forms(partner.pronouns)
         news.append(
-            f"{partner.name} hasn't been active in the program for {journey.AWAY_DAYS} days, so you can go "
-            "on alone: each stage opens for you once you finish the one before it, and the guided "
-            f"conversations wait until {they.subject} {they.verb('is', 'are')} back."
+            f"{partner.name} hasn't finished a step, sent a questionnaire or checked in for "
+            f"{journey.AWAY_DAYS} days, so you can go on alone: each stage opens for you once you finish the "
+            f"one before it, and the guided conversations wait until {they.subject} "
+            f"{they.verb('is', 'are')} back."
         )
     for stage in journey.ORDER:
         if partner.finished_at(stage) and not progress.me.finished_at(stage):

@@ -129,7 +129,7 @@ def test_the_away_news_and_the_waiting_conversation_use_pronouns(
     progress = _journey(engine, ana, T0 + timedelta(days=400))
     assert progress.solo == journey.Solo.AWAY
     news = reminders.partner_news(progress)
-    assert any(line.startswith("Ben hasn't been active") and line.endswith(back + ".") for line in news)
+    assert any(line.startswith("Ben hasn't finished a step") and line.endswith(back + ".") for line in news)
     second = PROGRAM.stages[1].key
     # Ben's partner is still at the first stage, so the second stage's conversations wait for him.
     progress.me.done.setdefault(PROGRAM.stages[0].key, {})["check-end"] = T0
@@ -142,4 +142,4 @@ def test_the_away_news_and_the_waiting_conversation_use_pronouns(
 def test_a_partner_who_is_present_gets_no_away_news(engine: Engine) -> None:
     ana, ben = _pair(engine, "she/her")
     finish_assessment(engine, ben)
-    assert not any("hasn't been active" in line for line in reminders.partner_news(_journey(engine, ana)))
+    assert not any("hasn't finished a step" in line for line in reminders.partner_news(_journey(engine, ana)))

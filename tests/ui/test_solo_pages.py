@@ -73,11 +73,11 @@ def test_an_away_partners_typed_name_and_pronouns_show_as_text(app_env: Engine) 
     _started_alone(app_env, ana)
     home = as_viewer(app("pages/home.py"), ana, app_env).run()
     assert not home.exception
-    assert f"{HOSTILE} hasn't been active in the program for 14 days" in texts(home)
+    assert f"{HOSTILE} hasn't finished a step, sent a questionnaire or checked in for 14 days" in texts(home)
     assert "until she is back" in texts(home)
     assert all("](http" not in s.value.replace("\\]", "") for s in home.success)
     at = _stage_page(app_env, ana)
-    assert "you may take the end check without it and have it with her later" in texts(at)
+    assert "for 14 days, so you may take the end check without it and have it with her later" in texts(at)
     # Open for both, so the conversation is there to have when Ben is around.
     assert "Who speaks first?" in [r.label for r in at.radio]
 
