@@ -35,6 +35,8 @@ from program.settings import Settings
 BOOSTER = "booster"
 PLAN_PREFIX = "keeping:plan:"
 PLAN_KEYS = ("keep", "warning-signs", "then")
+# The booster review's note: what the partner will adjust (their own text, private unless shared).
+BOOSTER_NOTE = "keeping:booster:note"
 SUGGESTION = "couples-therapist"
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -141,6 +143,16 @@ def content() -> KeepingContent:
 def plan_context(part: str) -> str:
     """Where one part of a partner's plan is kept, as their own text: "keeping:plan:warning-signs"."""
     return f"{PLAN_PREFIX}{part}"
+
+
+def describe_context(context: str) -> str | None:
+    """A reader's label for a text of this page ("Keeping it going · Warning signs"); None for others."""
+    if context == BOOSTER_NOTE:
+        return f"{content().title} · {content().booster.title}"
+    if not context.startswith(PLAN_PREFIX):
+        return None
+    part = next((p for p in content().plan if plan_context(p.key) == context), None)
+    return content().title + (f" · {part.label}" if part else "")
 
 
 def finished_program(progress: journey.Journey) -> bool:

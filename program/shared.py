@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from program import access, journey
+from program import access, journey, keeping
 from program.access import Viewer
 from program.curriculum import Program
 from program.models import CheckIn, Person, Visibility
@@ -40,6 +40,8 @@ def describe_context(program: Program, context: str) -> str:
     if context.startswith(journey.HISTORY_PREFIX):
         label = journey.HISTORY_QUESTIONS.get(context.removeprefix(journey.HISTORY_PREFIX))
         return "Relationship history" + (f" · {label[0]}" if label else "")
+    if (keeping_label := keeping.describe_context(context)) is not None:
+        return keeping_label
     stage_key, _, rest = context.partition(":")
     stage = program.stage_by_key.get(stage_key)
     if stage is None:

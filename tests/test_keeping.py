@@ -26,6 +26,7 @@ from program import (
     reflections,
     reminders,
     scoring,
+    shared,
 )
 from program.access import Viewer
 from program.curriculum import CONTENT_DIR, ContentError, Instrument, load_instruments
@@ -374,3 +375,25 @@ def test_the_export_holds_ones_own_log_plan_and_dismissal_and_not_the_partners(e
     assert f"{keeping.SUGGESTION}:{couple_id}" in hers["notices.csv"]
     assert "Tea on Tuesday" not in his["exercises.json"]
     assert keeping.SUGGESTION not in his["notices.csv"]
+
+
+def test_a_shared_plan_reads_with_its_label_and_a_private_one_not_at_all(engine: Engine) -> None:
+    """Ben reads what Ana shared of her plan labelled "Keeping it going · <part>"; her private part and
+    her booster note (therapist only) never reach him."""
+    ana, ben = make_person(engine, "ana", name="Ana"), make_person(engine, "ben", name="Ben")
+    couple_id = make_couple(engine, ana, ben)
+    texts = {
+        keeping.plan_context("keep"): ("Sunday walks", Visibility.PARTNER),
+        keeping.plan_context("warning-signs"): ("We stop talking", Visibility.PRIVATE),
+        keeping.BOOSTER_NOTE: ("More walks", Visibility.THERAPIST),
+    }
+    with write_session(engine) as session:
+        for context, (body, visibility) in texts.items():
+            reflections.save_text(
+                session=session, viewer=ana, context=context, body=body, visibility=visibility, now=T0
+            )
+    with read_session(engine) as session:
+        seen = shared.shared_with_viewer(session=session, viewer=ben, couple_id=couple_id, program=PROGRAM)
+    assert [(t.where, t.body) for t in seen] == [("Keeping it going · What we keep doing", "Sunday walks")]
+    assert keeping.describe_context(keeping.BOOSTER_NOTE) == "Keeping it going · Booster review"
+    assert keeping.describe_context("communication:taking-turns") is None

@@ -25,7 +25,6 @@ from program.ui.widgets import private_text
 TITLE = "Keeping it going"
 APPRECIATION_FORM = "appreciation_week"
 BOOSTER_FORM = "booster_review"
-BOOSTER_NOTE = "keeping:booster:note"
 APPRECIATION_OWNER = "appreciation"
 
 
@@ -127,7 +126,7 @@ def render_keeping(viewer: Viewer) -> None:
         if keeping.finished_program(progress) and progress.couple_id is not None:
             mine = {
                 **reflections.own_texts(session=session, viewer=viewer, prefix=keeping.PLAN_PREFIX),
-                **reflections.own_texts(session=session, viewer=viewer, prefix=BOOSTER_NOTE),
+                **reflections.own_texts(session=session, viewer=viewer, prefix=keeping.BOOSTER_NOTE),
             }
             # What the partner shared of their plan, through the one rule for reading others' texts.
             shared = [
@@ -167,7 +166,7 @@ def render_keeping(viewer: Viewer) -> None:
                         st.text(row.body)
         st.subheader(words.rhythm.title)
         st.markdown("\n".join(f"- {step}" for step in words.rhythm.steps))
-        _booster(viewer, status, booster_done, mine.get(BOOSTER_NOTE))
+        _booster(viewer, status, booster_done, mine.get(keeping.BOOSTER_NOTE))
 
     st.subheader(appreciation.content().title)
     if appreciation.started(progress) is None:
@@ -210,7 +209,7 @@ def _booster(
         st.caption(words.not_yet.format(day=local_time(due_at)))
         return
     st.write(words.intro)
-    private_text(viewer, BOOSTER_NOTE, words.note, note)
+    private_text(viewer, keeping.BOOSTER_NOTE, words.note, note)
     with st.form(BOOSTER_FORM):
         rating = st.slider(words.rating, min_value=0, max_value=10, value=5, step=1)
         st.caption(f"0 = {words.low} · 10 = {words.high}")
