@@ -445,3 +445,21 @@ def test_the_chart_draws_each_goal_by_stage_with_typed_text_escaped() -> None:
     assert "neither of you has rated it yet" in rested.caption.lower() and rested.table == []
     # Before any agreed goal: nothing at all.
     assert charts.goal_ratings(replace(data, goals=()), PROGRAM) == []
+
+
+def test_a_double_submitted_rating_is_saved_once(engine: Engine, pair: tuple[Viewer, Viewer, int]) -> None:
+    ana, ben, couple_id = pair
+    goal_id = agree(engine, ana, ben, "Rest more")
+    finish_stage(engine, ana, FIRST_STAGE)
+
+    def rating(value: int) -> Callable[[Session], object]:
+        return lambda s: couple_goals.rate(
+            session=s, viewer=ana, program=PROGRAM, stage=FIRST_STAGE, ratings={goal_id: value}, now=T0
+        )
+
+    results, errors = _race(engine, *(rating(v) for v in (2, 4, 6, 8)))
+    assert len(results) == 1
+    assert len(errors) == 3 and all(isinstance(e, GoalError) and "already rated" in str(e) for e in errors)
+    with read_session(engine) as session:
+        rows = readable_goal_ratings(session=session, viewer=ben, couple_id=couple_id)
+    assert len(rows) == 1 and rows[0].rating in (2, 4, 6, 8)
