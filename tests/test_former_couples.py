@@ -75,8 +75,9 @@ def _share_goals(engine: Engine, viewer: Viewer, body: str, now: datetime) -> No
 
 
 def _journey(engine: Engine, viewer: Viewer) -> journey.Journey:
+    # At the story's own time (LATER), so no partner is away on the solo track's clock.
     with read_session(engine) as session:
-        return journey.load_journey(session=session, viewer=viewer, program=PROGRAM)
+        return journey.load_journey(session=session, viewer=viewer, program=PROGRAM, now=LATER)
 
 
 def _answers(engine: Engine, viewer: Viewer, couple_id: int | None) -> dict[int, dict[str, int | None]]:
