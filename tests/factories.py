@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from program import accounts, sessions
@@ -41,6 +42,26 @@ def make_person(
                 TherapistApproval(person_id=person.id, approved_at=datetime.now(UTC), approved_by="test")
             )
         return Viewer.of(person)
+
+
+def make_person_before_migrations(engine: Engine, username: str, role: Role = Role.PARTNER) -> Viewer:
+    """An account written as SQL with only the columns the first schema has, for a database at an old
+    revision (the model, and accounts.register, hold columns later migrations add)."""
+    with write_session(engine) as session:
+        person_id = session.execute(
+            text(
+                "INSERT INTO person (username, display_name, role, password_hash, created_at) "
+                "VALUES (:username, :name, :role, :hash, :now) RETURNING id"
+            ),
+            {
+                "username": username,
+                "name": username.title(),
+                "role": role.value,
+                "hash": "not a login",
+                "now": datetime.now(UTC),
+            },
+        ).scalar_one()
+    return Viewer(int(person_id), username, username.title(), role)
 
 
 def make_couple(engine: Engine, *partners: Viewer) -> int:

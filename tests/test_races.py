@@ -27,7 +27,7 @@ from program.db import alembic_config, create_db_engine, read_session, write_ses
 from program.models import Couple, CoupleMembership, InviteCode, Role, TherapistGrant
 from program.therapist_access import AccessError
 from tests.databases import fresh_database
-from tests.factories import make_couple, make_person
+from tests.factories import make_couple, make_person, make_person_before_migrations
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -173,8 +173,11 @@ def test_the_migration_repairs_what_earlier_races_left(tmp_path: Path) -> None:
         engine = create_db_engine(url)
         try:
             command.upgrade(alembic_config(engine), "0002")
-            ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
-            kim = make_person(engine, "dr.kim", Role.THERAPIST, approved=False)  # no approvals at 0002
+            ana, ben = (
+                make_person_before_migrations(engine, "ana"),
+                make_person_before_migrations(engine, "ben"),
+            )
+            kim = make_person_before_migrations(engine, "dr.kim", Role.THERAPIST)  # no approvals at 0002
             lone_a, paired, lone_b = (
                 make_couple(engine, ana),
                 make_couple(engine, ana, ben),

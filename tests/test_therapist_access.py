@@ -19,7 +19,7 @@ from program.db import alembic_config, create_db_engine, read_session, write_ses
 from program.models import AuditEvent, Role, TherapistApproval, TherapistCode, TherapistGrant
 from program.therapist_access import AccessError, TherapistAccess, ViewRecord
 from tests.databases import fresh_database
-from tests.factories import grant, make_couple, make_person
+from tests.factories import grant, make_couple, make_person, make_person_before_migrations
 from tests.test_races import _race
 
 KEY = b"k" * 32
@@ -492,8 +492,11 @@ def test_therapists_from_before_approvals_wait_for_the_operator_after_upgrading(
         engine = create_db_engine(url)
         try:
             command.upgrade(alembic_config(engine), "0006")
-            ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
-            kim = make_person(engine, "dr.kim", Role.THERAPIST, approved=False)  # no approvals before 0007
+            ana, ben = (
+                make_person_before_migrations(engine, "ana"),
+                make_person_before_migrations(engine, "ben"),
+            )
+            kim = make_person_before_migrations(engine, "dr.kim", Role.THERAPIST)  # no approvals before 0007
             couple_id = make_couple(engine, ana, ben)
             grant(engine, couple_id, kim, ana)
             grant(engine, couple_id, kim, ben)
