@@ -418,7 +418,9 @@ def test_stage_progress_shows_the_share_of_steps_done_per_stage() -> None:
         "Percent done": 50,
         "Homework": "homework not done",
     }
-    assert chart.caption == "Ana has done 5 of the program's 27 steps and Ben 1."
+    total = sum(len(journey.stage_steps(PROGRAM, key)) for key in journey.ORDER)
+    assert total == 28  # the assessment's 2, then each stage's checks, exercises and homework
+    assert chart.caption == f"Ana has done 5 of the program's {total} steps and Ben 1."
 
 
 def test_stage_progress_empty_states() -> None:
