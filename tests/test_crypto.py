@@ -23,7 +23,7 @@ from program.models import CheckIn, ExerciseRecord, Reflection, Role, SafetyScre
 from program.settings import SettingsError, get_settings, load_settings
 from tests.conftest import TEST_COOKIE_KEY, TEST_ENCRYPTION_KEYS
 from tests.databases import fresh_database
-from tests.factories import make_couple, make_person
+from tests.factories import make_couple, make_person, make_person_before_migrations
 from tests.program_helpers import PROGRAM
 
 NOW = datetime(2026, 11, 18, 20, 0, tzinfo=UTC)
@@ -285,7 +285,7 @@ def test_the_migration_encrypts_existing_text(tmp_path: Path) -> None:
         engine = create_db_engine(url)
         try:
             command.upgrade(alembic_config(engine), "0004")
-            ana = make_person(engine, "ana")  # Person has no encrypted column
+            ana = make_person_before_migrations(engine, "ana")  # Person has no encrypted column
             with engine.begin() as connection:
                 connection.execute(
                     sa.text(
@@ -421,7 +421,7 @@ def test_an_upgraded_and_rotated_file_holds_no_plain_text(
     database = tmp_path / "kindred.db"
     engine = create_db_engine(f"sqlite:///{database}")
     command.upgrade(alembic_config(engine), "0004")
-    ana = make_person(engine, "ana")
+    ana = make_person_before_migrations(engine, "ana")
     with engine.begin() as connection:
         connection.execute(
             sa.text(
