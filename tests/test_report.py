@@ -23,6 +23,9 @@ from program.models import AuditEvent, Person, Role, SafetyScreen, Visibility
 from program.settings import Settings
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, finish_assessment
+from tests.report_tools import needs_report_tools
+
+pytestmark = needs_report_tools
 
 SETTINGS = Settings.model_construct()
 # Hostile and non-Latin-1 names: Markdown and HTML must come out as the characters typed.

@@ -20,7 +20,10 @@ from program.models import AuditEvent, Role, utcnow
 from program.ui.report import BUTTON, DOWNLOAD
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import finish_assessment
+from tests.report_tools import needs_report_tools
 from tests.ui.helpers import click, texts
+
+pytestmark = needs_report_tools
 
 
 def _report_script(person_id: int, username: str, name: str, couple_id: int) -> None:
