@@ -8,20 +8,19 @@ stage: it is no stage of the program, so it never counts as a step, opens nothin
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlmodel import Session, col, select
 
 from program import access, couples, journey
 from program.access import Viewer
 from program.checkins import week_start
-from program.curriculum import CONTENT_DIR, ContentError
+from program.curriculum import CONTENT_DIR, read_content
 from program.models import ExerciseRecord, Role
 
 # Where the program's ongoing practices are kept; no stage of the program has this key.
@@ -51,24 +50,9 @@ class AppreciationContent(BaseModel):
     tips: Annotated[list[Text], Field(min_length=1)]
 
 
-def _problems(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in e['loc']) or '(file)'}: " + e["msg"].removeprefix("Value error, ")
-        for e in error.errors()
-    )
-
-
 def load_content(path: Path = CONTENT_DIR / "appreciation.toml") -> AppreciationContent:
     """Read and validate the words; ContentError names the file and the field when it is broken."""
-    try:
-        with path.open("rb") as handle:
-            return AppreciationContent.model_validate(tomllib.load(handle))
-    except FileNotFoundError as error:
-        raise ContentError(f"{path.name}: file is missing") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ContentError(f"{path.name}: not valid TOML: {error}") from error
-    except ValidationError as error:
-        raise ContentError(f"{path.name}: {_problems(error)}") from error
+    return read_content(AppreciationContent, path)
 
 
 @cache

@@ -579,15 +579,23 @@ def _read(path: Path, shown: str) -> dict[str, object]:
         raise ContentError(f"{shown}: not valid TOML: {error}") from error
 
 
-def _parse(model: type[ModelT], path: Path, folder: Path) -> ModelT:
-    shown = _shown(path, folder)
+def read_content(model: type[ModelT], path: Path, shown: str | None = None) -> ModelT:
+    """One content file, read and validated: the one loader of every TOML file Kindred ships or an
+    operator adds. ContentError names the file (as `shown`, by default its name) and each broken field."""
+    shown = shown or path.name
     try:
         return model.model_validate(_read(path, shown))
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '(file)'}: {e['msg']}" for e in error.errors()
+            f"{'.'.join(str(part) for part in e['loc']) or '(file)'}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in error.errors()
         )
         raise ContentError(f"{shown}: {problems}") from error
+
+
+def _parse(model: type[ModelT], path: Path, folder: Path) -> ModelT:
+    return read_content(model, path, _shown(path, folder))
 
 
 def load_instruments(folder: Path, *, root: Path | None = None) -> dict[str, Instrument]:

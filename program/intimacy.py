@@ -25,7 +25,6 @@ Privacy rules, and the choices made where the brief left room:
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,13 +32,21 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from program import access, audit, journey
 from program.access import ModuleView, Viewer, WishesView
-from program.curriculum import CONTENT_DIR, STAGE_KEYS, ContentError, Key, Program, Text, _Content
+from program.curriculum import (
+    CONTENT_DIR,
+    STAGE_KEYS,
+    Key,
+    Program,
+    Text,
+    _Content,
+    read_content,
+)
 from program.models import ModuleChoice, Role, WishMark
 
 MODULE = "intimacy"
@@ -139,21 +146,7 @@ class IntimacyContent(_Content):
 
 def load_content(path: Path = CONTENT_DIR / "intimacy.toml") -> IntimacyContent:
     """Read and validate the module's content; a broken file raises ContentError naming the field."""
-    shown = f"{path.parent.name}/{path.name}"
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError as error:
-        raise ContentError(f"{shown}: file is missing") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ContentError(f"{shown}: not valid TOML: {error}") from error
-    try:
-        return IntimacyContent.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '(file)'}: {e['msg']}" for e in error.errors()
-        )
-        raise ContentError(f"{shown}: {problems}") from error
+    return read_content(IntimacyContent, path, f"{path.parent.name}/{path.name}")
 
 
 @cache

@@ -14,21 +14,20 @@ the kind suggestion to see a couples therapist when the program isn't working fo
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlmodel import Session, select
 
 from program import access, couples, journey, outcomes, questionnaires, scoring
 from program.access import Viewer
 from program.appreciation import ONGOING
 from program.checkins import own_history as own_checkins
-from program.curriculum import CONTENT_DIR, ContentError, Instrument, Program
+from program.curriculum import CONTENT_DIR, Instrument, Program, read_content
 from program.models import ExerciseRecord, NoticeDismissal, Role
 from program.settings import Settings
 
@@ -118,20 +117,7 @@ class KeepingContent(_Words):
 
 def load_content(path: Path = CONTENT_DIR / "keeping.toml") -> KeepingContent:
     """Read and validate the words; ContentError names the file and the field when it is broken."""
-    try:
-        with path.open("rb") as handle:
-            return KeepingContent.model_validate(tomllib.load(handle))
-    except FileNotFoundError as error:
-        raise ContentError(f"{path.name}: file is missing") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ContentError(f"{path.name}: not valid TOML: {error}") from error
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '(file)'}: "
-            + e["msg"].removeprefix("Value error, ")
-            for e in error.errors()
-        )
-        raise ContentError(f"{path.name}: {problems}") from error
+    return read_content(KeepingContent, path)
 
 
 @cache

@@ -14,7 +14,6 @@ two partners (or two tabs) acting at once are taken one after the other and noth
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -22,12 +21,12 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlmodel import Session, col, select
 
 from program import access, couples, journey
 from program.access import AccessDenied, AgreementView, Viewer
-from program.curriculum import CONTENT_DIR, ContentError, Program
+from program.curriculum import CONTENT_DIR, Program, read_content
 from program.models import Agreement, AgreementPart, CoupleMembership, Role
 
 STAGE = "conflict"
@@ -102,18 +101,7 @@ class Content(BaseModel):
 
 def load_content(path: Path = CONTENT_FILE) -> Content:
     """Read and validate the wording; ContentError names the file and the field when it is broken."""
-    try:
-        with path.open("rb") as handle:
-            return Content.model_validate(tomllib.load(handle))
-    except FileNotFoundError as error:
-        raise ContentError(f"{path.name}: file is missing") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ContentError(f"{path.name}: not valid TOML: {error}") from error
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '(file)'}: {e['msg']}" for e in error.errors()
-        )
-        raise ContentError(f"{path.name}: {problems}") from error
+    return read_content(Content, path)
 
 
 @cache

@@ -8,7 +8,6 @@ home page, for DUE_DAYS days after the session; once sent it is kept as it was.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,13 +15,13 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from program import access, audit, couples
 from program.access import AccessDenied, Viewer
-from program.curriculum import CONTENT_DIR, ContentError
+from program.curriculum import CONTENT_DIR, read_content
 from program.models import FEEDBACK_ITEMS, CoupleMembership, Person, Role, SessionFeedback, TherapySession
 from program.progress import Partner
 
@@ -81,22 +80,7 @@ class FeedbackForm(BaseModel):
 
 def load_form(path: Path = CONTENT_FILE) -> FeedbackForm:
     """Read and validate the items; ContentError names the file and the field when it is broken."""
-    shown = path.name
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-        return FeedbackForm.model_validate(data)
-    except FileNotFoundError as error:
-        raise ContentError(f"{shown}: file is missing") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ContentError(f"{shown}: not valid TOML: {error}") from error
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '(file)'}: "
-            + e["msg"].removeprefix("Value error, ")
-            for e in error.errors()
-        )
-        raise ContentError(f"{shown}: {problems}") from error
+    return read_content(FeedbackForm, path)
 
 
 def _message(text: str) -> str:

@@ -182,7 +182,7 @@ def test_a_scale_with_the_wrong_number_of_labels_is_refused(content: Path) -> No
     _edit(broken, '  "Somewhat disagree",\n', "")
     message, words = _refusal(content)
     assert message.startswith("content/instruments/kindred-baseline.toml: ")
-    assert "scale: Value error, labels needs 7 entries" in words
+    assert "scale: labels needs 7 entries" in words
 
 
 def test_a_stage_without_a_conversation_is_refused(content: Path) -> None:
