@@ -82,6 +82,16 @@ def current_couple_id(*, session: Session, viewer: Viewer) -> int | None:
     ).first()
 
 
+def _grant_by_current_member() -> ColumnElement[bool]:
+    """Joins a therapist grant to the membership of the partner who gave it, while they are a current
+    member of the couple it is for: a former member's grant counts for nothing."""
+    return and_(
+        col(CoupleMembership.couple_id) == TherapistGrant.couple_id,
+        col(CoupleMembership.person_id) == TherapistGrant.partner_id,
+        col(CoupleMembership.left_at).is_(None),
+    )
+
+
 def couples_visible_to_therapist(*, session: Session, viewer: Viewer) -> list[int]:
     """Couples whose every current partner has a standing grant for this therapist (and who have two),
     while the server's operator approves the therapist.
@@ -103,14 +113,7 @@ def couples_visible_to_therapist(*, session: Session, viewer: Viewer) -> list[in
     approved = select(TherapistApproval.person_id).where(TherapistApproval.person_id == viewer.person_id)
     granted = (
         select(TherapistGrant.couple_id)
-        .join(
-            CoupleMembership,
-            and_(
-                col(CoupleMembership.couple_id) == TherapistGrant.couple_id,
-                col(CoupleMembership.person_id) == TherapistGrant.partner_id,
-                col(CoupleMembership.left_at).is_(None),
-            ),
-        )
+        .join(CoupleMembership, _grant_by_current_member())
         .where(
             TherapistGrant.therapist_id == viewer.person_id,
             col(TherapistGrant.revoked_at).is_(None),
@@ -310,14 +313,7 @@ def _safety_flags(session: Session, viewer: Viewer, couple_ids: list[int]) -> di
     consenting = session.exec(
         select(TherapistGrant.couple_id, TherapistGrant.partner_id, Person.display_name)
         .join(Person, col(Person.id) == TherapistGrant.partner_id)
-        .join(
-            CoupleMembership,
-            and_(
-                col(CoupleMembership.couple_id) == TherapistGrant.couple_id,
-                col(CoupleMembership.person_id) == TherapistGrant.partner_id,
-                col(CoupleMembership.left_at).is_(None),
-            ),
-        )
+        .join(CoupleMembership, _grant_by_current_member())
         .where(
             col(TherapistGrant.couple_id).in_(couple_ids),
             TherapistGrant.therapist_id == viewer.person_id,
