@@ -87,6 +87,24 @@ def show_flash() -> None:
         slot.info(message)
 
 
+# Which section of a page set the kept confirmation, where a page has several (the therapist's couple view,
+# the home page's cards): each draws only its own.
+FLASH_OWNER = "kindred_flash_owner"
+
+
+def confirm_for(owner: str, message: str) -> None:
+    """A confirmation kept for one section of the page (see confirm), drawn by show_own_flash(owner)."""
+    confirm(message)
+    st.session_state[FLASH_OWNER] = owner
+
+
+def show_own_flash(owner: str) -> None:
+    """Draw the kept confirmation here if this section set it (show_flash draws a page's message)."""
+    kept = st.session_state.get(FLASH)
+    if isinstance(kept, dict) and st.session_state.get(FLASH_OWNER) == owner:
+        show_flash()
+
+
 def _enter_page(page: str) -> None:
     """Start drawing a page: a message kept for another page is dropped (the person moved on)."""
     _page.set(page)

@@ -13,9 +13,8 @@ from program.db import read_session, write_session
 from program.homework import HomeworkError, HomeworkItem, HomeworkStatus, Partner
 from program.models import utcnow
 from program.ui import runtime
-from program.ui.gate import clear_flash
+from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_date, local_today
-from program.ui.session_notes import confirm_for, show_own_flash
 from program.ui.text import md, visible
 
 HEADING = "From your therapist"

@@ -16,7 +16,7 @@ from program.db import read_session, write_session
 from program.journey import Journey
 from program.models import utcnow
 from program.ui import runtime
-from program.ui.gate import clear_flash, confirm, show_flash
+from program.ui.gate import clear_flash, confirm, confirm_for, show_flash, show_own_flash
 from program.ui.navigation import PAGE_TITLES
 
 PAGE = "pages/intimacy.py"
@@ -36,7 +36,9 @@ COMMON_EMPTY = (
 )
 DONE_NOTE = "You have finished your list. You can still change a mark; the common list follows."
 OPEN_NOTE = "The intimacy module is open for you both."
-HOME_SAVED = "kindred_intimacy_home_saved"
+# The home page's card keeps its own confirmation (the page draws no page-wide message): kept through
+# later runs, whatever reruns the page's other parts cause, until the person acts again or leaves.
+HOME_CARD = "intimacy-home"
 RACE = "Something changed while you were saving. Please try again."
 
 
@@ -117,8 +119,8 @@ def _choice_form(viewer: Viewer, module: access.ModuleView, *, on_home: bool = F
         return
     # Depends only on the viewer's own answer and on "open": the same whether the other said no or nothing.
     message = SAVED_OPEN if view.is_open else SAVED_CLOSED
-    if on_home:  # the home page keeps no page-wide message: this card shows it on the next run
-        st.session_state[HOME_SAVED] = message
+    if on_home:
+        confirm_for(HOME_CARD, message)
     else:
         confirm(message)
     st.rerun()
@@ -197,11 +199,9 @@ def render_intimacy_offer(viewer: Viewer, progress: Journey) -> None:
             session=session, viewer=viewer, couple_id=progress.couple_id, module=intimacy.MODULE
         )
     text = _content()
-    saved = st.session_state.pop(HOME_SAVED, None)
     with st.container(border=True):
         st.markdown(f"**{text.title}**")
-        if isinstance(saved, str):
-            st.success(saved)
+        show_own_flash(HOME_CARD)
         if module.is_open:
             st.write(OPEN_NOTE)
             try:

@@ -16,9 +16,8 @@ from program.db import read_session, write_session
 from program.keeping import KeepingError
 from program.models import Reflection, utcnow
 from program.ui import runtime
-from program.ui.gate import clear_flash
+from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_time, local_today
-from program.ui.session_notes import confirm_for, show_own_flash
 from program.ui.text import md
 from program.ui.widgets import private_text
 

@@ -13,10 +13,9 @@ from program.db import read_session, write_session
 from program.models import utcnow
 from program.session_feedback import FeedbackError, HeldSession
 from program.ui import runtime
-from program.ui.gate import clear_flash
+from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_today
 from program.ui.progress import PLOTLY_CONFIG
-from program.ui.session_notes import confirm_for, show_own_flash
 from program.ui.text import md
 
 SECTION = "Session feedback"

@@ -10,28 +10,13 @@ from program.db import read_session, write_session
 from program.models import utcnow
 from program.session_notes import NoteError
 from program.ui import runtime
-from program.ui.gate import FLASH, clear_flash, confirm, show_flash
+from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_date, local_time
 
 SECTION = "Session notes"
-# Which section set the kept confirmation: each section of the couple view draws only its own.
-FLASH_OWNER = "kindred_flash_owner"
 NOTES_WRITTEN = "kindred_notes_written"
 NOTE_SAVED = "Your note is saved. Only you can read it."
 NOTE_UPDATED = "Your note is updated."
-
-
-def show_own_flash(owner: str) -> None:
-    """Draw the kept confirmation here if this section set it (gate.show_flash draws a page's message)."""
-    kept = st.session_state.get(FLASH)
-    if isinstance(kept, dict) and st.session_state.get(FLASH_OWNER) == owner:
-        show_flash()
-
-
-def confirm_for(owner: str, message: str) -> None:
-    """A confirmation kept for this section through the rerun that follows."""
-    confirm(message)
-    st.session_state[FLASH_OWNER] = owner
 
 
 def render_session_notes(viewer: Viewer, couple_id: int) -> None:
