@@ -19,7 +19,7 @@ from program import access, couples, export, intimacy, questionnaires
 from program.access import Viewer
 from program.curriculum import CONTENT_DIR, ContentError
 from program.db import read_session, write_session
-from program.models import AuditEvent, ModuleChoice, Role, WishMark
+from program.models import AuditEvent, CoupleMembership, ModuleChoice, Role, WishMark
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all
 
@@ -284,3 +284,46 @@ def test_parallel_answers_and_marks_from_two_tabs_leave_one_row_each(
     assert sorted(r.item for r in rows) == sorted(ITEMS[:2])
     assert len({r.mark for r in rows}) == 1  # both ideas from the same tab's save
     assert len(errors) < 8
+
+
+def test_marks_from_an_earlier_couple_never_count_toward_what_a_new_couple_shares(
+    pair: tuple[Viewer, Viewer, int], engine: Engine
+) -> None:
+    """Ana said yes to an idea in their first couple and leaves it unmarked now; Ben said no then and yes
+    now. In the new couple only Ben wants it, so it is not common (counting the first couple's marks would
+    make it so: mutation testing found nothing checked this)."""
+    ana, ben, _ = pair
+    for who in (ana, ben):
+        choose(engine, who, True)
+    mark(engine, ana, {ITEMS[0]: "yes", ITEMS[1]: "yes"}, done=True)
+    mark(engine, ben, {ITEMS[0]: "no", ITEMS[1]: "yes"}, done=True)
+    assert wishes_of(engine, ana).common == (ITEMS[1],)
+    with write_session(engine) as session:
+        couples.leave_couple(session=session, viewer=ben, now=T0)
+    make_couple(engine, ana, ben)
+    for who in (ana, ben):
+        finish_program(engine, who)
+        choose(engine, who, True)
+    mark(engine, ana, {ITEMS[1]: "maybe"}, done=True)
+    mark(engine, ben, {ITEMS[0]: "yes", ITEMS[1]: "yes"}, done=True)
+    assert wishes_of(engine, ana).common == wishes_of(engine, ben).common == (ITEMS[1],)
+
+
+def test_a_former_members_choice_and_marks_count_for_nothing(engine: Engine) -> None:
+    """A couple row that still holds someone who left (written straight into the database: the app ends a
+    couple for both): their "yes" to the module and their marks neither open it nor make an idea common."""
+    ana, ben, old = make_person(engine, "ana"), make_person(engine, "ben"), make_person(engine, "old")
+    couple = make_couple(engine, ana, ben)
+    with write_session(engine) as session:
+        session.add(CoupleMembership(couple_id=couple, person_id=old.person_id, joined_at=T0, left_at=T0))
+        session.add(
+            ModuleChoice(person_id=old.person_id, couple_id=couple, module=intimacy.MODULE, wants=True)
+        )
+        session.add(WishMark(person_id=old.person_id, couple_id=couple, item=ITEMS[0], mark="yes"))
+    for who in (ana, ben):
+        finish_program(engine, who)
+        choose(engine, who, True)
+    assert module_view(engine, ana) == access.ModuleView(True, True, False)
+    mark(engine, ana, {ITEMS[0]: "yes", ITEMS[1]: "yes"}, done=True)
+    mark(engine, ben, {ITEMS[0]: "no", ITEMS[1]: "yes"}, done=True)
+    assert wishes_of(engine, ana).common == wishes_of(engine, ben).common == (ITEMS[1],)
