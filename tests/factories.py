@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from program import accounts, sessions
 from program.access import Viewer
@@ -105,3 +108,32 @@ def start_login_session(engine: Engine, viewer: Viewer, *, now: datetime | None 
         )
         assert login.id is not None
         return login.id
+
+
+def race(engine: Engine, *requests: Callable[[Session], object]) -> tuple[list[object], list[BaseException]]:
+    """Run each request in its own thread and unit of work, all released at once (parallel requests, as
+    an attacker or two tabs send them); their results and errors."""
+    barrier = threading.Barrier(len(requests))
+    results: list[object] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(request: Callable[[Session], object]) -> None:
+        barrier.wait()
+        try:
+            with write_session(engine) as session:
+                result = request(session)
+        except BaseException as error:  # noqa: BLE001  (collected and asserted by the test)
+            with lock:
+                errors.append(error)
+        else:
+            with lock:
+                results.append(result)
+
+    threads = [threading.Thread(target=run, args=(request,)) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    return results, errors

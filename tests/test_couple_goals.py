@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,7 +20,7 @@ from program.couple_goals import GoalError
 from program.db import read_session, write_session
 from program.models import CoupleGoal, GoalConfirmation, GoalRating, Role
 from program.progress import GoalRatings, Partner, ProgressData
-from tests.factories import grant, make_couple, make_person
+from tests.factories import grant, make_couple, make_person, race
 from tests.program_helpers import PROGRAM, T0, finish_assessment, finish_stage
 
 FIRST_STAGE = PROGRAM.stages[0].key
@@ -277,34 +276,6 @@ def test_the_therapist_sees_agreed_goals_and_ratings_only_while_let_in(
         propose(engine, therapist, "A therapist's goal")
 
 
-def _race(engine: Engine, *requests: Callable[[Session], object]) -> tuple[list[object], list[BaseException]]:
-    """Each request in its own thread and unit of work, released together; results and errors."""
-    barrier = threading.Barrier(len(requests))
-    results: list[object] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(request: Callable[[Session], object]) -> None:
-        barrier.wait()
-        try:
-            with write_session(engine) as session:
-                result = request(session)
-        except BaseException as error:  # noqa: BLE001  (collected and asserted by the test)
-            with lock:
-                errors.append(error)
-        else:
-            with lock:
-                results.append(result)
-
-    threads = [threading.Thread(target=run, args=(request,)) for request in requests]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
-    return results, errors
-
-
 def test_parallel_proposals_never_make_a_fourth_goal(
     engine: Engine, pair: tuple[Viewer, Viewer, int]
 ) -> None:
@@ -315,7 +286,7 @@ def test_parallel_proposals_never_make_a_fourth_goal(
     def proposing(viewer: Viewer, body: str) -> Callable[[Session], object]:
         return lambda s: couple_goals.propose(session=s, viewer=viewer, program=PROGRAM, body=body, now=T0)
 
-    results, errors = _race(
+    results, errors = race(
         engine, *(proposing(v, f"Third by {v.username} {n}") for n in range(3) for v in (ana, ben))
     )
     assert len(results) == 1
@@ -350,7 +321,7 @@ def test_parallel_confirmations_and_an_edit_leave_one_consistent_outcome(
                 now=T0,
             )
 
-        results, errors = _race(engine, accepting, accepting, accepting, editing)
+        results, errors = race(engine, accepting, accepting, accepting, editing)
         assert all(isinstance(e, GoalError) for e in errors), errors
         with read_session(engine) as session:
             view = next(
@@ -457,7 +428,7 @@ def test_a_double_submitted_rating_is_saved_once(engine: Engine, pair: tuple[Vie
             session=s, viewer=ana, program=PROGRAM, stage=FIRST_STAGE, ratings={goal_id: value}, now=T0
         )
 
-    results, errors = _race(engine, *(rating(v) for v in (2, 4, 6, 8)))
+    results, errors = race(engine, *(rating(v) for v in (2, 4, 6, 8)))
     assert len(results) == 1
     assert len(errors) == 3 and all(isinstance(e, GoalError) and "already rated" in str(e) for e in errors)
     with read_session(engine) as session:

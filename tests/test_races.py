@@ -8,7 +8,6 @@ partner and therapist) and every loser must have got a message meant for a perso
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,40 +26,12 @@ from program.db import alembic_config, create_db_engine, read_session, write_ses
 from program.models import Couple, CoupleMembership, InviteCode, Role, TherapistGrant
 from program.therapist_access import AccessError
 from tests.databases import fresh_database
-from tests.factories import make_couple, make_person, make_person_before_migrations
+from tests.factories import make_couple, make_person, make_person_before_migrations, race
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 THREADS = 8
 ROUNDS = 10
-
-
-def _race(engine: Engine, *requests: Callable[[Session], object]) -> tuple[list[object], list[BaseException]]:
-    """Run each request in its own thread and unit of work, all released at once; results and errors."""
-    barrier = threading.Barrier(len(requests))
-    results: list[object] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(request: Callable[[Session], object]) -> None:
-        barrier.wait()
-        try:
-            with write_session(engine) as session:
-                result = request(session)
-        except BaseException as error:  # noqa: BLE001  (collected and asserted by the test)
-            with lock:
-                errors.append(error)
-        else:
-            with lock:
-                results.append(result)
-
-    threads = [threading.Thread(target=run, args=(request,)) for request in requests]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
-    return results, errors
 
 
 def _person(engine: Engine, role: Role = Role.PARTNER) -> Viewer:
@@ -101,7 +72,7 @@ def test_a_double_start_makes_one_couple(engine: Engine) -> None:
     """Eight "Start a couple" clicks at once leave the person in exactly one couple; the rest are told why."""
     for _ in range(ROUNDS):
         ana = _person(engine)
-        results, errors = _race(engine, *(_create(ana) for _ in range(THREADS)))
+        results, errors = race(engine, *(_create(ana) for _ in range(THREADS)))
         assert len(_current_couples(engine, ana)) == 1
         assert len(results) == 1 and len(errors) == THREADS - 1
         _assert_only_friendly(errors, CoupleError, "already part of a couple")
@@ -117,7 +88,7 @@ def test_starting_while_joining_ends_in_one_couple(engine: Engine) -> None:
         with write_session(engine) as session:
             invite = couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
         requests = [_create(ben) if i % 2 else _join(ben, invite.code) for i in range(THREADS)]
-        results, errors = _race(engine, *requests)
+        results, errors = race(engine, *requests)
         current = _current_couples(engine, ben)
         assert len(current) == 1
         assert len(results) == 1 and len(errors) == THREADS - 1
@@ -138,7 +109,7 @@ def test_two_people_joining_one_invite_fill_it_once(engine: Engine) -> None:
         others = [_person(engine) for _ in range(THREADS)]
         with write_session(engine) as session:
             invite = couples.create_couple(session=session, viewer=ana, key=KEY, now=NOW)
-        results, errors = _race(engine, *(_join(other, invite.code) for other in others))
+        results, errors = race(engine, *(_join(other, invite.code) for other in others))
         assert len(results) == 1 and len(errors) == THREADS - 1
         _assert_only_friendly(errors, CoupleError, "")
         assert sum(len(_current_couples(engine, other)) for other in others) == 1
@@ -151,7 +122,7 @@ def test_duplicate_grants_leave_one_standing_grant(engine: Engine) -> None:
         couple_id = make_couple(engine, ana, ben)
         with write_session(engine) as session:
             code = therapist_access.issue_therapist_code(session=session, viewer=tess, key=KEY, now=NOW).code
-        results, errors = _race(engine, *(_grant(ana, code) for _ in range(THREADS)))
+        results, errors = race(engine, *(_grant(ana, code) for _ in range(THREADS)))
         assert len(results) == 1 and len(errors) == THREADS - 1
         _assert_only_friendly(errors, AccessError, "already given")
         with read_session(engine) as session:
@@ -234,7 +205,7 @@ def test_a_grant_made_while_the_couple_ends_does_not_stand(engine: Engine) -> No
             couples.leave_couple(session=session, viewer=ana, now=NOW)
             return None
 
-        results, errors = _race(engine, leave, _grant(ben, code))
+        results, errors = race(engine, leave, _grant(ben, code))
         _assert_only_friendly(errors, AccessError, "")
         assert _current_couples(engine, ana) == [] and _current_couples(engine, ben) == []
         with read_session(engine) as session:
@@ -257,7 +228,7 @@ def test_joining_while_the_inviter_renews_the_code(engine: Engine) -> None:
         def renew(session: Session, ana: Viewer = ana) -> object:
             return couples.renew_invite(session=session, viewer=ana, key=KEY, now=NOW)
 
-        results, errors = _race(engine, renew, _join(ben, invite.code))
+        results, errors = race(engine, renew, _join(ben, invite.code))
         _assert_only_friendly(errors, CoupleError, "")
         assert len(results) + len(errors) == 2
         joined = _current_couples(engine, ben) == _current_couples(engine, ana)

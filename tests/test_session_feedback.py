@@ -32,9 +32,8 @@ from program.models import (
 )
 from program.progress import Partner
 from program.session_feedback import ALREADY_SENT, FeedbackError
-from tests.factories import grant, make_couple, make_person
+from tests.factories import grant, make_couple, make_person, race
 from tests.program_helpers import PROGRAM
-from tests.test_races import _race
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -477,7 +476,7 @@ def test_parallel_clicks_and_sends_keep_one_session_and_one_rating(engine: Engin
             session=session, viewer=cast.kim, couple_id=cast.couple_id, held_on=TODAY, now=NOW
         )
 
-    results, errors = _race(engine, *([mark] * 8))
+    results, errors = race(engine, *([mark] * 8))
     assert errors == [] and len(set(results)) == 1 and _count(engine, TherapySession) == 1
     (held,) = set(results)
     assert isinstance(held, int)
@@ -485,7 +484,7 @@ def test_parallel_clicks_and_sends_keep_one_session_and_one_rating(engine: Engin
     def send(session: Session) -> None:
         session_feedback.submit(session=session, viewer=cast.ana, session_id=held, ratings=GOOD, now=NOW)
 
-    results, errors = _race(engine, *([send] * 8))
+    results, errors = race(engine, *([send] * 8))
     assert len(results) == 1 and len(errors) == 7
     assert [e for e in errors if not (isinstance(e, FeedbackError) and str(e) == ALREADY_SENT)] == []
     assert _count(engine, SessionFeedback) == 1 and len(_held_events(engine)) == 1

@@ -19,8 +19,7 @@ from program.db import alembic_config, create_db_engine, read_session, write_ses
 from program.models import AuditEvent, Role, TherapistApproval, TherapistCode, TherapistGrant
 from program.therapist_access import AccessError, TherapistAccess, ViewRecord
 from tests.databases import fresh_database
-from tests.factories import grant, make_couple, make_person, make_person_before_migrations
-from tests.test_races import _race
+from tests.factories import grant, make_couple, make_person, make_person_before_migrations, race
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -528,7 +527,7 @@ def test_codes_made_while_the_operator_unapproves_do_not_outlive_the_approval(en
                 session=session, username=kim.username, operator="root", now=NOW
             )
 
-        _, errors = _race(engine, issue, issue, unapprove, issue, issue)
+        _, errors = race(engine, issue, issue, unapprove, issue, issue)
         assert [e for e in errors if "waiting for approval" not in str(e)] == []
         with read_session(engine) as session:
             assert therapist_access.approved_at(session=session, viewer=kim) is None
