@@ -11,11 +11,9 @@ ratios, not times) and the SQL statements one rerun makes.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,28 +53,18 @@ def measure(couples: int) -> None:
     )
     from streamlit.testing.v1 import AppTest
 
-    from bench.progress_page import _count_queries
+    from bench.progress_page import _count_queries, interleaved_medians, logged_in_page
     from program import crypto
     from program.db import create_db_engine, migrate
     from program.settings import get_settings
     from program.ui import runtime
-    from program.ui.gate import SESSION_ID
-    from tests.factories import start_login_session
     from tests.test_caseload_queries import _caseload_of
 
     crypto.configure(get_settings().encryption_key_list())
     engine = create_db_engine(get_settings().database_url)
     migrate(engine)
     viewer = _caseload_of(engine, couples)
-    page = AppTest.from_file(str(ROOT / "pages" / "therapist.py"), default_timeout=120)
-    page.session_state[SESSION_ID] = start_login_session(engine, viewer)
-    for key, value in (
-        ("authentication_status", True),
-        ("username", viewer.username),
-        ("name", viewer.display_name),
-        ("roles", [viewer.role]),
-    ):
-        page.session_state[key] = value
+    page = logged_in_page("therapist.py", engine, viewer, timeout=120)
     page.run()
     assert not page.exception, page.exception
     rows = [{str(k): str(v) for k, v in row.items()} for row in page.dataframe[0].value.to_dict("records")]
@@ -87,14 +75,8 @@ def measure(couples: int) -> None:
         _floor_script(page.title[0].value, captions, rows, alerts, options), default_timeout=60
     )
     floor.run()
-    times: dict[str, list[float]] = {"page": [], "floor": []}
-    for _ in range(RUNS):
-        for name, app in (("page", page), ("floor", floor)):
-            start = time.perf_counter()
-            app.run()
-            times[name].append(time.perf_counter() - start)
+    page_ms, floor_ms = interleaved_medians(page, floor, RUNS)
     statements = _count_queries(runtime.engine(), page.run)
-    page_ms, floor_ms = (statistics.median(times[n]) * 1000 for n in ("page", "floor"))
     print(
         f"{couples:>4} couples ({len(alerts)} with alerts): page {page_ms:.0f} ms, floor {floor_ms:.0f} ms, "
         f"ratio {page_ms / floor_ms:.2f}x (medians of {RUNS} warm reruns); {statements} SQL statements "

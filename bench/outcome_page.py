@@ -8,16 +8,14 @@ statements one rerun of the page makes.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.progress_page import _count_queries, _setup  # noqa: E402
+from bench.progress_page import _count_queries, _setup, interleaved_medians, logged_in_page  # noqa: E402
 
 RUNS = 30
 
@@ -45,22 +43,12 @@ def main() -> None:
     from program.access import Viewer
     from program.db import read_session
     from program.models import Person
-    from program.ui.gate import SESSION_ID
-    from tests.factories import start_login_session
 
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-outcome-"))
     engine, accounts = _setup(folder, 52)
     with read_session(engine) as session:
         viewer = Viewer.of(session.exec(select(Person).where(Person.username == accounts.partners[0])).one())
-    page = AppTest.from_file(str(ROOT / "pages" / "outcome.py"), default_timeout=60)
-    page.session_state[SESSION_ID] = start_login_session(engine, viewer)
-    for key, value in (
-        ("authentication_status", True),
-        ("username", viewer.username),
-        ("name", viewer.display_name),
-        ("roles", [viewer.role]),
-    ):
-        page.session_state[key] = value
+    page = logged_in_page("outcome.py", engine, viewer)
     page.run()
     assert not page.exception, page.exception
     texts = [
@@ -73,16 +61,10 @@ def main() -> None:
     rows = page.dataframe[0].value.to_dict("records") if page.dataframe else []
     floor = AppTest.from_string(_floor_script(texts, rows), default_timeout=60)
     floor.run()
-    times: dict[str, list[float]] = {"page": [], "floor": []}
-    for _ in range(RUNS):
-        for name, app in (("page", page), ("floor", floor)):
-            start = time.perf_counter()
-            app.run()
-            times[name].append(time.perf_counter() - start)
+    page_ms, floor_ms = interleaved_medians(page, floor, RUNS)
     from program.ui import runtime
 
     statements = _count_queries(runtime.engine(), page.run)
-    page_ms, floor_ms = (statistics.median(times[n]) * 1000 for n in ("page", "floor"))
     print(
         f"How we're doing (demo Alex, every occasion sent): page {page_ms:.0f} ms, floor {floor_ms:.0f} ms, "
         f"ratio {page_ms / floor_ms:.2f}x (medians of {RUNS} warm reruns); "

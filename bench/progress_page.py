@@ -64,6 +64,33 @@ def _count_queries(engine: Engine, work: Any) -> int:
     return len(statements)
 
 
+def logged_in_page(page_file: str, engine: Engine, viewer: Any, timeout: int = 60) -> Any:
+    """An AppTest of one page file with this person logged in, as the login form leaves the session."""
+    from streamlit.testing.v1 import AppTest
+
+    from program.ui.gate import SESSION_ID
+    from tests.factories import start_login_session
+
+    page = AppTest.from_file(str(ROOT / "pages" / page_file), default_timeout=timeout)
+    page.session_state[SESSION_ID] = start_login_session(engine, viewer)
+    page.session_state["authentication_status"] = True
+    page.session_state["username"] = viewer.username
+    page.session_state["name"] = viewer.display_name
+    page.session_state["roles"] = [viewer.role]
+    return page
+
+
+def interleaved_medians(page: Any, floor: Any, runs: int) -> tuple[float, float]:
+    """Warm reruns of a page and its floor, interleaved in one run; their medians in milliseconds."""
+    times: dict[str, list[float]] = {"page": [], "floor": []}
+    for _ in range(runs):
+        for name, app in (("page", page), ("floor", floor)):
+            start = time.perf_counter()
+            app.run()
+            times[name].append(time.perf_counter() - start)
+    return statistics.median(times["page"]) * 1000, statistics.median(times["floor"]) * 1000
+
+
 def main() -> None:
     """Measure and print."""
     from sqlmodel import select
