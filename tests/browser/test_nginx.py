@@ -99,8 +99,20 @@ def _swap(text: str, pattern: str, replacement: str, count: int) -> str:
     return changed
 
 
-def _test_config(folder: Path, app_port: int, http_port: int, https_port: int) -> Path:
-    """The shipped file, unchanged but for ports, certificate and upstream, inside a minimal nginx.conf."""
+def _test_config(
+    folder: Path,
+    app_port: int,
+    http_port: int,
+    https_port: int,
+    *,
+    second_app_port: int | None = None,
+    log_format: str | None = None,
+) -> Path:
+    """The shipped file, unchanged but for ports, certificate and upstream, inside a minimal nginx.conf.
+
+    The upstream's second process is dropped, or pointed at `second_app_port`; `log_format` replaces the
+    access log's default format (test_scale_out.py logs which process served each request).
+    """
     cert, key = _self_signed(folder)
     site = SHIPPED.read_text()
     site = _swap(site, r"^\s*listen \[::\]:\d+.*;$", "", 2)
@@ -109,6 +121,8 @@ def _test_config(folder: Path, app_port: int, http_port: int, https_port: int) -
     site = _swap(site, r"^(\s*)ssl_certificate\s+\S+;", rf"\1ssl_certificate {cert};", 1)
     site = _swap(site, r"^(\s*)ssl_certificate_key\s+\S+;", rf"\1ssl_certificate_key {key};", 1)
     site = _swap(site, r"^(\s*)server 127\.0\.0\.1:8501;", rf"\1server 127.0.0.1:{app_port};", 1)
+    second = "" if second_app_port is None else rf"\1server 127.0.0.1:{second_app_port};"
+    site = _swap(site, r"^(\s*)server 127\.0\.0\.1:8502;.*$", second, 1)
     temp = "\n".join(
         f"    {kind}_temp_path {folder / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -118,7 +132,9 @@ def _test_config(folder: Path, app_port: int, http_port: int, https_port: int) -
         ("user root;\n" if os.geteuid() == 0 else "")
         + f"daemon off;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} warn;\n"
         + "events { worker_connections 256; }\n"
-        + f"http {{\n    access_log {folder / 'access.log'};\n{temp}\n{site}\n}}\n"
+        + "http {\n"
+        + (f"    log_format kindred '{log_format}';\n" if log_format else "")
+        + f"    access_log {folder / 'access.log'}{' kindred' if log_format else ''};\n{temp}\n{site}\n}}\n"
     )
     return config
 
@@ -160,7 +176,9 @@ def proxy(demo_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         process.wait(timeout=10)
 
 
-def _fetch(url: str, *, data: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+def _fetch(
+    url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """Status, headers (repeated ones joined) and body, following no redirect and trusting the test cert."""
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
@@ -171,11 +189,12 @@ def _fetch(url: str, *, data: bytes | None = None) -> tuple[int, dict[str, str],
 
     opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=context))
     try:
-        with opener.open(urllib.request.Request(url, data=data), timeout=30) as response:
-            headers, status, body = response.headers, response.status, response.read()
+        request = urllib.request.Request(url, data=data, headers=headers or {})
+        with opener.open(request, timeout=30) as response:
+            received, status, body = response.headers, response.status, response.read()
     except urllib.error.HTTPError as error:
-        headers, status, body = error.headers, error.code, error.read()
-    joined = {name: ", ".join(headers.get_all(name) or []) for name in headers}
+        received, status, body = error.headers, error.code, error.read()
+    joined = {name: ", ".join(received.get_all(name) or []) for name in received}
     return status, joined, body
 
 
