@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from program import access, charts, outcomes, progress, shared
@@ -25,20 +27,58 @@ CHECKIN_LABELS = {
 }
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def _figures(
-    couple_id: int, version: tuple[object, ...], rating: str, _viewer: Viewer
-) -> list[tuple[str, object, bool]]:
-    """Every chart of a couple, cached until its data version changes (the viewer's access is checked by
-    the caller on every run; the data holds nothing that differs between allowed viewers)."""
+# A titled chart: (title, chart, whether to say why when it is empty).
+TitledChart = tuple[str, charts.Chart | charts.EmptyChart, bool]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """What a couple's figures are built from besides its data: the database (couple ids are only unique
+    within one) and the program content and outcome measure the charts are drawn against."""
+
+    database_url: str
+    instruments_dir: str
+    data_dir: str
+    outcome_instrument: str
+
+
+def _source() -> _Source:
+    settings = runtime.settings()
+    return _Source(
+        settings.database_url,
+        str(settings.instruments_dir),
+        str(settings.data_dir),
+        settings.outcome_instrument,
+    )
+
+
+# The figures are cached as shared, read-only objects (st.cache_resource), never copied per hit: st.cache_data
+# unpickled every figure on every rerun and Plotly re-validated it (~190 ms for a year of history).
+# st.plotly_chart only reads a figure (it draws a deep copy, Figure.to_dict), and nothing else here writes to
+# one. Each is keyed by couple and data version alone, never by viewer: the caller checks the viewer's access
+# to the couple on every run before asking, and the data holds nothing that differs between allowed viewers
+# (load_progress leaves notes out). The data is cached too, so a change of rating reads nothing again.
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _progress_data(
+    source: _Source, couple_id: int, version: tuple[object, ...], _viewer: Viewer
+) -> progress.ProgressData:
+    """The couple's chart data at this data version."""
+    with read_session(runtime.engine()) as session:
+        return progress.load_progress(
+            session=session, viewer=_viewer, couple_id=couple_id, program=runtime.program()
+        )
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _couple_charts(
+    source: _Source, couple_id: int, version: tuple[object, ...], _viewer: Viewer
+) -> tuple[TitledChart, ...]:
+    """Every chart of the couple but the check-ins' (which depends on the rating chosen), in page order."""
     program = runtime.program()
     outcome = outcomes.outcome_instrument(program, runtime.settings())
-    with read_session(runtime.engine()) as session:
-        data = progress.load_progress(session=session, viewer=_viewer, couple_id=couple_id, program=program)
-    # (title, chart, whether to say why when it is empty); the stages' chart, practice and the added
-    # questionnaires simply wait for something to draw.
-    return [
-        ("Weekly check-ins", charts.checkin_trends(data, rating, CHECKIN_LABELS[rating]), True),
+    data = _progress_data(source, couple_id, version, _viewer)
+    # The stages' chart, practice and the added questionnaires simply wait for something to draw.
+    return (
         ("Over the whole program", charts.outcome_trajectory(data, program, outcome), True),
         ("Where each of you stands", charts.domain_profile(data, program), True),
         ("Where you see things differently", charts.perception_gap(data, program), True),
@@ -48,7 +88,22 @@ def _figures(
         *((title, chart, False) for title, chart in charts.added_trends(data, program)),
         # Shared goals: one chart per agreed goal (its text and both partners' ratings at stage ends).
         *((title, chart, True) for title, chart in charts.goal_ratings(data, program)),
-    ]
+    )
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _checkin_chart(
+    source: _Source, couple_id: int, version: tuple[object, ...], rating: str, _viewer: Viewer
+) -> TitledChart:
+    """The weekly check-ins' chart for one rating: the one chart a change of rating builds."""
+    data = _progress_data(source, couple_id, version, _viewer)
+    return ("Weekly check-ins", charts.checkin_trends(data, rating, CHECKIN_LABELS[rating]), True)
+
+
+def clear_figure_caches() -> None:
+    """Forget every cached chart and its data (for benchmarks measuring a first build)."""
+    for cached in (_progress_data, _couple_charts, _checkin_chart):
+        cached.clear()
 
 
 def render_shared_texts(
@@ -89,7 +144,13 @@ def render_couple_charts(viewer: Viewer, couple_id: int) -> None:
         format_func=CHECKIN_LABELS.__getitem__,
         key="progress_rating",
     )
-    for number, (title, chart, explain_when_empty) in enumerate(_figures(couple_id, version, rating, viewer)):
+    # Only after the access check above: a cached figure is drawn for viewers who may see this couple.
+    source = _source()
+    figures = (
+        _checkin_chart(source, couple_id, version, rating, viewer),
+        *_couple_charts(source, couple_id, version, viewer),
+    )
+    for number, (title, chart, explain_when_empty) in enumerate(figures):
         if isinstance(chart, charts.EmptyChart):
             if not explain_when_empty:
                 continue
