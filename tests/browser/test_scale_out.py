@@ -288,6 +288,8 @@ def test_two_processes_share_the_data_and_one_takes_over_when_the_other_stops(
 
         ana.close()  # her new websocket, on the process that took over, is logged as it closes
         _wait_for_log(cluster, ana_route, "/_stcore/stream", ben_process)
+        ben.close()
+        _wait_for_log(cluster, ben_route, "/_stcore/stream", ben_process)
     finally:
         ana_browser.close()
         if ben_browser is not None:
