@@ -1,5 +1,8 @@
 """The operator's command line: `python -m program COMMAND`.
 
+serve [STREAMLIT OPTIONS]
+                      migrate the database, compile Kindred's own modules to bytecode, then serve the app
+                      in this process (the options go to `streamlit run app.py`, e.g. --server.port 8502)
 migrate               bring the database schema up to date (the app also does this on start)
 reset-code USERNAME   make a one-time code (30 minutes) to set a new password on the login page
 disable USERNAME      stop an account from logging in and end its sessions at once
@@ -21,10 +24,12 @@ demo [--force] [--weeks N]
 from __future__ import annotations
 
 import argparse
+import compileall
 import getpass
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
@@ -35,6 +40,9 @@ from program.db import create_db_engine, migrate, write_session
 from program.models import Person, utcnow
 from program.settings import SettingsError, get_settings
 
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+
 
 def _engine() -> Engine:
     """The configured database, migrated, with this process's keyring set first (migrations need it)."""
@@ -43,6 +51,23 @@ def _engine() -> Engine:
     engine = create_db_engine(settings.database_url)
     migrate(engine)
     return engine
+
+
+def _compile_own_modules() -> bool:
+    """Write bytecode for Kindred's own modules (uv compiles only the installed packages): with
+    PYTHONDONTWRITEBYTECODE set, as on our CI machines, every new process otherwise compiles them again.
+    Best effort: an unwritable checkout (or a module that does not compile) only costs start-up time."""
+    return compileall.compile_dir(ROOT / "program", quiet=2)
+
+
+def _serve(streamlit_options: Sequence[str]) -> None:
+    """Migrate before the server takes any request, then run Streamlit's own command line on app.py in
+    this process (modules the migration imported stay imported for the app's first run). Never returns."""
+    _engine().dispose()
+    _compile_own_modules()
+    from streamlit.web import cli as streamlit_cli
+
+    streamlit_cli.main(args=["run", str(APP), *streamlit_options], prog_name="streamlit")
 
 
 def _rotate_keys() -> str:
@@ -180,6 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one operator command; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m program", description="Kindred's operator commands.")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "serve",
+        help="migrate, compile, then serve the app (other options go to `streamlit run app.py`)",
+        description="Migrate the database, compile Kindred's modules, then serve app.py. Any option given "
+        "after `serve` goes to `streamlit run` (for example --server.port 8502).",
+    )
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("rotate-keys", help="re-encrypt stored free text under the newest encryption key")
     for name, help_text in (
@@ -198,9 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_command.add_argument(
         "--weeks", type=int, help="weeks of history (default: the whole program and its follow-up)"
     )
-    args = parser.parse_args(argv)
+    args, streamlit_options = parser.parse_known_args(argv)
+    if streamlit_options and args.command != "serve":
+        parser.error(f"unrecognized arguments: {' '.join(streamlit_options)}")
     try:
-        if args.command == "migrate":
+        if args.command == "serve":
+            _serve(streamlit_options)
+        elif args.command == "migrate":
             _engine()
             print("The database is up to date.")
         elif args.command == "rotate-keys":

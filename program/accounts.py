@@ -12,7 +12,6 @@ from functools import lru_cache
 import bcrypt
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from zxcvbn import zxcvbn
 
 from program import audit, codes, couples, sessions, throttle
 from program.access import Viewer
@@ -129,6 +128,9 @@ def check_password(password: str, repeat: str | None = None, *, known: Sequence[
     `known` holds words from the account (username, name) that make a password easy to guess. This
     takes a while (zxcvbn): never call it inside a write transaction.
     """
+    # Imported here: its word lists load only when someone sets a password, not for every login page.
+    from zxcvbn import zxcvbn
+
     password = check_password_shape(password, repeat)
     # zxcvbn ships a list of 30,000 common passwords and spots keyboard runs, repeats and dates;
     # a score of 0 or 1 means fewer than a million guesses would find it.

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
-from icalendar import Alarm, Calendar, Event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -269,6 +268,8 @@ def calendar_file(*, weekday: int, at: time, first_day: date) -> bytes:
     first = first_day + timedelta(days=(weekday - first_day.weekday()) % 7)
     # Naive on purpose: a "floating" time with no TZID stays at that clock time in any time zone.
     start = datetime.combine(first, at.replace(second=0, microsecond=0, tzinfo=None))
+    # Imported here: only the calendar download needs it, not every page that imports the check-ins.
+    from icalendar import Alarm, Calendar, Event
 
     alarm = Alarm()
     alarm.add("action", "DISPLAY")

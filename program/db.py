@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+
+if TYPE_CHECKING:  # Alembic is imported only when a migration is due (about 0.2 s of a cold start)
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -130,12 +132,53 @@ def write_session(engine: Engine, *, commit_on: tuple[type[Exception], ...] = ()
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic configuration that runs against this engine (no alembic.ini needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
     return config
 
 
+# A migration file's own `revision = "..."` and `down_revision = ...` lines (alembic's template).
+_REVISION_LINE = re.compile(
+    r'^(down_revision|revision)\b[^=\n]*=[ \t]*(?:"([^"\n]*)"|None)[ \t]*$', re.MULTILINE
+)
+
+
+def head_revision() -> str | None:
+    """The newest migration's id, read from the migration files without importing Alembic or them; None
+    when it cannot be told that way (a branch, a file it cannot read), and then migrate() asks Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if "revision" not in found or "down_revision" not in found:
+            return None
+        revisions.add(found["revision"])
+        if found["down_revision"]:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the database already stands at the newest migration: one indexed read, no Alembic import."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    except sa.exc.DBAPIError:
+        return False  # a new database: no version table yet
+    return versions == [head]
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration."""
+    """Bring the schema to the newest migration (a quick check first: the usual start finds it there)."""
+    if schema_is_current(engine):
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(engine), "head")
