@@ -145,9 +145,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Itera
         }
         # Migrate once, before any process serves (as docs/deploy.md says to).
         subprocess.run([sys.executable, "-m", "program", "migrate"], cwd=ROOT, env=env, check=True)
-        replicas = [_start_replica(folder, env, browser) for _ in range(2)]
-        for replica in replicas:
-            stack.callback(replica.stop)
+        replicas: list[Replica] = []
+        for _ in range(2):
+            replicas.append(_start_replica(folder, env, browser))
+            stack.callback(replicas[-1].stop)
         http_port, https_port = browser_setup._free_port(), browser_setup._free_port()
         first, second = (int(r.address.rsplit(":", 1)[1]) for r in replicas)
         config = _test_config(
