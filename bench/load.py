@@ -11,8 +11,12 @@ server-side login row it must match. A rerun counts as done only when the logged
 ("Hello, <name>"); anything else (login form, error, timeout) is a failed rerun.
 
 Each level keeps the sessions of the level before and opens more (1, then 10, then 50 connected), so the
-server's RSS after each level is that of exactly that many sessions. The levels alternate between the
-two apps, Kindred first, so both see the same machine. Prints one markdown table.
+server's RSS after each level is that of exactly that many sessions. Within a level the two apps take
+alternating turns (`--slices`), so both see the same machine. Prints one markdown table.
+
+Rows: reruns per second (all sessions together, finished and drawn ones only), p50/p95 of one rerun's time
+from the BackMsg to `script_finished`, failed reruns, bytes received per rerun (and what it would be without
+the client's message cache), the server's RSS (its process tree) after the level.
 """
 
 from __future__ import annotations
@@ -126,6 +130,7 @@ class Level:
     p50_ms: float
     p95_ms: float
     kb_per_rerun: float
+    kb_uncached: float
     rss_mb: float
     load_average: float
 
@@ -162,7 +167,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start(name: str, script: Path, env: dict[str, str], folder: Path) -> Server:
+def _start(name: str, script: Path, env: dict[str, str], folder: Path, options: Sequence[str] = ()) -> Server:
     port = _free_port()
     log = folder / f"{name.split()[0].lower()}-server.log"
     process = subprocess.Popen(
@@ -182,6 +187,7 @@ def _start(name: str, script: Path, env: dict[str, str], folder: Path) -> Server
             "false",
             "--server.fileWatcherType",
             "none",
+            *options,
         ],
         cwd=ROOT,
         env=env,
@@ -305,19 +311,21 @@ async def _open(server: Server, clients: Sequence[Client]) -> list[tuple[Streaml
 
 async def _drive(
     server: Server, tabs: Sequence[tuple[StreamlitSession, Client]], seconds: float
-) -> tuple[list[float], list[str], int, float]:
-    """Every session reruns back to back until the time is up: latencies, failures, bytes, elapsed."""
+) -> tuple[list[float], list[str], tuple[int, int], float]:
+    """Every session reruns back to back until the time is up: latencies, failures, bytes received (and
+    without the client's cache), elapsed."""
     latencies: list[float] = []
     failures: list[str] = []
-    received = 0
+    received = uncached = 0
     start = time.perf_counter()
     deadline = start + seconds
 
     async def loop(tab: StreamlitSession, client: Client) -> None:
-        nonlocal received
+        nonlocal received, uncached
         while time.perf_counter() < deadline:
             result = await tab.rerun()
             received += result.bytes_received
+            uncached += result.bytes_uncached
             verdict = _verdict(result, client.marker)
             if verdict == "ok":
                 latencies.append(result.seconds)
@@ -325,7 +333,7 @@ async def _drive(
                 failures.append(verdict)
 
     await asyncio.gather(*(loop(tab, client) for tab, client in tabs))
-    return latencies, failures, received, time.perf_counter() - start
+    return latencies, failures, (received, uncached), time.perf_counter() - start
 
 
 def _percentile(values: Sequence[float], fraction: float) -> float:
@@ -335,32 +343,79 @@ def _percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def _profiler(server: Server, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server's threads for this long, as collapsed stacks (run under
+    `uv run --with py-spy`; it needs ptrace, e.g. root)."""
+    return subprocess.Popen(
+        [
+            "py-spy",
+            "record",
+            "--pid",
+            str(server.process.pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "50",
+        ]
+        + ["--format", "raw", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 async def _measure(
-    servers: dict[str, Server], clients: dict[str, list[Client]], seconds: float, levels: Sequence[int]
+    servers: dict[str, Server],
+    clients: dict[str, list[Client]],
+    seconds: float,
+    levels: Sequence[int],
+    slices: int,
+    profile: Path | None = None,
 ) -> tuple[list[Level], dict[str, float]]:
+    """Each level runs in `slices` turns per app, alternating, so a change in the machine's other load
+    falls on both apps alike."""
     idle = {name: server.rss_mb() for name, server in servers.items()}
     tabs: dict[str, list[tuple[StreamlitSession, Client]]] = {name: [] for name in servers}
     rows: list[Level] = []
     try:
         for level in levels:
             for name, server in servers.items():
-                have = len(tabs[name])
-                tabs[name] += await _open(server, clients[name][have:level])
-                latencies, failures, received, elapsed = await _drive(server, tabs[name], seconds)
-                reruns = len(latencies) + len(failures)
+                tabs[name] += await _open(server, clients[name][len(tabs[name]) : level])
+            latencies: dict[str, list[float]] = {name: [] for name in servers}
+            failures: dict[str, list[str]] = {name: [] for name in servers}
+            received = {name: [0, 0] for name in servers}
+            elapsed = dict.fromkeys(servers, 0.0)
+            load: dict[str, list[float]] = {name: [] for name in servers}
+            for turn in range(slices):
+                for name, server in servers.items():
+                    spy = None
+                    if profile is not None and level == max(levels) and turn == 0:
+                        out = profile.with_suffix(f".{name.split()[0].lower()}.txt")
+                        spy = _profiler(server, seconds / slices, out)
+                    done, failed, (got, uncached), took = await _drive(server, tabs[name], seconds / slices)
+                    if spy is not None:
+                        spy.wait()
+                    latencies[name] += done
+                    failures[name] += failed
+                    received[name][0] += got
+                    received[name][1] += uncached
+                    elapsed[name] += took
+                    load[name].append(os.getloadavg()[0])
+            for name, server in servers.items():
+                reruns = len(latencies[name]) + len(failures[name])
                 rows.append(
                     Level(
                         app=name,
                         sessions=level,
-                        seconds=elapsed,
+                        seconds=elapsed[name],
                         reruns=reruns,
-                        failed=len(failures),
-                        failures=tuple(sorted(set(failures))),
-                        p50_ms=statistics.median(latencies) * 1000 if latencies else float("nan"),
-                        p95_ms=_percentile(latencies, 0.95) * 1000,
-                        kb_per_rerun=received / max(1, reruns) / 1024,
+                        failed=len(failures[name]),
+                        failures=tuple(sorted(set(failures[name]))),
+                        p50_ms=statistics.median(latencies[name]) * 1000 if latencies[name] else float("nan"),
+                        p95_ms=_percentile(latencies[name], 0.95) * 1000,
+                        kb_per_rerun=received[name][0] / max(1, reruns) / 1024,
+                        kb_uncached=received[name][1] / max(1, reruns) / 1024,
                         rss_mb=server.rss_mb(),
-                        load_average=os.getloadavg()[0],
+                        load_average=statistics.mean(load[name]),
                     )
                 )
                 print(f"  {name}, {level} sessions: {rows[-1].per_second:.1f} reruns/s", file=sys.stderr)
@@ -373,7 +428,7 @@ async def _measure(
 def table(rows: Sequence[Level], idle: dict[str, float]) -> str:
     """The results as one markdown table, then what they say about the issue's targets."""
     lines = [
-        "| app | sessions | reruns/s | p50 ms | p95 ms | failed reruns | KB received/rerun "
+        "| app | sessions | reruns/s | p50 ms | p95 ms | failed reruns | KB received/rerun (uncached) "
         "| server RSS MB | load avg (1 min) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -383,7 +438,8 @@ def table(rows: Sequence[Level], idle: dict[str, float]) -> str:
         failed = f"{row.failed} ({', '.join(row.failures)})" if row.failed else "0"
         lines.append(
             f"| {row.app} | {row.sessions} | {row.per_second:.1f} | {row.p50_ms:.0f} | {row.p95_ms:.0f} "
-            f"| {failed} | {row.kb_per_rerun:.1f} | {row.rss_mb:.0f} | {row.load_average:.2f} |"
+            f"| {failed} | {row.kb_per_rerun:.1f} ({row.kb_uncached:.1f}) | {row.rss_mb:.0f} "
+            f"| {row.load_average:.2f} |"
         )
     by = {(row.app, row.sessions): row for row in rows}
     top, bottom = max(row.sessions for row in rows), min(row.sessions for row in rows)
@@ -404,7 +460,14 @@ def table(rows: Sequence[Level], idle: dict[str, float]) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
-def run(seconds: float = 20, levels: Sequence[int] = LEVELS) -> tuple[list[Level], dict[str, float]]:
+def run(
+    seconds: float = 20,
+    levels: Sequence[int] = LEVELS,
+    *,
+    slices: int = 2,
+    options: Sequence[str] = (),
+    profile: Path | None = None,
+) -> tuple[list[Level], dict[str, float]]:
     """Start both servers, measure every level, stop them; the rows and each server's idle RSS."""
     folder = Path(tempfile.mkdtemp(prefix="kindred-load-"))
     servers: dict[str, Server] = {}
@@ -414,9 +477,9 @@ def run(seconds: float = 20, levels: Sequence[int] = LEVELS) -> tuple[list[Level
         plain_script = folder / "plain_app.py"
         plain_script.write_text(PLAIN_APP)
         clients[PLAIN] = [Client({}, b"Hello, Plain") for _ in range(max(levels))]
-        servers[KINDRED] = _start(KINDRED, ROOT / "app.py", env, folder)
-        servers[PLAIN] = _start(PLAIN, plain_script, env, folder)
-        return asyncio.run(_measure(servers, clients, seconds, sorted(levels)))
+        servers[KINDRED] = _start(KINDRED, ROOT / "app.py", env, folder, options)
+        servers[PLAIN] = _start(PLAIN, plain_script, env, folder, options)
+        return asyncio.run(_measure(servers, clients, seconds, sorted(levels), slices, profile))
     finally:
         for server in servers.values():
             server.stop()
@@ -428,14 +491,40 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=20, help="how long each level runs (default 20)")
     parser.add_argument("--levels", type=int, nargs="+", default=list(LEVELS), help="sessions per level")
+    parser.add_argument(
+        "--slices", type=int, default=2, help="alternating turns per app per level (default 2)"
+    )
+    parser.add_argument(
+        "--server-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Streamlit option for both servers, e.g. runner.postScriptGC=false (repeatable)",
+    )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="FILE",
+        help="sample each server with py-spy during the top level into FILE.<app>.txt (collapsed stacks); "
+        "run as `uv run --with py-spy python bench/load.py --py-spy ...`",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    rows, idle = run(args.seconds, args.levels)
+    options = [
+        part
+        for option in args.server_option
+        for part in (f"--{option.split('=', 1)[0]}", option.split("=", 1)[1])
+    ]
+    rows, idle = run(
+        args.seconds, args.levels, slices=max(1, args.slices), options=options, profile=args.py_spy
+    )
     print(table(rows, idle))
     database = "PostgreSQL" if "TEST_DATABASE_URL" in os.environ else "SQLite"
     print(
-        f"\n{database}, {os.cpu_count()} CPUs, load average before/after: see the table; "
-        f"whole run {time.perf_counter() - started:.0f} s."
+        f"\n{database}; {os.cpu_count()} CPUs; {args.seconds:g} s per level in {args.slices} alternating "
+        f"turns per app; server options: {' '.join(options) or 'none'}; "
+        f"whole run {time.perf_counter() - started:.0f} s. "
+        "Load average: the machine's 1-minute average, over the level's turns."
     )
 
 

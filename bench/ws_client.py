@@ -36,6 +36,8 @@ class RunResult:
     messages: int
     status: str  # "ok", or why the rerun counts as failed
     texts: list[bytes] = field(default_factory=list)
+    # What would have been received without the client's message cache (a ref_hash counts as its message).
+    bytes_uncached: int = 0
 
 
 @dataclass
@@ -99,19 +101,24 @@ class StreamlitSession:
         assert self._socket is not None, "open() first"
         self._runs += 1
         received = 0
+        uncached = 0
         messages = 0
         texts: list[bytes] = []
+
+        def result(status: str) -> RunResult:
+            return RunResult(time.perf_counter() - start, received, messages, status, texts, uncached)
+
         start = time.perf_counter()
         await self._socket.send(self._rerun_message())
         deadline = start + timeout
         while True:
             left = deadline - time.perf_counter()
             if left <= 0:
-                return RunResult(time.perf_counter() - start, received, messages, "timeout", texts)
+                return result("timeout")
             try:
                 raw = await asyncio.wait_for(self._socket.recv(decode=False), left)
             except TimeoutError:
-                return RunResult(time.perf_counter() - start, received, messages, "timeout", texts)
+                return result("timeout")
             received += len(raw)
             messages += 1
             message = ForwardMsg()
@@ -120,7 +127,7 @@ class StreamlitSession:
             if kind == "ref_hash":
                 cached = self._cache.get(message.ref_hash)
                 if cached is None:
-                    return RunResult(time.perf_counter() - start, received, messages, "cache miss", texts)
+                    return result("cache miss")
                 cached.last_run = self._runs
                 message = ForwardMsg()
                 message.ParseFromString(cached.payload)
@@ -128,6 +135,7 @@ class StreamlitSession:
                 kind = message.WhichOneof("type")
             elif message.metadata.cacheable:
                 self._cache[message.hash] = _Cached(raw, self._runs)
+            uncached += len(raw)
             if kind == "new_session":
                 self.page_script_hash = message.new_session.page_script_hash
                 if message.new_session.config.max_cached_message_age:
@@ -141,7 +149,7 @@ class StreamlitSession:
                     if delta.new_element.WhichOneof("type") == "exception":
                         texts.append(raw)
                         self._expire()
-                        return RunResult(time.perf_counter() - start, received, messages, "exception", texts)
+                        return result("exception")
                 texts.append(raw)
             elif kind == "script_finished":
                 if message.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
@@ -150,7 +158,7 @@ class StreamlitSession:
                 status = "ok"
                 if message.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
                     status = "compile error"
-                return RunResult(time.perf_counter() - start, received, messages, status, texts)
+                return result(status)
 
     def _expire(self) -> None:
         """Forget cached messages not seen for max_cached_age runs, as the frontend does."""
