@@ -26,7 +26,10 @@ from __future__ import annotations
 import argparse
 import compileall
 import getpass
+import importlib
+import logging
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -60,6 +63,31 @@ def _compile_own_modules() -> bool:
     return compileall.compile_dir(ROOT / "program", quiet=2)
 
 
+# What the first login page imports that the server itself does not: numpy, pandas and pyarrow (about 1 s:
+# Streamlit imports them on the first call of any custom component, and streamlit-authenticator's cookie is
+# one), and the domain modules app.py's imports reach that this command has not imported yet. Never
+# program.ui or streamlit-authenticator: a custom component declared outside a script run is never
+# registered with the server, which then cannot serve its files (the cookie would never be set).
+WARM_UP_MODULES = (
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "program.keeping",
+    "program.intimacy",
+)
+
+
+def _warm_up() -> None:
+    """Import WARM_UP_MODULES while the server starts and the first browser loads Streamlit's frontend, so
+    the first script run finds them imported (an import it needs meanwhile waits for this one to finish)."""
+    for name in WARM_UP_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the script run imports it again and reports the error where it belongs
+            logging.getLogger("kindred").warning("warming up %s failed", name, exc_info=True)
+            return
+
+
 def _serve(streamlit_options: Sequence[str]) -> None:
     """Migrate before the server takes any request, then run Streamlit's own command line on app.py in
     this process (modules the migration imported stay imported for the app's first run). Never returns."""
@@ -67,6 +95,7 @@ def _serve(streamlit_options: Sequence[str]) -> None:
     _compile_own_modules()
     from streamlit.web import cli as streamlit_cli
 
+    threading.Thread(target=_warm_up, name="kindred-warm-up", daemon=True).start()
     streamlit_cli.main(args=["run", str(APP), *streamlit_options], prog_name="streamlit")
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import bcrypt
 from sqlalchemy.engine import Engine
@@ -122,15 +123,20 @@ def check_password_shape(password: str, repeat: str | None = None) -> str:
     return password
 
 
+def zxcvbn(password: str, user_inputs: list[str]) -> Any:
+    """zxcvbn's verdict on a password, imported on first use: its word lists load when someone sets a
+    password, not on every login page."""
+    from zxcvbn import zxcvbn as judge
+
+    return judge(password, user_inputs=user_inputs)
+
+
 def check_password(password: str, repeat: str | None = None, *, known: Sequence[str] = ()) -> str:
     """Return the password as it will be stored (login trims surrounding spaces) or raise AccountError.
 
     `known` holds words from the account (username, name) that make a password easy to guess. This
     takes a while (zxcvbn): never call it inside a write transaction.
     """
-    # Imported here: its word lists load only when someone sets a password, not for every login page.
-    from zxcvbn import zxcvbn
-
     password = check_password_shape(password, repeat)
     # zxcvbn ships a list of 30,000 common passwords and spots keyboard runs, repeats and dates;
     # a score of 0 or 1 means fewer than a million guesses would find it.
