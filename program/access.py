@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 
+from program.db import memo
 from program.models import (
     Agreement,
     AgreementPart,
@@ -75,11 +76,15 @@ def current_couple_id(*, session: Session, viewer: Viewer) -> int | None:
     """The couple the viewer is a current member of, if any."""
     if viewer.role != Role.PARTNER:
         return None
-    return session.exec(
-        select(CoupleMembership.couple_id).where(
-            CoupleMembership.person_id == viewer.person_id, col(CoupleMembership.left_at).is_(None)
-        )
-    ).first()
+    return memo(
+        session,
+        ("current_couple_id", viewer.person_id),
+        lambda: session.exec(
+            select(CoupleMembership.couple_id).where(
+                CoupleMembership.person_id == viewer.person_id, col(CoupleMembership.left_at).is_(None)
+            )
+        ).first(),
+    )
 
 
 def _grant_by_current_member() -> ColumnElement[bool]:
@@ -125,7 +130,13 @@ def couples_visible_to_therapist(*, session: Session, viewer: Viewer) -> list[in
         .having(func.count(func.distinct(TherapistGrant.partner_id)) == 2)
         .order_by(col(TherapistGrant.couple_id))
     )
-    return [int(couple_id) for couple_id in session.exec(granted)]
+    return list(
+        memo(
+            session,
+            ("couples_visible_to_therapist", viewer.person_id),
+            lambda: tuple(int(couple_id) for couple_id in session.exec(granted)),
+        )
+    )
 
 
 def can_view_couple(*, session: Session, viewer: Viewer, couple_id: int) -> bool:
@@ -143,10 +154,16 @@ def require_couple(*, session: Session, viewer: Viewer, couple_id: int) -> None:
 
 def _couple_partner_ids(session: Session, couple_id: int) -> list[int]:
     return list(
-        session.exec(
-            select(CoupleMembership.person_id).where(
-                CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None)
-            )
+        memo(
+            session,
+            ("couple_partner_ids", couple_id),
+            lambda: tuple(
+                session.exec(
+                    select(CoupleMembership.person_id).where(
+                        CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None)
+                    )
+                )
+            ),
         )
     )
 

@@ -6,10 +6,11 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -29,6 +30,7 @@ OWNER_ONLY_FOLDER = 0o700
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 log = logging.getLogger("kindred")
+T = TypeVar("T")
 
 
 def create_db_engine(database_url: str) -> Engine:
@@ -99,11 +101,82 @@ def _configure_sqlite(engine: Engine, database: Path | None) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+# The read session shared by every read of one unit of work (a Streamlit rerun), when one is open: one
+# connection and one transaction for the run instead of one per `read_session` block, and a memo for what
+# the run asks many times (the viewer's couple, its partners, a therapist's couples). See shared_reads.
+_shared: ContextVar[Session | None] = ContextVar("kindred_shared_read_session", default=None)
+_MEMO = "kindred_memo"
+_FLUSHED = "kindred_flushed"
+
+
+@contextmanager
+def shared_reads(engine: Engine) -> Iterator[None]:
+    """Let every `read_session(engine)` inside this block use one session (nested blocks reuse the outer).
+
+    Each read block still behaves as its own session would: its objects are detached when it ends, and an
+    error or anything it added rolls back. Every write committed meanwhile (write_session) ends the shared
+    transaction and clears the memo, so later reads in the block see it.
+    """
+    current = _shared.get()
+    if current is not None and current.get_bind() is engine:
+        yield
+        return
+    with Session(engine) as session:
+        token = _shared.set(session)
+        try:
+            yield
+        finally:
+            _shared.reset(token)
+
+
+def _end_shared_transaction() -> None:
+    """Something was written: the shared read session starts a new transaction, with an empty memo."""
+    session = _shared.get()
+    if session is not None:
+        session.rollback()
+        session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_on_flush(session: Session, _context: Any) -> None:
+    """A session that wrote forgets what it memoised; a shared read session marks that it must roll back."""
+    session.info.pop(_MEMO, None)
+    session.info[_FLUSHED] = True
+
+
+def memo(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()` once per read session (and per shared read transaction) for this key; forgotten on any
+    write. Write sessions always compute.
+
+    Only for values that are the same for everyone who asks with this key (the key names the viewer where
+    the answer depends on them), and that the callers do not change."""
+    if session.get_bind().get_execution_options().get(_WRITE, False):
+        return compute()  # a write session may change the answer with statements no flush event sees
+    cache: dict[Hashable, Any] = session.info.setdefault(_MEMO, {})
+    if key not in cache:
+        cache[key] = compute()
+    return cast(T, cache[key])
+
+
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
     """A session for reading; nothing it changes is committed."""
-    with Session(engine) as session:
-        yield session
+    shared = _shared.get()
+    if shared is None or shared.get_bind() is not engine:
+        with Session(engine) as session:
+            yield session
+        return
+    try:
+        yield shared
+    except BaseException:
+        shared.rollback()
+        shared.info.pop(_MEMO, None)
+        raise
+    finally:
+        if shared.info.pop(_FLUSHED, False) or shared.new or shared.dirty or shared.deleted:
+            shared.rollback()  # a read block's changes are never kept, as when its own session closed
+            shared.info.pop(_MEMO, None)
+        shared.expunge_all()  # its objects are detached, as they were when its own session closed
 
 
 def write_engine(engine: Engine) -> Engine:
@@ -123,11 +196,13 @@ def write_session(engine: Engine, *, commit_on: tuple[type[Exception], ...] = ()
             yield session
         except commit_on:
             session.commit()
+            _end_shared_transaction()
             raise
         except BaseException:
             session.rollback()
             raise
         session.commit()
+    _end_shared_transaction()
 
 
 def alembic_config(engine: Engine) -> Config:

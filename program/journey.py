@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 from program import access, audit, couples, pauses, reflections
 from program.access import Viewer
 from program.curriculum import STAGE_KEYS, ConversationExercise, PracticeLogExercise, Program, Stage
+from program.db import memo
 from program.models import (
     CoupleMembership,
     ExerciseRecord,
@@ -288,9 +289,19 @@ def load_journey(
     *, session: Session, viewer: Viewer, program: Program, now: datetime | None = None
 ) -> Journey:
     """Both partners' progress in a fixed number of queries, whatever their history; `now` decides whether
-    the partner is away (the solo track)."""
+    the partner is away (the solo track). Read once per read session (a rerun's menu and page share it)."""
     if viewer.role != Role.PARTNER:
         raise access.AccessDenied("Only partners have a journey through the program.")
+    if now is None:
+        return memo(
+            session,
+            ("journey", viewer.person_id, id(program)),
+            lambda: _load_journey(session=session, viewer=viewer, program=program, now=utcnow()),
+        )
+    return _load_journey(session=session, viewer=viewer, program=program, now=now)
+
+
+def _load_journey(*, session: Session, viewer: Viewer, program: Program, now: datetime) -> Journey:
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     progress = {viewer.person_id: PartnerProgress(viewer.person_id, viewer.display_name)}
     if couple_id is not None:
@@ -314,15 +325,22 @@ def load_journey(
         stage, step = questionnaire_step(submission, program)
         if stage:
             progress[submission.person_id].done.setdefault(stage, {})[step] = submission.submitted_at
-    for record in session.exec(
-        select(ExerciseRecord).where(
+    # Only the columns a step's completion needs: loading whole records decrypted every exercise's
+    # answers on every rerun of every partner page (about 27 ms for a year of history).
+    for person_id, stage, exercise, completed_at in session.exec(
+        select(
+            ExerciseRecord.person_id,
+            ExerciseRecord.stage,
+            ExerciseRecord.exercise,
+            ExerciseRecord.completed_at,
+        ).where(
             access.in_couple(ExerciseRecord.couple_id, couple_id),
             col(ExerciseRecord.person_id).in_(progress),
             col(ExerciseRecord.completed_at).is_not(None),
         )
     ):
-        assert record.completed_at is not None
-        progress[record.person_id].done.setdefault(record.stage, {})[record.exercise] = record.completed_at
+        assert completed_at is not None
+        progress[person_id].done.setdefault(stage, {})[exercise] = completed_at
     openings = (
         {
             o.stage: o.opened_at
@@ -343,7 +361,7 @@ def load_journey(
     else:
         assert couple_id is not None
         seen = access.partner_last_seen(session=session, viewer=viewer, couple_id=couple_id, stages=ORDER)
-        if seen is None or (now or utcnow()) - seen >= timedelta(days=AWAY_DAYS):
+        if seen is None or now - seen >= timedelta(days=AWAY_DAYS):
             solo = Solo.AWAY
     return Journey(program, couple_id, progress[viewer.person_id], partner, openings, pause, solo)
 

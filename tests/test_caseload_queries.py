@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from program import caseload, outcomes
 from program.access import Viewer
@@ -81,104 +81,116 @@ def _caseload_of(engine: Engine, couples: int) -> Viewer:
         therapist = _person(session, "dr.kim", Role.THERAPIST)
         session.add(TherapistApproval(person_id=therapist, approved_at=START, approved_by="test"))
         other = _person(session, "dr.lee", Role.THERAPIST)
-        for n in range(couples + 2):
-            couple = Couple()
-            session.add(couple)
-            session.flush()
-            assert couple.id is not None
-            partners = [_person(session, f"p{n}a"), _person(session, f"p{n}b")]
-            for person_id in partners:
-                session.add(CoupleMembership(couple_id=couple.id, person_id=person_id, joined_at=START))
-                # The last two couples: one grant only, and another therapist's couple.
-                if n < couples or (n == couples and person_id == partners[0]):
-                    session.add(
-                        TherapistGrant(
-                            couple_id=couple.id,
-                            therapist_id=therapist,
-                            partner_id=person_id,
-                            share_safety_screen=person_id == partners[0],
-                            granted_at=START,
-                        )
-                    )
-                elif n == couples + 1:
-                    session.add(
-                        TherapistGrant(
-                            couple_id=couple.id, therapist_id=other, partner_id=person_id, granted_at=START
-                        )
-                    )
-                for week in range(10):
-                    day = START + timedelta(weeks=week)
-                    session.add(
-                        CheckIn(
-                            person_id=person_id,
-                            couple_id=couple.id,
-                            week_start=day.date() - timedelta(days=day.weekday()),
-                            closeness=6,
-                            communication=6,
-                            conflict=6,
-                            trust=6,
-                            overall=(7 if week < 9 else 3) if n % 3 == 0 else 6,
-                            created_at=day,
-                            updated_at=day,
-                        )
-                    )
-                _submission(session, person_id, couple.id, BASELINE, 4, START)
-                _submission(
-                    session,
-                    person_id,
-                    couple.id,
-                    outcomes.stage_end_occasion(FIRST_STAGE.key),
-                    2,
-                    START + timedelta(weeks=4),
-                )
-                for exercise in FIRST_STAGE.exercises:
-                    session.add(
-                        ExerciseRecord(
-                            person_id=person_id,
-                            couple_id=couple.id,
-                            stage=FIRST_STAGE.key,
-                            exercise=exercise.key,
-                            data={},
-                            started_at=START,
-                            updated_at=START + timedelta(weeks=2),
-                            completed_at=START + timedelta(weeks=2),
-                        )
-                    )
-                session.add(SafetyScreen(person_id=person_id, flagged=n % 2 == 0, submitted_at=START))
-            session.add(StageOpening(couple_id=couple.id, stage=PROGRAM.stages[1].key, opened_at=START))
-            done = HomeworkAssignment(
-                couple_id=couple.id, title="Walk", due_on=TODAY - timedelta(days=9), assigned_by_id=therapist
-            )
-            late = HomeworkAssignment(
-                couple_id=couple.id,
-                title="Talk",
-                due_on=TODAY - timedelta(days=2),
-                assigned_by_id=therapist,
-                for_person_id=partners[1],
-            )
-            held = TherapySession(
-                couple_id=couple.id, therapist_id=therapist, held_on=TODAY - timedelta(days=6)
-            )
-            session.add_all([done, late, held])
-            session.flush()
-            assert done.id is not None and held.id is not None
-            for person_id, rating in zip(partners, (9, 5), strict=True):
-                session.add(
-                    HomeworkCompletion(assignment_id=done.id, person_id=person_id, completed_at=START)
-                )
-                session.add(
-                    SessionFeedback(
-                        session_id=held.id,
-                        person_id=person_id,
-                        heard=rating,
-                        goals=rating,
-                        approach=rating,
-                        overall=rating,
-                        submitted_at=datetime.combine(TODAY, datetime.min.time(), UTC),
-                    )
-                )
+        _add_couples(session, therapist, other, range(couples + 2), couples)
         session.commit()
         return Viewer(therapist, "dr.kim", "Dr.Kim", Role.THERAPIST)
+
+
+def grow_caseload(engine: Engine, therapist: Viewer, couples: int) -> None:
+    """`couples` more couples with full histories on the server: all but the last two in this therapist's
+    caseload (one of those has given one grant only, the other is another therapist's)."""
+    with Session(engine) as session:
+        first = len(session.exec(select(Couple.id)).all())
+        other = _person(session, f"dr.other{first}", Role.THERAPIST)
+        numbers = range(first, first + couples)
+        _add_couples(session, therapist.person_id, other, numbers, numbers[-2])
+        session.commit()
+
+
+def _add_couples(session: Session, therapist: int, other: int, numbers: range, granted_below: int) -> None:
+    """Couples numbered `numbers` (partners p<n>a, p<n>b), each with a full history; couples below
+    `granted_below` in the therapist's caseload, the next with one grant only, the rest another's."""
+    for n in numbers:
+        couple = Couple()
+        session.add(couple)
+        session.flush()
+        assert couple.id is not None
+        partners = [_person(session, f"p{n}a"), _person(session, f"p{n}b")]
+        for person_id in partners:
+            session.add(CoupleMembership(couple_id=couple.id, person_id=person_id, joined_at=START))
+            if n < granted_below or (n == granted_below and person_id == partners[0]):
+                session.add(
+                    TherapistGrant(
+                        couple_id=couple.id,
+                        therapist_id=therapist,
+                        partner_id=person_id,
+                        share_safety_screen=person_id == partners[0],
+                        granted_at=START,
+                    )
+                )
+            elif n > granted_below:
+                session.add(
+                    TherapistGrant(
+                        couple_id=couple.id, therapist_id=other, partner_id=person_id, granted_at=START
+                    )
+                )
+            for week in range(10):
+                day = START + timedelta(weeks=week)
+                session.add(
+                    CheckIn(
+                        person_id=person_id,
+                        couple_id=couple.id,
+                        week_start=day.date() - timedelta(days=day.weekday()),
+                        closeness=6,
+                        communication=6,
+                        conflict=6,
+                        trust=6,
+                        overall=(7 if week < 9 else 3) if n % 3 == 0 else 6,
+                        created_at=day,
+                        updated_at=day,
+                    )
+                )
+            _submission(session, person_id, couple.id, BASELINE, 4, START)
+            _submission(
+                session,
+                person_id,
+                couple.id,
+                outcomes.stage_end_occasion(FIRST_STAGE.key),
+                2,
+                START + timedelta(weeks=4),
+            )
+            for exercise in FIRST_STAGE.exercises:
+                session.add(
+                    ExerciseRecord(
+                        person_id=person_id,
+                        couple_id=couple.id,
+                        stage=FIRST_STAGE.key,
+                        exercise=exercise.key,
+                        data={},
+                        started_at=START,
+                        updated_at=START + timedelta(weeks=2),
+                        completed_at=START + timedelta(weeks=2),
+                    )
+                )
+            session.add(SafetyScreen(person_id=person_id, flagged=n % 2 == 0, submitted_at=START))
+        session.add(StageOpening(couple_id=couple.id, stage=PROGRAM.stages[1].key, opened_at=START))
+        done = HomeworkAssignment(
+            couple_id=couple.id, title="Walk", due_on=TODAY - timedelta(days=9), assigned_by_id=therapist
+        )
+        late = HomeworkAssignment(
+            couple_id=couple.id,
+            title="Talk",
+            due_on=TODAY - timedelta(days=2),
+            assigned_by_id=therapist,
+            for_person_id=partners[1],
+        )
+        held = TherapySession(couple_id=couple.id, therapist_id=therapist, held_on=TODAY - timedelta(days=6))
+        session.add_all([done, late, held])
+        session.flush()
+        assert done.id is not None and held.id is not None
+        for person_id, rating in zip(partners, (9, 5), strict=True):
+            session.add(HomeworkCompletion(assignment_id=done.id, person_id=person_id, completed_at=START))
+            session.add(
+                SessionFeedback(
+                    session_id=held.id,
+                    person_id=person_id,
+                    heard=rating,
+                    goals=rating,
+                    approach=rating,
+                    overall=rating,
+                    submitted_at=datetime.combine(TODAY, datetime.min.time(), UTC),
+                )
+            )
 
 
 @contextmanager

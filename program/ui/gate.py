@@ -22,7 +22,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from program import accounts, audit, sessions, throttle
 from program.access import Viewer
-from program.db import read_session, write_session
+from program.db import read_session, shared_reads, write_session
 from program.models import Role, utcnow
 from program.settings import Settings
 from program.ui import quick_exit, runtime
@@ -264,7 +264,7 @@ def authenticate() -> Viewer:
 
 def show_page(render: Callable[[Viewer], None], *roles: Role) -> None:
     """A page's whole body: check access, then draw it, with no traceback ever shown."""
-    with friendly_errors():
+    with friendly_errors(), shared_reads(runtime.engine()):  # app.py's, or (deep link) the page's own
         viewer = require(*roles)
         _enter_page(_page_key(render))
         retry_pending_saves(viewer)  # autosaves an earlier run could not write (disk full) go first
