@@ -76,12 +76,27 @@ def configure(keys: Sequence[str]) -> None:
         return  # every page run calls this; the same keys need no new keyring
     _keyring = MultiFernet([Fernet(key) for key in parse_keys(",".join(keys))])
     _keys = tuple(keys)
+    _changed()
 
 
 def unconfigure() -> None:
     """Forget the keyring (tests of a process that has none)."""
     global _keyring, _keys
     _keyring, _keys = None, ()
+    _changed()
+
+
+_generation = 0
+
+
+def _changed() -> None:
+    global _generation
+    _generation += 1
+
+
+def generation() -> int:
+    """A number that changes whenever the keyring does (the app checks it instead of re-reading keys)."""
+    return _generation
 
 
 def is_configured() -> bool:

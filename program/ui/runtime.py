@@ -43,9 +43,18 @@ def program() -> Program:
         st.stop()
 
 
+# The settings and keyring the engine was last resolved for: a page run asks for the engine a dozen times.
+_resolved: tuple[Settings, int, Engine] | None = None
+
+
 def engine() -> Engine:
     """The engine for the configured database, created and migrated once per process."""
+    global _resolved
     current = settings()
+    if _resolved is not None and _resolved[0] is current and _resolved[1] == crypto.generation():
+        return _resolved[2]
     # The keyring first: migrations and every read of free text need it.
     crypto.configure(current.encryption_key_list())
-    return _engine_for(current.database_url)
+    resolved = _engine_for(current.database_url)
+    _resolved = (current, crypto.generation(), resolved)
+    return resolved
