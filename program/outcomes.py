@@ -145,9 +145,9 @@ def status(
     the viewer's journey when the caller has already loaded it."""
     instrument = outcome_instrument(program, settings)
     progress = progress or journey.load_journey(session=session, viewer=viewer, program=program)
-    history = questionnaires.own_history(session=session, viewer=viewer, instrument=instrument.key)
+    history = questionnaires.sent_times(session=session, viewer=viewer, instrument=instrument.key)
     known = occasions(program)
-    when = {h.occasion: h.submitted_at for h in history if h.occasion in known}
+    when = {occasion: submitted_at for occasion, submitted_at in history if occasion in known}
     sent = {o: when[o] for o in known if o in when}
     due = due_occasions(progress, sent, follow_up_weeks=settings.follow_up_weeks, now=now)
     upcoming = next((o for o in known if o not in sent), None)

@@ -245,6 +245,23 @@ class SentAnswers:
     answers: dict[str, int | None]
 
 
+def sent_times(*, session: Session, viewer: Viewer, instrument: str) -> list[tuple[str, datetime]]:
+    """When the viewer sent each filling-in of one questionnaire in their current couple, oldest first: the
+    occasions alone, without reading any answers (own_history reads them all)."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    rows = session.exec(
+        select(QuestionnaireSubmission.occasion, QuestionnaireSubmission.submitted_at)
+        .where(
+            QuestionnaireSubmission.person_id == viewer.person_id,
+            access.in_couple(QuestionnaireSubmission.couple_id, couple_id),
+            QuestionnaireSubmission.instrument == instrument,
+            QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
+        )
+        .order_by(col(QuestionnaireSubmission.submitted_at))
+    )
+    return [(occasion, submitted_at) for occasion, submitted_at in rows if submitted_at is not None]
+
+
 def own_history(*, session: Session, viewer: Viewer, instrument: str) -> list[SentAnswers]:
     """Every sent filling-in of one questionnaire by the viewer in their current couple, oldest first."""
     couple_id = access.current_couple_id(session=session, viewer=viewer)
