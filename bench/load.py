@@ -487,7 +487,8 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Measure and print one markdown table."""
+    """Measure and print one markdown table; `argv` are this command's options (none: the defaults, so
+    another command can call main() without passing its own command line on)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=20, help="how long each level runs (default 20)")
     parser.add_argument("--levels", type=int, nargs="+", default=list(LEVELS), help="sessions per level")
@@ -508,8 +509,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="sample each server with py-spy during the top level into FILE.<app>.txt (collapsed stacks); "
         "run as `uv run --with py-spy python bench/load.py --py-spy ...`",
     )
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
+    args = parser.parse_args(list(argv or ()))
+    started, client_cpu = time.perf_counter(), time.process_time()
     options = [
         part
         for option in args.server_option
@@ -523,10 +524,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"\n{database}; {os.cpu_count()} CPUs; {args.seconds:g} s per level in {args.slices} alternating "
         f"turns per app; server options: {' '.join(options) or 'none'}; "
-        f"whole run {time.perf_counter() - started:.0f} s. "
+        f"whole run {time.perf_counter() - started:.0f} s, of which this client (seeding included) used "
+        f"{time.process_time() - client_cpu:.0f} s of CPU. "
         "Load average: the machine's 1-minute average, over the level's turns."
     )
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
