@@ -76,7 +76,7 @@ def _measure(size: int, runs: int, folder: Path) -> dict[str, Any]:
     from bench.floor import compare, element_counts, floor_script
     from bench.pages import CASES, reach
     from bench.progress_page import _count_queries
-    from bench.seed import add_operator_instrument, counts, seed
+    from bench.seed import DEMO_CASELOAD_EXTRA, DEMO_COUPLES, add_operator_instrument, counts, seed
     from program import caseload, crypto
     from program.access import Viewer
     from program.curriculum import load_program
@@ -103,6 +103,7 @@ def _measure(size: int, runs: int, folder: Path) -> dict[str, Any]:
             who: Viewer.of(session.exec(select(Person).where(Person.username == username)).one())
             for who, username in (("partner", seeded.demo.partners[0]), ("therapist", seeded.demo.therapist))
         }
+    caseload_size = DEMO_COUPLES + min(size, DEMO_CASELOAD_EXTRA)
     app_program = runtime.program()  # as the pages see it: with the operator's questionnaire
 
     def progress_load() -> None:
@@ -120,10 +121,11 @@ def _measure(size: int, runs: int, folder: Path) -> dict[str, Any]:
                 session=session, viewer=viewers["therapist"], program=app_program, settings=settings,
                 today=date.today(),
             )  # fmt: skip
-            assert len(rows) == 25, len(rows)
+            assert len(rows) == caseload_size, (len(rows), caseload_size)
 
     loads = {}
-    for name, work in (("progress of one couple", progress_load), ("caseload of 25 couples", caseload_load)):
+    caseload_name = f"caseload of {caseload_size} couples"
+    for name, work in (("progress of one couple", progress_load), (caseload_name, caseload_load)):
         work()
         loads[name] = {
             "median": statistics.median(_timed(work, runs)),

@@ -48,7 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WEEKS = 52
 CASELOAD = 25
 # Dr Rivera's caseload: the demo's own five couples and this many of the bulk ones.
-DEMO_CASELOAD_EXTRA = CASELOAD - 5
+DEMO_COUPLES = 5
+DEMO_CASELOAD_EXTRA = CASELOAD - DEMO_COUPLES
 CHUNK = 20_000
 # An operator's extra questionnaire, so the "More questionnaires" page is in the menu and has content.
 EXTRA_INSTRUMENT = ROOT / "tests" / "golden" / "test-instrument.toml"
