@@ -25,6 +25,9 @@ SKIPPED = frozenset({"bidi_component", "component_instance"})
 ROOTS = frozenset({"main", "sidebar", "event", "bottom"})
 HORIZONTAL = 1  # streamlit.proto.Block.FlexContainer.Direction.HORIZONTAL
 PASSWORD = 1  # streamlit.proto.TextInput.Type.PASSWORD
+# streamlit.proto.Dataframe.SelectionMode, in its order, as st.dataframe names them.
+SELECTION_MODES = ("single-row", "multi-row", "single-column", "multi-column", "single-cell", "multi-cell",
+                   "single-row-required")  # fmt: skip
 
 
 class _Script:
@@ -168,7 +171,11 @@ def _node(script: _Script, node: Any, depth: int) -> None:  # noqa: C901, PLR091
         script.add(depth, f"st.metric({label}, {value!r}, delta={delta!r})")
     elif kind in ("dataframe", "table"):
         script.frames.append(value)
-        script.add(depth, f"st.{kind}(frames[{len(script.frames) - 1}])")
+        selection = ""
+        if kind == "dataframe" and proto.selection_mode:
+            modes = [SELECTION_MODES[mode] for mode in proto.selection_mode]
+            selection = f", on_select='rerun', selection_mode={modes!r}, {script.key()}"
+        script.add(depth, f"st.{kind}(frames[{len(script.frames) - 1}]{selection})")
     elif kind == "plotly_chart":
         script.figures.append(proto.spec)
         script.add(depth, f"st.plotly_chart(figures[{len(script.figures) - 1}], {script.key()})")

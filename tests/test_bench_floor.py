@@ -24,7 +24,11 @@ charts, table = st.tabs(["Charts", "Table"])
 with charts:
     st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[4, 1, 6], name="<b>Ana</b>")))
     with st.expander("Show the numbers"):
-        st.dataframe(pd.DataFrame({"week": [1, 2], "overall": [4, 6]}))
+        st.dataframe(
+            pd.DataFrame({"week": [1, 2], "overall": [4, 6]}),
+            on_select="rerun",
+            selection_mode="single-row",
+        )
 with table:
     with st.form("f"):
         st.radio("Rating", ["overall", "trust"], index=1, horizontal=True)
@@ -56,6 +60,7 @@ def test_the_floor_draws_every_element_and_figure_the_page_drew(tmp_path: Path) 
     (page_chart,), (floor_chart,) = page.get("plotly_chart"), floor.get("plotly_chart")
     assert json.loads(floor_chart.proto.spec)["data"] == json.loads(page_chart.proto.spec)["data"]
     assert floor.dataframe[0].value.equals(page.dataframe[0].value)
+    assert list(floor.dataframe[0].proto.selection_mode) == list(page.dataframe[0].proto.selection_mode)
     assert [r.value for r in floor.radio] == ["trust"]
     assert floor.slider[0].value == 7
     assert floor.text_area[0].value == "typed"
