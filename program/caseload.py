@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from program import access, charts, journey, outcomes, scoring
 from program.access import AccessDenied, Viewer
 from program.curriculum import Program, Subscale
+from program.db import memo
 from program.models import (
     FEEDBACK_ITEMS,
     CheckIn,
@@ -379,7 +380,12 @@ def couple_row(
     if viewer.role != Role.THERAPIST:
         raise AccessDenied("Only a therapist has a caseload.")
     access.require_couple(session=session, viewer=viewer, couple_id=couple_id)
-    rows = _load(session, viewer, program, settings, today, [couple_id])
+    # Once per read session: the brief and the private tab each need the row in one rerun.
+    rows = memo(
+        session,
+        ("caseload_row", viewer.person_id, couple_id, id(program), id(settings), today),
+        lambda: _load(session, viewer, program, settings, today, [couple_id]),
+    )
     if not rows:
         raise AccessDenied("You do not have access to this couple.")
     return rows[0]

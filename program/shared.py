@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from program import access, journey, keeping
 from program.access import Viewer
 from program.curriculum import Program
+from program.db import memo
 from program.models import CheckIn, Person, Visibility
 
 
@@ -53,7 +54,20 @@ def describe_context(program: Program, context: str) -> str:
 def shared_with_viewer(
     *, session: Session, viewer: Viewer, couple_id: int, program: Program
 ) -> list[SharedText]:
-    """Other people's texts in this couple that the viewer may read, newest first (rules in access.py)."""
+    """Other people's texts in this couple that the viewer may read, newest first (rules in access.py).
+    Read once per read session (the therapist's view asks three times a rerun)."""
+    return list(
+        memo(
+            session,
+            ("shared_with_viewer", viewer.person_id, couple_id, id(program)),
+            lambda: _shared_with_viewer(session=session, viewer=viewer, couple_id=couple_id, program=program),
+        )
+    )
+
+
+def _shared_with_viewer(
+    *, session: Session, viewer: Viewer, couple_id: int, program: Program
+) -> tuple[SharedText, ...]:
     reflections = [
         r
         for r in access.readable_reflections(session=session, viewer=viewer, couple_id=couple_id)
@@ -104,4 +118,4 @@ def shared_with_viewer(
                 changed_at=changed_at,
             )
         )
-    return sorted(texts, key=lambda text: text.day, reverse=True)
+    return tuple(sorted(texts, key=lambda text: text.day, reverse=True))

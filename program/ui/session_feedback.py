@@ -8,9 +8,10 @@ from datetime import date
 import streamlit as st
 
 from program import charts, couples, session_feedback
-from program.access import AccessDenied, Viewer, readable_session_feedback
+from program.access import AccessDenied, SessionFeedbackView, Viewer, readable_session_feedback
 from program.db import read_session, write_session
 from program.models import utcnow
+from program.progress import Partner
 from program.session_feedback import FeedbackError, HeldSession
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm_for, show_own_flash
@@ -114,8 +115,7 @@ def render_therapist_feedback(viewer: Viewer, couple_id: int) -> None:
                 owner, f"The session on {_day(held_on)} is marked held. Each partner is asked to rate it."
             )
             st.rerun()
-    content = session_feedback.form()
-    chart = charts.session_feedback(partners, [h.held_on for h in held], ratings, content.short_labels)
+    chart = _feedback_chart(partners, tuple(h.held_on for h in held), tuple(ratings))
     if isinstance(chart, charts.EmptyChart):
         st.info(chart.message)
         return
@@ -124,6 +124,17 @@ def render_therapist_feedback(viewer: Viewer, couple_id: int) -> None:
     st.caption(md(chart.caption))
     with st.expander("Show the numbers as a table"):
         st.dataframe(chart.table, hide_index=True)
+
+
+# Keyed by the very data it draws (a few rows), so a figure is only ever reused for the same ratings the
+# viewer was just allowed to read; held read-only and shared, never copied per rerun (see ui/progress.py).
+@st.cache_resource(max_entries=64, ttl="1h", show_spinner=False)
+def _feedback_chart(
+    partners: tuple[Partner, ...],
+    held: tuple[date, ...],
+    ratings: tuple[SessionFeedbackView, ...],
+) -> charts.Chart | charts.EmptyChart:
+    return charts.session_feedback(partners, held, ratings, session_feedback.form().short_labels)
 
 
 def _mark(viewer: Viewer, couple_id: int, held_on: object) -> bool:
