@@ -331,6 +331,8 @@ async def _drive(
                 latencies.append(result.seconds)
             else:
                 failures.append(verdict)
+                if verdict == "connection closed":  # the server went away: nothing more to time here
+                    return
 
     await asyncio.gather(*(loop(tab, client) for tab, client in tabs))
     return latencies, failures, (received, uncached), time.perf_counter() - start

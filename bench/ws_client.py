@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 DEFAULT_MAX_CACHED_AGE = 2
@@ -109,7 +110,10 @@ class StreamlitSession:
             return RunResult(time.perf_counter() - start, received, messages, status, texts, uncached)
 
         start = time.perf_counter()
-        await self._socket.send(self._rerun_message())
+        try:
+            await self._socket.send(self._rerun_message())
+        except ConnectionClosed:
+            return result("connection closed")
         deadline = start + timeout
         while True:
             left = deadline - time.perf_counter()
@@ -119,6 +123,8 @@ class StreamlitSession:
                 raw = await asyncio.wait_for(self._socket.recv(decode=False), left)
             except TimeoutError:
                 return result("timeout")
+            except ConnectionClosed:
+                return result("connection closed")
             received += len(raw)
             messages += 1
             message = ForwardMsg()
