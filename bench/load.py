@@ -15,8 +15,9 @@ server's RSS after each level is that of exactly that many sessions. Within a le
 alternating turns (`--slices`), so both see the same machine. Prints one markdown table.
 
 Rows: reruns per second (all sessions together, finished and drawn ones only), p50/p95 of one rerun's time
-from the BackMsg to `script_finished`, failed reruns, bytes received per rerun (and what it would be without
-the client's message cache), the server's RSS (its process tree) after the level.
+from the BackMsg to `script_finished`, failed reruns, bytes received per rerun (websocket payloads after
+decompression; in brackets, what it would be without the client's message cache), the server's RSS (its
+process tree) after the level.
 """
 
 from __future__ import annotations
