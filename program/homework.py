@@ -13,6 +13,7 @@ from sqlmodel import Session, col, or_, select
 
 from program import access, audit
 from program.access import AccessDenied, Viewer
+from program.db import memo
 from program.models import CoupleMembership, HomeworkAssignment, HomeworkCompletion, Person, Role
 
 MAX_TITLE_CHARS = 160
@@ -142,7 +143,18 @@ def _for_viewer(viewer: Viewer, couple_id: int) -> tuple[ColumnElement[bool], ..
 
 def for_partner(*, session: Session, viewer: Viewer, today: date) -> list[HomeworkItem]:
     """The viewer's homework from their therapist in their current couple: open first (soonest due first),
-    then what they did in the last two weeks. Homework for the other partner alone never appears."""
+    then what they did in the last two weeks. Homework for the other partner alone never appears.
+    Read once per read session (home asks twice a rerun)."""
+    return list(
+        memo(
+            session,
+            ("homework_for_partner", viewer.person_id, today),
+            lambda: tuple(_for_partner(session=session, viewer=viewer, today=today)),
+        )
+    )
+
+
+def _for_partner(*, session: Session, viewer: Viewer, today: date) -> list[HomeworkItem]:
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     if couple_id is None:
         return []

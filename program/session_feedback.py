@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from program import access, audit, couples
 from program.access import AccessDenied, Viewer
 from program.curriculum import CONTENT_DIR, read_content
+from program.db import memo
 from program.models import FEEDBACK_ITEMS, CoupleMembership, Person, Role, SessionFeedback, TherapySession
 from program.progress import Partner
 
@@ -172,10 +173,20 @@ def due_for_partner(*, session: Session, viewer: Viewer, today: date) -> list[He
     Only sessions of the viewer's CURRENT couple (a session of a couple that ended is never due in the
     next one), held since the viewer joined it, not yet rated by them, and held within the last DUE_DAYS
     (14) days of `today`, the viewer's own calendar day; older sessions are no longer asked about. Empty
-    for therapists and for partners without a couple.
+    for therapists and for partners without a couple. Read once per read session (home asks twice).
     """
     if viewer.role != Role.PARTNER:
         return []
+    return list(
+        memo(
+            session,
+            ("feedback_due_for_partner", viewer.person_id, today),
+            lambda: tuple(_due_for_partner(session=session, viewer=viewer, today=today)),
+        )
+    )
+
+
+def _due_for_partner(*, session: Session, viewer: Viewer, today: date) -> list[HeldSession]:
     membership = session.exec(
         select(CoupleMembership).where(
             CoupleMembership.person_id == viewer.person_id, col(CoupleMembership.left_at).is_(None)
