@@ -314,17 +314,22 @@ def _load_journey(*, session: Session, viewer: Viewer, program: Program, now: da
             progress[person_id].pronouns = pronouns
     # Only what was done in this couple (or, solo, before joining any) counts: a new couple starts its
     # own program for both partners.
-    for submission in session.exec(
-        select(QuestionnaireSubmission).where(
+    for person_id, instrument, occasion, submitted_at in session.exec(
+        select(
+            QuestionnaireSubmission.person_id,
+            QuestionnaireSubmission.instrument,
+            QuestionnaireSubmission.occasion,
+            QuestionnaireSubmission.submitted_at,
+        ).where(
             access.in_couple(QuestionnaireSubmission.couple_id, couple_id),
             col(QuestionnaireSubmission.person_id).in_(progress),
             QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
         )
     ):
-        assert submission.submitted_at is not None
-        stage, step = questionnaire_step(submission, program)
+        assert submitted_at is not None
+        stage, step = _step(instrument, occasion, program)
         if stage:
-            progress[submission.person_id].done.setdefault(stage, {})[step] = submission.submitted_at
+            progress[person_id].done.setdefault(stage, {})[step] = submitted_at
     # Only the columns a step's completion needs: loading whole records decrypted every exercise's
     # answers on every rerun of every partner page (about 27 ms for a year of history).
     for person_id, stage, exercise, completed_at in session.exec(
@@ -370,12 +375,16 @@ def questionnaire_step(
     submission: QuestionnaireSubmission | access.SubmissionView, program: Program
 ) -> tuple[str | None, str]:
     """The stage and step a sent questionnaire completes ("assessment", "questionnaire"), or (None, "")."""
+    return _step(submission.instrument, submission.occasion, program)
+
+
+def _step(instrument: str, occasion: str, program: Program) -> tuple[str | None, str]:
     checks = {stage.check: stage.key for stage in program.stages}
-    if submission.occasion == BASELINE and submission.instrument == program.assessment.overview.questionnaire:
+    if occasion == BASELINE and instrument == program.assessment.overview.questionnaire:
         return ASSESSMENT, "questionnaire"
-    stage = checks.get(submission.instrument)
+    stage = checks.get(instrument)
     for when in ("start", "end"):
-        if stage and submission.occasion == stage_occasion(stage, when):
+        if stage and occasion == stage_occasion(stage, when):
             return stage, f"check-{when}"
     return None, ""
 
