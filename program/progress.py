@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -119,41 +119,30 @@ class ProgressData:
 
 
 def data_version(*, session: Session, couple_id: int) -> tuple[object, ...]:
-    """Changes whenever anything the charts draw changes: the cache key for a couple's figures."""
-    versions: list[object] = []
-    for table, stamp in (
-        (CheckIn, CheckIn.updated_at),
-        (QuestionnaireSubmission, QuestionnaireSubmission.updated_at),
-        (ExerciseRecord, ExerciseRecord.updated_at),
-    ):
-        versions.extend(
-            session.exec(select(func.count(), func.max(stamp)).where(col(table.couple_id) == couple_id)).one()
-        )
-    # Shared goals: a proposal, an edit or a withdrawal moves updated_at; confirmations and ratings add rows.
-    versions.extend(
-        session.exec(
-            select(func.count(), func.max(CoupleGoal.updated_at)).where(CoupleGoal.couple_id == couple_id)
-        ).one()
-    )
+    """Changes whenever anything the charts draw changes: the cache key for a couple's figures. One
+    statement (each count and latest change a scalar subquery), as every rerun of a chart page asks."""
     goal_ids = select(CoupleGoal.id).where(CoupleGoal.couple_id == couple_id)
-    versions.extend(
-        session.exec(
-            select(func.count(), func.max(GoalConfirmation.confirmed_at)).where(
-                col(GoalConfirmation.goal_id).in_(goal_ids)
-            )
-        ).one()
-    )
-    versions.extend(
-        session.exec(
-            select(func.count(), func.max(GoalRating.rated_at)).where(col(GoalRating.goal_id).in_(goal_ids))
-        ).one()
-    )
-    members = session.exec(
-        select(func.count(), func.max(CoupleMembership.joined_at)).where(
-            CoupleMembership.couple_id == couple_id
-        )
-    ).one()
-    return (*versions, *members)
+    per_table: list[tuple[Any, Any, Any]] = [
+        (CheckIn, CheckIn.updated_at, col(CheckIn.couple_id) == couple_id),
+        (
+            QuestionnaireSubmission,
+            QuestionnaireSubmission.updated_at,
+            col(QuestionnaireSubmission.couple_id) == couple_id,
+        ),
+        (ExerciseRecord, ExerciseRecord.updated_at, col(ExerciseRecord.couple_id) == couple_id),
+        # Shared goals: a proposal, an edit or a withdrawal moves updated_at; confirmations and ratings add
+        # rows.
+        (CoupleGoal, CoupleGoal.updated_at, col(CoupleGoal.couple_id) == couple_id),
+        (GoalConfirmation, GoalConfirmation.confirmed_at, col(GoalConfirmation.goal_id).in_(goal_ids)),
+        (GoalRating, GoalRating.rated_at, col(GoalRating.goal_id).in_(goal_ids)),
+        (CoupleMembership, CoupleMembership.joined_at, col(CoupleMembership.couple_id) == couple_id),
+    ]
+    columns = [
+        select(aggregate).select_from(table).where(where).scalar_subquery()
+        for table, stamp, where in per_table
+        for aggregate in (func.count(), func.max(stamp))
+    ]
+    return tuple(session.execute(select(*columns)).one())
 
 
 def load_progress(*, session: Session, viewer: Viewer, couple_id: int, program: Program) -> ProgressData:
