@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -56,17 +57,25 @@ def _database(folder: Path) -> Iterator[str]:
         yield url
 
 
-def measure(size: int, runs: int) -> dict[str, Any]:
-    """Seed one database of this size and measure every page on it (in this process)."""
+def measure(size: int, runs: int, keep: bool = False) -> dict[str, Any]:
+    """Seed one database of this size and measure every page on it (in this process). The data folder
+    (an SQLite file of ~350 MB at 10,000 couples, and each page's floor script) is deleted afterwards
+    unless kept."""
     folder = Path(tempfile.mkdtemp(prefix=f"kindred-bench-{size}-"))
-    with _database(folder) as url:
-        os.environ.update(
-            KINDRED_DATA_DIR=str(folder),
-            KINDRED_DATABASE_URL=url,
-            KINDRED_COOKIE_KEY=COOKIE_KEY,
-            KINDRED_BCRYPT_ROUNDS="4",
-        )
-        return _measure(size, runs, folder)
+    try:
+        with _database(folder) as url:
+            os.environ.update(
+                KINDRED_DATA_DIR=str(folder),
+                KINDRED_DATABASE_URL=url,
+                KINDRED_COOKIE_KEY=COOKIE_KEY,
+                KINDRED_BCRYPT_ROUNDS="4",
+            )
+            return _measure(size, runs, folder)
+    finally:
+        if keep:
+            print(f"[{size}] kept {folder} (the database and each page's floor-N.py)", flush=True)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _measure(size: int, runs: int, folder: Path) -> dict[str, Any]:
@@ -232,11 +241,14 @@ def main() -> None:
         "--runs", type=int, default=RUNS, help="warm reruns per page (at least 20 for the table)"
     )
     parser.add_argument("--out", type=Path, help="also write the markdown table to this file")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep each size's data folder (database, floor scripts)"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        args.result.write_text(json.dumps(measure(args.one, args.runs)))
+        args.result.write_text(json.dumps(measure(args.one, args.runs, args.keep)))
         return
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     command = "uv run python -m bench " + " ".join(sys.argv[1:])
@@ -258,6 +270,7 @@ def main() -> None:
                     str(args.runs),
                     "--result",
                     str(result),
+                    *(["--keep"] if args.keep else []),
                 ],
                 check=True,
                 cwd=ROOT,
