@@ -244,13 +244,20 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep each size's data folder (database, floor scripts)"
     )
+    parser.add_argument(
+        "--parts",
+        default="pages,load,coldstart",
+        help="what to measure, comma-separated: pages (per size), load (bench/load.py: concurrent sessions "
+        "and RSS), coldstart (bench/coldstart.py: spawn to the first login form); default all three",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
         args.result.write_text(json.dumps(measure(args.one, args.runs, args.keep)))
         return
-    sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    parts = {part.strip() for part in args.parts.split(",") if part.strip()}
+    sizes = [int(size) for size in args.sizes.split(",") if size.strip()] if "pages" in parts else []
     command = "uv run python -m bench " + " ".join(sys.argv[1:])
     print(_machine(), flush=True)
     print(f"Command: {command.strip()}", flush=True)
@@ -276,10 +283,22 @@ def main() -> None:
                 cwd=ROOT,
             )
             results.append(json.loads(result.read_text()))
+    tables = [table(results, args.runs)] if results else []
+    # The server-level measures run real servers (one at a time, after the pages, never beside them).
+    for part, script in (("load", "load.py"), ("coldstart", "coldstart.py")):
+        if part in parts:
+            print(f"== {script}", flush=True)
+            done = subprocess.run(
+                [sys.executable, str(ROOT / "bench" / script)],
+                check=True,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            print(done.stdout, flush=True)
+            tables.append(done.stdout)
     minutes = (time.perf_counter() - started) / 60
-    report = f"{_machine()}\n\nCommand: `{command.strip()}` (took {minutes:.1f} min)\n\n" + table(
-        results, args.runs
-    )
+    report = f"{_machine()}\n\nCommand: `{command.strip()}` (took {minutes:.1f} min)\n\n" + "\n".join(tables)
     print(report)
     if args.out:
         args.out.write_text(report)
