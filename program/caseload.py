@@ -456,7 +456,9 @@ def _load(
     ):
         if couple_id is not None and ours(couple_id, person_id):
             checkins[(couple_id, person_id)].append(CheckinPoint(week, overall, _utc(updated)))
-            active(couple_id, person_id, updated)
+    # A year of weekly check-ins is ~100 rows a couple: their latest change once per partner, not per row.
+    for (couple_id, person_id), weeks in checkins.items():
+        active(couple_id, person_id, max((w.at for w in weeks if w.at), default=None))
     latest_sent = (
         select(
             QuestionnaireSubmission.couple_id,
