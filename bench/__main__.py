@@ -292,7 +292,7 @@ def main() -> None:
                 [sys.executable, str(ROOT / "bench" / script)],
                 check=True,
                 cwd=ROOT,
-                capture_output=True,
+                stdout=subprocess.PIPE,  # the table; progress and errors go to the terminal
                 text=True,
             )
             print(done.stdout, flush=True)
