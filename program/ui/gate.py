@@ -144,7 +144,7 @@ def _authenticator(settings: Settings) -> stauth.Authenticate:
 class _OnDemand:
     """Authenticate, made on first use. Making it mounts the cookie component, and a process's first
     component call imports pandas, numpy and pyarrow (about 1 s): a first visit without a cookie (the
-    login form) never needs it, so it does not pay for it."""
+    login form) and a logged-in rerun never need it, so neither pays for it."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -271,9 +271,6 @@ def authenticate() -> Viewer:
     authenticator = _authenticator(settings)
     viewer = _resume(engine, settings, authenticator, now)
     if viewer is not None:
-        # Logged in: keep the cookie component mounted, so that logging out deletes the cookie at once
-        # (a component first mounted in the logout run may not have run before a quick reload).
-        authenticator.cookie_controller  # noqa: B018 (the attribute makes Authenticate)
         st.sidebar.caption(f"Signed in as **{md(viewer.display_name)}**")
         session_id = st.session_state.get(SESSION_ID)
         st.sidebar.button(
