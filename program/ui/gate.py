@@ -11,10 +11,11 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Literal
 
 import jwt
 import streamlit as st
+import streamlit_authenticator as stauth
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from streamlit.delta_generator import DeltaGenerator
@@ -29,9 +30,6 @@ from program.ui.errors import friendly_errors
 from program.ui.navigation import routed_viewer
 from program.ui.text import md
 from program.ui.widgets import retry_pending_saves
-
-if TYPE_CHECKING:
-    import streamlit_authenticator as stauth
 
 ROLE_LABELS = {Role.PARTNER: "a partner in a couple", Role.THERAPIST: "a therapist"}
 WRONG_LOGIN = accounts.WRONG_LOGIN
@@ -132,33 +130,11 @@ def _page_key(render: Callable[..., object]) -> str:
 
 
 def _authenticator(settings: Settings) -> stauth.Authenticate:
-    """One Authenticate per run, made when the run first uses it (it mounts the cookie component); we use
-    it for the cookie only.
+    """One Authenticate per run (it mounts the cookie component); we use it for the cookie only.
 
     Our own login form checks passwords (accounts.attempt_login): the library's form checks the
     password before anything we could count, and cannot be told to spend equal time on every refusal.
     """
-    return cast("stauth.Authenticate", _OnDemand(settings))
-
-
-class _OnDemand:
-    """Authenticate, made on first use. Making it mounts the cookie component, and a process's first
-    component call imports pandas, numpy and pyarrow (about 1 s): a first visit without a cookie (the
-    login form) and a logged-in rerun never need it, so neither pays for it."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._made: stauth.Authenticate | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._made is None:
-            self._made = _make_authenticator(self._settings)
-        return getattr(self._made, name)
-
-
-def _make_authenticator(settings: Settings) -> stauth.Authenticate:
-    import streamlit_authenticator as stauth  # noqa: PLC0415 (only where a cookie is read, set or deleted)
-
     return stauth.Authenticate(
         {"usernames": {}},
         cookie_name=settings.cookie_name,
@@ -209,9 +185,7 @@ def _resume(
             authenticator.logout(location="unrendered")
             return None
     elif not state.get("logout"):
-        # No cookie of ours at all (a first visit): nothing to read, and no component to mount for it.
-        has_cookie = settings.cookie_name in st.context.cookies
-        token = _read_cookie(authenticator) if has_cookie else None
+        token = _read_cookie(authenticator)
         if token is not None:
             with read_session(engine) as session:
                 resumed = sessions.resume_from_cookie(
