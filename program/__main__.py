@@ -63,13 +63,15 @@ def _compile_own_modules() -> bool:
     return compileall.compile_dir(ROOT / "program", quiet=2)
 
 
-# What the first login page imports that the server itself does not: the domain modules app.py's imports
-# reach that this command has not imported yet. Not numpy, pandas and pyarrow (about 1 s, which Streamlit
-# imports on the first call of any custom component): the login page mounts no component unless a cookie
-# is there to read (program/ui/gate.py), and importing them here only competed for the CPU with the
-# server's start. Never program.ui or streamlit-authenticator: a custom component declared outside a
-# script run is never registered with the server, which then cannot serve its files.
+# What the first login page imports that the server itself does not: numpy, pandas and pyarrow (about 1 s:
+# Streamlit imports them on the first call of any custom component, and streamlit-authenticator's cookie is
+# one), and the domain modules app.py's imports reach that this command has not imported yet. Never
+# program.ui or streamlit-authenticator: a custom component declared outside a script run is never
+# registered with the server, which then cannot serve its files (the cookie would never be set).
 WARM_UP_MODULES = (
+    "numpy",
+    "pandas",
+    "pyarrow",
     "program.keeping",
     "program.intimacy",
 )
