@@ -73,16 +73,10 @@ def logged_in_page(page_file: str, engine: Engine, viewer: Any, timeout: int = 6
     """An AppTest of one page file with this person logged in, as the login form leaves the session."""
     from streamlit.testing.v1 import AppTest
 
-    from program.ui.gate import SESSION_ID
-    from tests.factories import start_login_session
+    from tests.ui.helpers import as_viewer
 
     page = AppTest.from_file(str(ROOT / "pages" / page_file), default_timeout=timeout)
-    page.session_state[SESSION_ID] = start_login_session(engine, viewer)
-    page.session_state["authentication_status"] = True
-    page.session_state["username"] = viewer.username
-    page.session_state["name"] = viewer.display_name
-    page.session_state["roles"] = [viewer.role]
-    return page
+    return as_viewer(page, viewer, engine)
 
 
 def interleaved_times(page: Any, floor: Any, runs: int) -> tuple[list[float], list[float]]:

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from program import db
@@ -23,6 +22,7 @@ from program.__main__ import main
 from program.db import alembic_config, create_db_engine, head_revision, migrate, schema_is_current
 from tests.conftest import ROOT, TEST_COOKIE_KEY, TEST_ENCRYPTION_KEYS
 from tests.databases import fresh_database
+from tests.test_caseload_queries import _counting
 from tests.ui.helpers import app
 
 HEAD = ScriptDirectory(str(db.MIGRATIONS_DIR)).get_current_head()
@@ -36,16 +36,8 @@ def _versions(engine: Engine) -> list[str]:
 
 
 def _statements(engine: Engine, work: Any) -> list[str]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with _counting(engine) as seen:
         work()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     return seen
 
 
