@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from program.db import shared_reads
+from program.infra.db import shared_reads
 from program.ui import runtime
 from program.ui.errors import friendly_errors
 from program.ui.gate import authenticate

@@ -6,8 +6,8 @@ folder, or on a fresh database of the PostgreSQL server that TEST_DATABASE_URL n
 1. seed the couples in bulk (bench/seed.py), with the measured couple and their therapist;
 2. per page (bench/pages.py): warm AppTest reruns of the app on that page, interleaved with reruns of its
    floor (bench/floor.py), the median and p95 of each, their ratio, and the SQL statements of one rerun;
-3. one couple's progress load (program.progress.load_progress) and the therapist's caseload
-   (program.caseload.load_caseload), medians and statements.
+3. one couple's progress load (program.charts.progress_data.load_progress) and the therapist's caseload
+   (program.therapist.caseload.load_caseload), medians and statements.
 The parent prints the machine, the command and one markdown table (and writes it to --out).
 These machines are shared and noisy: compare ratios, not absolute times.
 """
@@ -86,13 +86,14 @@ def _measure(size: int, runs: int, folder: Path) -> dict[str, Any]:
     from bench.pages import CASES, reach
     from bench.progress_page import _count_queries
     from bench.seed import DEMO_CASELOAD_EXTRA, DEMO_COUPLES, add_operator_instrument, counts, seed
-    from program import caseload, crypto
-    from program.access import Viewer
-    from program.curriculum import load_program
-    from program.db import create_db_engine, migrate, read_session
-    from program.models import Person
-    from program.progress import load_progress
-    from program.settings import get_settings
+    from program.charts.progress_data import load_progress
+    from program.course.curriculum import load_program
+    from program.infra import crypto
+    from program.infra.db import create_db_engine, migrate, read_session
+    from program.infra.models import Person
+    from program.infra.settings import get_settings
+    from program.privacy.viewer import Viewer
+    from program.therapist import caseload
     from program.ui import runtime
 
     settings = get_settings()

@@ -2,7 +2,8 @@
 
 Run: `uv run python bench/caseload_page.py`. Each size is seeded in its own SQLite file (every couple with a
 full history: check-ins, the outcome measure, exercises, homework, sessions rated, safety screens; the seed
-of tests/test_caseload_queries.py) and measured in its own process. The floor is a plain script that draws
+of tests/therapist/test_caseload_queries.py) and measured in its own
+process. The floor is a plain script that draws
 the page's elements (title, table, alerts, the open box and button) from memory. Page and floor are rerun
 in AppTest, interleaved; it prints the medians, their ratio (these machines are shared and noisy: compare
 ratios, not times) and the SQL statements one rerun makes.
@@ -54,11 +55,11 @@ def measure(couples: int) -> None:
     from streamlit.testing.v1 import AppTest
 
     from bench.progress_page import _count_queries, interleaved_medians, logged_in_page
-    from program import crypto
-    from program.db import create_db_engine, migrate
-    from program.settings import get_settings
+    from program.infra import crypto
+    from program.infra.db import create_db_engine, migrate
+    from program.infra.settings import get_settings
     from program.ui import runtime
-    from tests.test_caseload_queries import _caseload_of
+    from tests.therapist.test_caseload_queries import _caseload_of
 
     crypto.configure(get_settings().encryption_key_list())
     engine = create_db_engine(get_settings().database_url)

@@ -11,7 +11,7 @@ server-side login row it must match. A rerun counts as done only when the logged
 ("Hello, <name>"); anything else (login form, error, timeout) is a failed rerun.
 
 Each level keeps the sessions of the level before and opens more (1, then 10, then 50 connected), so the
-server's RSS after each level is that of exactly that many sessions. Within a level the two apps take
+server's RSS after each level is that of exactly that many login_sessions. Within a level the two apps take
 alternating turns (`--slices`), so both see the same machine. Prints one markdown table.
 
 Rows: reruns per second (all sessions together, finished and drawn ones only), p50/p95 of one rerun's time
@@ -120,7 +120,7 @@ class Server:
 
 @dataclass(frozen=True)
 class Level:
-    """One app under one number of concurrent sessions."""
+    """One app under one number of concurrent login_sessions."""
 
     app: str
     sessions: int
@@ -219,11 +219,11 @@ def _seed(folder: Path) -> dict[str, str]:
         "KINDRED_BCRYPT_ROUNDS": "4",
     }
     os.environ.update(env)
-    from program import crypto
-    from program.curriculum import load_program
-    from program.db import create_db_engine, migrate
-    from program.demo import load_demo
-    from program.settings import get_settings
+    from program.course.curriculum import load_program
+    from program.infra import crypto
+    from program.infra.db import create_db_engine, migrate
+    from program.infra.settings import get_settings
+    from program.ops.demo import load_demo
 
     get_settings.cache_clear()
     crypto.configure(get_settings().encryption_key_list())
@@ -248,15 +248,15 @@ def _kindred_clients(count: int) -> list[Client]:
     import jwt
     from sqlmodel import col, select
 
-    from program import sessions
-    from program.db import create_db_engine, write_session
-    from program.demo import CASELOAD_USERNAMES, MAIN_USERNAMES
-    from program.models import Person, Role
-    from program.settings import get_settings
+    from program.auth import login_sessions
+    from program.infra.db import create_db_engine, write_session
+    from program.infra.models import Person, Role
+    from program.infra.settings import get_settings
+    from program.ops.demo import CASELOAD_USERNAMES, MAIN_USERNAMES
 
     settings = get_settings()
     engine = create_db_engine(settings.database_url)
-    policies = sessions.Policies.from_settings(settings)
+    policies = login_sessions.Policies.from_settings(settings)
     clients = []
     now = datetime.now(UTC)
     with write_session(engine) as session:
@@ -271,10 +271,10 @@ def _kindred_clients(count: int) -> list[Client]:
             exp_date = now.timestamp() + settings.cookie_lifetime_days() * 86400 + number / 1000
             cookie = jwt.encode({"username": person.username, "exp_date": exp_date}, COOKIE_KEY, "HS256")
             exp_date = jwt.decode(cookie, COOKIE_KEY, algorithms=["HS256"])["exp_date"]
-            sessions.start(
+            login_sessions.start(
                 session=session,
                 person=person,
-                token=sessions.token_id(person.username, exp_date),
+                token=login_sessions.token_id(person.username, exp_date),
                 now=now,
                 policies=policies,
             )

@@ -24,9 +24,9 @@ def main() -> None:
     """Measure and print."""
     from sqlmodel import select
 
-    from program.access import Viewer
-    from program.db import read_session
-    from program.models import Person
+    from program.infra.db import read_session
+    from program.infra.models import Person
+    from program.privacy.viewer import Viewer
     from program.ui import runtime
 
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-outcome-"))

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from program.access import Viewer
+from program.privacy.viewer import Viewer
 
 ROOT = Path(__file__).resolve().parent.parent
 OPEN_CHOICE, OPEN_BUTTON = "kindred_caseload_open_choice", "kindred_caseload_open"

@@ -39,11 +39,11 @@ def _setup(folder: Path, weeks: int) -> tuple[Engine, Any]:
         KINDRED_COOKIE_KEY="benchmark-only-cookie-key-0123456789abcdef",
         KINDRED_BCRYPT_ROUNDS="4",
     )
-    from program import crypto
-    from program.curriculum import load_program
-    from program.db import create_db_engine, migrate
-    from program.demo import load_demo
-    from program.settings import get_settings
+    from program.course.curriculum import load_program
+    from program.infra import crypto
+    from program.infra.db import create_db_engine, migrate
+    from program.infra.settings import get_settings
+    from program.ops.demo import load_demo
 
     get_settings.cache_clear()
     crypto.configure(get_settings().encryption_key_list())  # as the app does before making its engine
@@ -219,11 +219,11 @@ def main() -> None:
     """Measure and print."""
     from sqlmodel import select
 
-    from program.access import Viewer
-    from program.curriculum import load_program
-    from program.db import read_session
-    from program.models import Person
-    from program.progress import load_progress
+    from program.charts.progress_data import load_progress
+    from program.course.curriculum import load_program
+    from program.infra.db import read_session
+    from program.infra.models import Person
+    from program.privacy.viewer import Viewer
     from program.ui import progress as progress_page
     from program.ui import runtime
 

@@ -4,7 +4,7 @@ Bulk rows go in through SQLAlchemy core (executemany on the models' own tables, 
 columns pass through the same column types the app uses), with ids chosen here, one bcrypt hash for every
 account, and no audit rows. Each couple: two partners, a weekly check-in from each for 52 weeks, the
 baseline, and 0 to 4 finished stages (each stage's start and end checks, its exercises done, the outcome
-measure after it); therapists see 25 couples each. The measured couple is the demo couple (program.demo),
+measure after it); therapists see 25 couples each. The measured couple is the demo couple (program.ops.demo),
 far enough along that every partner page has content: the whole program and its follow-up done, and both
 partners chose the intimacy module. Its therapist, Dr Rivera, sees 25 couples: the demo's five and 20 of
 the bulk ones.
@@ -25,11 +25,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import select
 
-from program import checkins, outcomes, questionnaires
-from program.curriculum import Program
-from program.db import write_session
-from program.demo import DemoAccounts, load_demo
-from program.models import (
+from program.course import checkins, outcomes, questionnaires
+from program.course.curriculum import Program
+from program.infra.db import write_session
+from program.infra.models import (
     CheckIn,
     Couple,
     CoupleMembership,
@@ -43,6 +42,7 @@ from program.models import (
     TherapistApproval,
     TherapistGrant,
 )
+from program.ops.demo import DemoAccounts, load_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 WEEKS = 52

@@ -1,6 +1,6 @@
 """Account page for every role."""
 
-from program.models import Role
+from program.infra.models import Role
 from program.ui.account import render_account
 from program.ui.gate import show_page
 

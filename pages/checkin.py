@@ -1,6 +1,6 @@
 """Weekly check-in."""
 
-from program.models import Role
+from program.infra.models import Role
 from program.ui.checkin import render_checkin
 from program.ui.gate import show_page
 

@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from program.models import Role
+from program.infra.models import Role
 from program.ui.gate import show_page
 from program.ui.stage import render_stage
 

@@ -1,6 +1,6 @@
 """Partner home."""
 
-from program.models import Role
+from program.infra.models import Role
 from program.ui.gate import show_page
 from program.ui.home import render_partner_home
 

@@ -1,6 +1,6 @@
 """The optional intimacy module (opens when both partners choose it)."""
 
-from program.models import Role
+from program.infra.models import Role
 from program.ui.gate import show_page
 from program.ui.intimacy import render_intimacy
 

@@ -1,6 +1,6 @@
 """The couple's progress charts."""
 
-from program.models import Role
+from program.infra.models import Role
 from program.ui.gate import show_page
 from program.ui.progress import render_progress
 

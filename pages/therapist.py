@@ -1,6 +1,6 @@
 """Therapist: the couples who gave access."""
 
-from program.models import Role
+from program.infra.models import Role
 from program.ui.gate import show_page
 from program.ui.therapist import render_caseload
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from program import crypto
-from program.db import create_db_engine, migrate
-from program.settings import get_settings
+from program.infra import crypto
+from program.infra.db import create_db_engine, migrate
+from program.infra.settings import get_settings
 from tests.databases import fresh_database, postgres_url
 
 ROOT = Path(__file__).resolve().parent.parent

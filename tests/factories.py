@@ -11,15 +11,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from program import accounts, sessions
-from program.access import Viewer
-from program.db import write_session
-from program.models import Couple, CoupleMembership, Person, Role, TherapistApproval, TherapistGrant
-from program.settings import Settings
+from program.auth import accounts, login_sessions
+from program.infra.db import write_session
+from program.infra.models import Couple, CoupleMembership, Person, Role, TherapistApproval, TherapistGrant
+from program.infra.settings import Settings
+from program.privacy.viewer import Viewer
 
 PASSWORD = "a long enough test passphrase"
 # The default policies, without reading the environment's settings.
-TEST_POLICIES = sessions.Policies.from_settings(Settings(cookie_key=None, database_url="sqlite://"))
+TEST_POLICIES = login_sessions.Policies.from_settings(Settings(cookie_key=None, database_url="sqlite://"))
 
 
 def make_person(
@@ -99,7 +99,7 @@ def start_login_session(engine: Engine, viewer: Viewer, *, now: datetime | None 
     with write_session(engine) as session:
         person = session.get(Person, viewer.person_id)
         assert person is not None
-        login = sessions.start(
+        login = login_sessions.start(
             session=session,
             person=person,
             token=secrets.token_hex(32),

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from program import journey, questionnaires
-from program.access import Viewer
-from program.curriculum import ConversationExercise, PracticeLogExercise, Program, load_program
-from program.db import write_session
+from program.course import journey, questionnaires
+from program.course.curriculum import ConversationExercise, PracticeLogExercise, Program, load_program
+from program.infra.db import write_session
+from program.privacy.viewer import Viewer
 
 PROGRAM: Program = load_program()
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

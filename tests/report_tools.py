@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from program import report
+from program.therapist import report
 
 
 def _missing() -> str | None:

@@ -10,22 +10,24 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from program import accounts, couples, deletion, export, sessions, therapist_access
-from program.access import Viewer
-from program.curriculum import Program
-from program.db import read_session, write_session
-from program.models import Role, utcnow
-from program.settings import Settings
+from program.auth import accounts, login_sessions
+from program.course.curriculum import Program
+from program.infra.db import read_session, write_session
+from program.infra.models import Role, utcnow
+from program.infra.settings import Settings
+from program.privacy import couples, grants
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm, flash, show_flash
 from program.ui.localtime import local_date, local_time
 from program.ui.safety_choices import render_joint_work, render_safety_section
 from program.ui.text import md
 from program.ui.therapist import render_waiting_for_approval
+from program.your_data import deletion, export
 
 THERAPIST_CODE = "kindred_therapist_code"
 PENDING_GRANT = "kindred_pending_therapist_grant"
-DOMAIN_ERRORS = (couples.CoupleError, therapist_access.AccessError, accounts.AccountError)
+DOMAIN_ERRORS = (couples.CoupleError, grants.AccessError, accounts.AccountError)
 
 
 def _date(moment: datetime) -> str:
@@ -193,8 +195,8 @@ def _therapist_section(engine: Engine, settings: Settings, viewer: Viewer) -> No
         "The list says what they did, not what they read or wrote."
     )
     with read_session(engine) as session:
-        therapists = therapist_access.therapists_of_couple(session=session, viewer=viewer)
-        record = therapist_access.view_record(session=session, viewer=viewer)
+        therapists = grants.therapists_of_couple(session=session, viewer=viewer)
+        record = grants.view_record(session=session, viewer=viewer)
     for therapist in therapists:
         yours = "you have given access" if therapist.mine else "you have not given access"
         partner = "your partner has" if therapist.partners else "your partner has not"
@@ -210,7 +212,7 @@ def _therapist_section(engine: Engine, settings: Settings, viewer: Viewer) -> No
                 partial(_revoke, viewer=viewer, therapist_id=therapist.therapist_id),
                 f"{md(therapist.therapist_name)} no longer has your access.",
             )
-    pending: tuple[str, therapist_access.CodeOwner] | None = st.session_state.get(PENDING_GRANT)
+    pending: tuple[str, grants.CodeOwner] | None = st.session_state.get(PENDING_GRANT)
     if pending is None:
         _enter_therapist_code(engine, settings, viewer)
     else:
@@ -226,9 +228,9 @@ def _therapist_section(engine: Engine, settings: Settings, viewer: Viewer) -> No
         )
 
 
-def _what(record: therapist_access.ViewRecord, program: Program) -> str:
+def _what(record: grants.ViewRecord, program: Program) -> str:
     """The record's phrase; a stage opening names the stage (its detail holds the stage's key)."""
-    if record.action == therapist_access.STAGE_OPENED:
+    if record.action == grants.STAGE_OPENED:
         stage = program.stage_by_key.get(record.what)
         return f"opened {stage.title if stage else 'a stage'} early"
     return record.what
@@ -243,10 +245,10 @@ def _enter_therapist_code(engine: Engine, settings: Settings, viewer: Viewer) ->
         return
     try:
         with read_session(engine) as session:
-            owner = therapist_access.code_owner(
+            owner = grants.code_owner(
                 session=session, viewer=viewer, code=code, key=settings.code_key(), now=utcnow()
             )
-    except therapist_access.AccessError as error:
+    except grants.AccessError as error:
         st.error(str(error))
     else:
         st.session_state[PENDING_GRANT] = (code, owner)
@@ -254,7 +256,7 @@ def _enter_therapist_code(engine: Engine, settings: Settings, viewer: Viewer) ->
 
 
 def _confirm_therapist(
-    engine: Engine, settings: Settings, viewer: Viewer, code: str, owner: therapist_access.CodeOwner
+    engine: Engine, settings: Settings, viewer: Viewer, code: str, owner: grants.CodeOwner
 ) -> None:
     name = md(owner.therapist_name)
     with st.container(border=True):
@@ -268,7 +270,7 @@ def _confirm_therapist(
             st.session_state.pop(PENDING_GRANT, None)
             _attempt(
                 engine,
-                lambda session: therapist_access.grant_access(
+                lambda session: grants.grant_access(
                     session=session,
                     viewer=viewer,
                     code=code,
@@ -284,7 +286,7 @@ def _confirm_therapist(
 
 
 def _revoke(session: Session, *, viewer: Viewer, therapist_id: int) -> None:
-    therapist_access.revoke_access(session=session, viewer=viewer, therapist_id=therapist_id, now=utcnow())
+    grants.revoke_access(session=session, viewer=viewer, therapist_id=therapist_id, now=utcnow())
 
 
 def _therapist_code_section(engine: Engine, settings: Settings, viewer: Viewer) -> None:
@@ -294,12 +296,12 @@ def _therapist_code_section(engine: Engine, settings: Settings, viewer: Viewer) 
         "once both have. A new code replaces the old one; couples who already gave access keep it."
     )
     with read_session(engine) as session:
-        approved = therapist_access.approved_at(session=session, viewer=viewer) is not None
+        approved = grants.approved_at(session=session, viewer=viewer) is not None
     if not approved:
         st.session_state.pop(THERAPIST_CODE, None)
         render_waiting_for_approval(viewer)
         return
-    issued: therapist_access.TherapistCodeIssued | None = st.session_state.get(THERAPIST_CODE)
+    issued: grants.TherapistCodeIssued | None = st.session_state.get(THERAPIST_CODE)
     if issued is not None:
         st.code(issued.code, language=None)
         st.caption(f"Valid until {_date(issued.expires_at)}. We only show it now: write it down.")
@@ -308,7 +310,7 @@ def _therapist_code_section(engine: Engine, settings: Settings, viewer: Viewer) 
             engine,
             lambda session: _keep(
                 THERAPIST_CODE,
-                therapist_access.issue_therapist_code(
+                grants.issue_therapist_code(
                     session=session, viewer=viewer, key=settings.code_key(), now=utcnow()
                 ),
             ),
@@ -352,7 +354,7 @@ def _sessions_section(engine: Engine, viewer: Viewer) -> None:
     st.write("Left Kindred open on another device? Sign out everywhere, including here.")
     if st.button("Sign out everywhere"):
         with write_session(engine) as session:
-            sessions.end_all(session=session, person_id=viewer.person_id, now=utcnow())
+            login_sessions.end_all(session=session, person_id=viewer.person_id, now=utcnow())
         flash("You are signed out on every device.", kind="success")
         st.rerun()
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from program import journey, reflections, safety
-from program.access import Viewer
-from program.curriculum import Program
-from program.db import read_session, write_session
-from program.models import utcnow
-from program.questionnaires import BASELINE
+from program.course import journey, reflections, safety
+from program.course.curriculum import Program
+from program.course.questionnaires import BASELINE
+from program.infra.db import read_session, write_session
+from program.infra.models import utcnow
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.couple_goals import render_couple_goals
 from program.ui.navigation import PAGE_TITLES
-from program.ui.questionnaire import render_questionnaire
+from program.ui.questionnaire_form import render_questionnaire
 from program.ui.safety_choices import render_safety_form, render_safety_result
 from program.ui.text import md
 from program.ui.widgets import answering_as, private_text, render_overview

@@ -8,8 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from program.access import Viewer
-from program.caseload import Alert, CaseloadRow
+from program.privacy.viewer import Viewer
+from program.therapist.caseload import Alert, CaseloadRow
 from program.ui import localtime
 from program.ui.text import md
 

@@ -9,11 +9,12 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from program import access, checkins, reflections
-from program.access import Viewer
-from program.curriculum import CheckinForm, IntimacyRating
-from program.db import read_session, write_session
-from program.models import CheckIn, Visibility, utcnow
+from program.course import checkins, reflections
+from program.course.curriculum import CheckinForm, IntimacyRating
+from program.infra.db import read_session, write_session
+from program.infra.models import CheckIn, Visibility, utcnow
+from program.privacy import access
+from program.privacy.viewer import Viewer
 from program.ui import localtime, runtime
 from program.ui.gate import confirm, show_flash
 from program.ui.widgets import SAVE_LATER, answering_as, save_or_keep

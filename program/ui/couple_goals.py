@@ -6,11 +6,12 @@ import hashlib
 
 import streamlit as st
 
-from program import couple_goals
-from program.access import CoupleGoalView, Viewer
-from program.couple_goals import GoalError, GoalsState
-from program.db import read_session, write_session
-from program.models import utcnow
+from program.course import couple_goals
+from program.course.couple_goals import GoalError, GoalsState
+from program.infra.db import read_session, write_session
+from program.infra.models import utcnow
+from program.privacy.access import CoupleGoalView
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.text import md
 

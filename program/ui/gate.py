@@ -1,7 +1,7 @@
 """The login gate: every page passes through it before it reads or shows anything.
 
 streamlit-authenticator draws the login form, checks the password and sets the cookie. Around it we add
-what it lacks (see sessions.py and throttle.py): a server-side record of each login that its cookie must
+what it lacks (see login_sessions.py and throttle.py): a server-side record of each login that its cookie must
 match, throttling, equal treatment of unknown usernames, and an audit record of every attempt.
 """
 
@@ -20,11 +20,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from streamlit.delta_generator import DeltaGenerator
 
-from program import accounts, audit, sessions, throttle
-from program.access import Viewer
-from program.db import read_session, shared_reads, write_session
-from program.models import Role, utcnow
-from program.settings import Settings
+from program.auth import accounts, login_sessions, throttle
+from program.infra import audit
+from program.infra.db import read_session, shared_reads, write_session
+from program.infra.models import Role, utcnow
+from program.infra.settings import Settings
+from program.privacy.viewer import Viewer
 from program.ui import quick_exit, runtime
 from program.ui.errors import friendly_errors
 from program.ui.navigation import routed_viewer
@@ -171,14 +172,14 @@ def _resume(
 ) -> Viewer | None:
     """The viewer of this browser session, from its live server-side session or a still-valid cookie."""
     state = st.session_state
-    resumed: sessions.Resumed | None = None
+    resumed: login_sessions.Resumed | None = None
     if state.get("authentication_status") and state.get(SESSION_ID):
         with read_session(engine) as session:
-            resumed = sessions.resume(
+            resumed = login_sessions.resume(
                 session=session,
                 session_id=state[SESSION_ID],
                 now=now,
-                policies=sessions.Policies.from_settings(settings),
+                policies=login_sessions.Policies.from_settings(settings),
             )
         if resumed is None:
             _signed_out_here()
@@ -188,12 +189,12 @@ def _resume(
         token = _read_cookie(authenticator)
         if token is not None:
             with read_session(engine) as session:
-                resumed = sessions.resume_from_cookie(
+                resumed = login_sessions.resume_from_cookie(
                     session=session,
                     username=token[0],
                     exp_date=token[1],
                     now=now,
-                    policies=sessions.Policies.from_settings(settings),
+                    policies=login_sessions.Policies.from_settings(settings),
                 )
             if resumed is None:  # logged out, signed out everywhere, expired, idle or disabled
                 # Only a cookie we signed gets here, and the notice is the same whatever its username:
@@ -212,14 +213,14 @@ def _resume(
         return None
     if resumed.needs_touch:
         with write_session(engine) as session:
-            sessions.touch(session=session, session_id=resumed.session_id, now=now)
+            login_sessions.touch(session=session, session_id=resumed.session_id, now=now)
     return resumed.viewer
 
 
 def _end_session(engine: Engine, viewer: Viewer, session_id: int | None) -> None:
     with write_session(engine) as session:
         if session_id is not None:
-            sessions.end(session=session, session_id=session_id, now=utcnow())
+            login_sessions.end(session=session, session_id=session_id, now=utcnow())
         audit.record(session, action="logout", actor_id=viewer.person_id)
 
 
@@ -362,12 +363,12 @@ def _start_session(
     with write_session(engine) as session:
         person = accounts.find_person(session=session, username=username)
         assert person is not None and person.id is not None
-        login = sessions.start(
+        login = login_sessions.start(
             session=session,
             person=person,
-            token=sessions.token_id(username, exp_date),
+            token=login_sessions.token_id(username, exp_date),
             now=now,
-            policies=sessions.Policies.from_settings(settings),
+            policies=login_sessions.Policies.from_settings(settings),
         )
         throttle.reset(session=session, key=throttle.key_for(username, settings.code_key()))
         audit.record(session, action="login.succeeded", actor_id=person.id)

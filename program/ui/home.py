@@ -6,22 +6,12 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from program import (
-    checkins,
-    home_path,
-    homework,
-    journey,
-    keeping,
-    outcomes,
-    problem_solving,
-    reminders,
-    safety,
-    session_feedback,
-)
-from program.access import Viewer
-from program.db import read_session
-from program.home_path import StageState
-from program.models import utcnow
+from program.course import checkins, home_path, journey, keeping, outcomes, problem_solving, reminders, safety
+from program.course.home_path import StageState
+from program.infra.db import read_session
+from program.infra.models import utcnow
+from program.privacy.viewer import Viewer
+from program.therapist import homework, session_feedback
 from program.ui import runtime
 from program.ui.checkin import local_today
 from program.ui.homework import render_partner_homework

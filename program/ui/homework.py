@@ -7,11 +7,12 @@ from datetime import date
 
 import streamlit as st
 
-from program import homework
-from program.access import AccessDenied, Viewer
-from program.db import read_session, write_session
-from program.homework import HomeworkError, HomeworkItem, HomeworkStatus, Partner
-from program.models import utcnow
+from program.infra.db import read_session, write_session
+from program.infra.models import utcnow
+from program.privacy.access import AccessDenied
+from program.privacy.viewer import Viewer
+from program.therapist import homework
+from program.therapist.homework import HomeworkError, HomeworkItem, HomeworkStatus, Partner
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_date, local_today

@@ -1,7 +1,7 @@
 """The intimacy page (the optional module, by mutual consent) and its offer on the home page.
 
 What a partner sees depends only on their own answers and on whether the module is open (both said
-yes): never on whether the other said no or has not answered (see program/intimacy.py)."""
+yes): never on whether the other said no or has not answered (see program/course/intimacy.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import streamlit as st
 from sqlalchemy.exc import IntegrityError
 from streamlit.errors import StreamlitAPIException
 
-from program import access, intimacy
-from program.access import Viewer
-from program.curriculum import ContentError
-from program.db import read_session, write_session
-from program.journey import Journey
-from program.models import utcnow
+from program.course import intimacy
+from program.course.curriculum import ContentError
+from program.course.journey import Journey
+from program.infra.db import read_session, write_session
+from program.infra.models import utcnow
+from program.privacy import access
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm, confirm_for, show_flash, show_own_flash
 from program.ui.navigation import PAGE_TITLES

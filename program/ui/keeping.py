@@ -8,13 +8,14 @@ from datetime import date, datetime
 
 import streamlit as st
 
-from program import access, appreciation, journey, keeping, outcomes, reflections
-from program.access import Viewer
-from program.appreciation import AppreciationError
-from program.checkins import week_start
-from program.db import read_session, write_session
-from program.keeping import KeepingError
-from program.models import Reflection, utcnow
+from program.course import appreciation, journey, keeping, outcomes, reflections
+from program.course.appreciation import AppreciationError
+from program.course.checkins import week_start
+from program.course.keeping import KeepingError
+from program.infra.db import read_session, write_session
+from program.infra.models import Reflection, utcnow
+from program.privacy import access
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_time, local_today

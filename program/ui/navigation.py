@@ -8,17 +8,17 @@ from contextvars import ContextVar
 
 import streamlit as st
 
-from program import intimacy, journey, keeping
-from program.access import Viewer
-from program.db import read_session
-from program.models import Role
+from program.course import intimacy, journey, keeping
+from program.infra.db import read_session
+from program.infra.models import Role
+from program.privacy.viewer import Viewer
 from program.ui import phone_menu, runtime
 
 # Set while app.py runs the chosen page, so the page reuses app.py's login instead of repeating it.
 _routed_viewer: ContextVar[Viewer | None] = ContextVar("kindred_routed_viewer", default=None)
 
 # One name per page: the menu label is the page's own title (tests/ui/test_home_path.py checks every one).
-# A skill stage's name is its title in the program content (program/content/stages/*.toml), which the
+# A skill stage's name is its title in the program content (program/course/content/stages/*.toml), which the
 # reminders, the "why is this closed" sentences and the charts use too.
 PARTNER_PAGES = (
     ("pages/home.py", "Home", ":material/home:", "home"),
@@ -29,7 +29,8 @@ PARTNER_PAGES = (
     ("pages/connection.py", "Staying close", ":material/favorite:", "connection"),
     # Listed once the partner has finished the last stage (see _unlisted).
     ("pages/keeping.py", "Keeping it going", ":material/autorenew:", "keeping"),
-    # Listed (and routed) only while open: both partners chose it (see _unlisted and program/intimacy.py).
+    # Listed (and routed) only while open: both partners chose it (see _unlisted and
+    # program/course/intimacy.py).
     ("pages/intimacy.py", "Intimacy", ":material/spa:", "intimacy"),
     ("pages/checkin.py", "Weekly check-in", ":material/event_available:", "checkin"),
     ("pages/progress.py", "Our progress", ":material/monitoring:", "progress"),

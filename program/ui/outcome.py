@@ -7,17 +7,17 @@ from datetime import datetime
 import streamlit as st
 from sqlmodel import Session
 
-from program import journey, outcomes
-from program.access import Viewer
-from program.curriculum import Instrument, Program
-from program.db import read_session
-from program.models import utcnow
-from program.questionnaires import BASELINE
-from program.settings import Settings, SettingsError
+from program.course import journey, outcomes
+from program.course.curriculum import Instrument, Program
+from program.course.questionnaires import BASELINE
+from program.infra.db import read_session
+from program.infra.models import utcnow
+from program.infra.settings import Settings, SettingsError
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.localtime import local_date
 from program.ui.navigation import PAGE_TITLES
-from program.ui.questionnaire import SubmitAnswers, render_questionnaire
+from program.ui.questionnaire_form import SubmitAnswers, render_questionnaire
 from program.ui.text import md
 
 

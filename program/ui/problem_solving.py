@@ -9,11 +9,12 @@ from datetime import timedelta
 import streamlit as st
 from sqlmodel import Session
 
-from program import problem_solving
-from program.access import AccessDenied, AgreementPartView, AgreementView, Viewer
-from program.db import read_session, write_session
-from program.models import utcnow
-from program.problem_solving import ProblemSolvingError, Standing, Step
+from program.course import problem_solving
+from program.course.problem_solving import ProblemSolvingError, Standing, Step
+from program.infra.db import read_session, write_session
+from program.infra.models import utcnow
+from program.privacy.access import AccessDenied, AgreementPartView, AgreementView
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm
 from program.ui.localtime import local_time, local_today

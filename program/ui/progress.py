@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from program import access, charts, outcomes, progress, shared
-from program.access import Viewer
-from program.db import read_session
-from program.models import Visibility
+from program.charts import figures, progress_data
+from program.course import outcomes, shared_texts
+from program.infra.db import read_session
+from program.infra.models import Visibility
+from program.privacy import access
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.localtime import local_date
 from program.ui.text import md
@@ -28,7 +30,7 @@ CHECKIN_LABELS = {
 
 
 # A titled chart: (title, chart, whether to say why when it is empty).
-TitledChart = tuple[str, charts.Chart | charts.EmptyChart, bool]
+TitledChart = tuple[str, figures.Chart | figures.EmptyChart, bool]
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,10 @@ CACHE_TTL = "1h"
 @st.cache_resource(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL, show_spinner=False)
 def _progress_data(
     source: _Source, couple_id: int, version: tuple[object, ...], _viewer: Viewer
-) -> progress.ProgressData:
+) -> progress_data.ProgressData:
     """The couple's chart data at this data version."""
     with read_session(runtime.engine()) as session:
-        return progress.load_progress(
+        return progress_data.load_progress(
             session=session, viewer=_viewer, couple_id=couple_id, program=runtime.program()
         )
 
@@ -85,15 +87,15 @@ def _couple_charts(
     data = _progress_data(source, couple_id, version, _viewer)
     # The stages' chart, practice and the added questionnaires simply wait for something to draw.
     return (
-        ("Over the whole program", charts.outcome_trajectory(data, program, outcome), True),
-        ("Where each of you stands", charts.domain_profile(data, program), True),
-        ("Where you see things differently", charts.perception_gap(data, program), True),
-        ("Progress through the program", charts.stage_progress(data, program), True),
-        ("How practice went", charts.practice_trends(data, program), False),
-        ("Each stage, start and end", charts.stage_changes(data, program), False),
-        *((title, chart, False) for title, chart in charts.added_trends(data, program)),
+        ("Over the whole program", figures.outcome_trajectory(data, program, outcome), True),
+        ("Where each of you stands", figures.domain_profile(data, program), True),
+        ("Where you see things differently", figures.perception_gap(data, program), True),
+        ("Progress through the program", figures.stage_progress(data, program), True),
+        ("How practice went", figures.practice_trends(data, program), False),
+        ("Each stage, start and end", figures.stage_changes(data, program), False),
+        *((title, chart, False) for title, chart in figures.added_trends(data, program)),
         # Shared goals: one chart per agreed goal (its text and both partners' ratings at stage ends).
-        *((title, chart, True) for title, chart in charts.goal_ratings(data, program)),
+        *((title, chart, True) for title, chart in figures.goal_ratings(data, program)),
     )
 
 
@@ -103,7 +105,7 @@ def _checkin_chart(
 ) -> TitledChart:
     """The weekly check-ins' chart for one rating: the one chart a change of rating builds."""
     data = _progress_data(source, couple_id, version, _viewer)
-    return ("Weekly check-ins", charts.checkin_trends(data, rating, CHECKIN_LABELS[rating]), True)
+    return ("Weekly check-ins", figures.checkin_trends(data, rating, CHECKIN_LABELS[rating]), True)
 
 
 def clear_figure_caches() -> None:
@@ -123,7 +125,7 @@ def render_shared_texts(
     """What the others in this couple chose to share with the viewer (with `only`, just the texts shared
     that way: a therapist's page shows what the couple shared apart from what was told to them alone)."""
     with read_session(runtime.engine()) as session:
-        texts = shared.shared_with_viewer(
+        texts = shared_texts.shared_with_viewer(
             session=session, viewer=viewer, couple_id=couple_id, program=runtime.program()
         )
     if only is not None:
@@ -143,7 +145,7 @@ def render_couple_charts(viewer: Viewer, couple_id: int) -> None:
     """Draw the couple's charts, each with a plain caption and its numbers as a table."""
     with read_session(runtime.engine()) as session:
         access.require_couple(session=session, viewer=viewer, couple_id=couple_id)
-        version = progress.data_version(session=session, couple_id=couple_id)
+        version = progress_data.data_version(session=session, couple_id=couple_id)
     rating = st.selectbox(
         "Check-in rating to show",
         list(CHECKIN_LABELS),
@@ -152,18 +154,18 @@ def render_couple_charts(viewer: Viewer, couple_id: int) -> None:
     )
     # Only after the access check above: a cached figure is drawn for viewers who may see this couple.
     source = _source()
-    figures = (
+    drawn = (
         _checkin_chart(source, couple_id, version, rating, viewer),
         *_couple_charts(source, couple_id, version, viewer),
     )
-    for number, (title, chart, explain_when_empty) in enumerate(figures):
-        if isinstance(chart, charts.EmptyChart):
+    for number, (title, chart, explain_when_empty) in enumerate(drawn):
+        if isinstance(chart, figures.EmptyChart):
             if not explain_when_empty:
                 continue
             st.subheader(title)
             st.info(chart.message)
             continue
-        assert isinstance(chart, charts.Chart)
+        assert isinstance(chart, figures.Chart)
         # theme=None keeps the figure's own colour-blind-safe styling; the figure carries its own title.
         st.plotly_chart(chart.figure, theme=None, config=PLOTLY_CONFIG, key=f"chart::{number}")
         st.caption(md(chart.caption))
@@ -172,13 +174,13 @@ def render_couple_charts(viewer: Viewer, couple_id: int) -> None:
 
 
 def render_progress(viewer: Viewer) -> None:
-    """A partner's view of the couple's progress."""
+    """A partner's view of the couple's progress_data."""
     st.title("Our progress")
     with read_session(runtime.engine()) as session:
         couple_id = access.current_couple_id(session=session, viewer=viewer)
     if couple_id is None:
         st.info("Your charts appear here once you and your partner are linked (see your account page).")
         return
-    st.caption("Both of you see the same charts. Notes and the private safety check never appear in them.")
+    st.caption("Both of you see the same figures. Notes and the private safety check never appear in them.")
     render_couple_charts(viewer, couple_id)
     render_shared_texts(viewer, couple_id)

@@ -20,10 +20,11 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from streamlit.components.v2.types import ComponentRenderer
 
-from program import audit, sessions
-from program.db import write_session
-from program.models import LoginSession, utcnow
-from program.settings import Settings
+from program.auth import login_sessions
+from program.infra import audit
+from program.infra.db import write_session
+from program.infra.models import LoginSession, utcnow
+from program.infra.settings import Settings
 
 COMPONENT = "kindred_quick_exit"
 KEY = "kindred_quick_exit"
@@ -128,7 +129,7 @@ def _end_this_login(engine: Engine, session_key: str) -> None:
         with write_session(engine) as session:
             login = session.get(LoginSession, login_id)
             if login is not None and login.revoked_at is None:
-                sessions.end(session=session, session_id=login_id, now=utcnow())
+                login_sessions.end(session=session, session_id=login_id, now=utcnow())
                 audit.record(session, action="logout", actor_id=login.person_id)
     state.pop(session_key, None)
     # What streamlit-authenticator's logout leaves: logged out, and no re-login from a cookie in this session.

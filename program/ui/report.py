@@ -7,10 +7,12 @@ import logging
 import streamlit as st
 from streamlit.elements.lib.mutable_status_container import StatusContainer
 
-from program import access, report
-from program.access import AccessDenied, Viewer
-from program.db import read_session, write_session
-from program.models import utcnow
+from program.infra.db import read_session, write_session
+from program.infra.models import utcnow
+from program.privacy import access
+from program.privacy.access import AccessDenied
+from program.privacy.viewer import Viewer
+from program.therapist import report
 from program.ui import runtime
 from program.ui.errors import SOMETHING_WENT_WRONG
 from program.ui.localtime import local_today

@@ -7,10 +7,10 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from program import crypto
-from program.curriculum import ContentError, Program, load_program
-from program.db import create_db_engine, migrate
-from program.settings import Settings, SettingsError, get_settings
+from program.course.curriculum import ContentError, Program, load_program
+from program.infra import crypto
+from program.infra.db import create_db_engine, migrate
+from program.infra.settings import Settings, SettingsError, get_settings
 
 
 @st.cache_resource(show_spinner="Preparing Kindred's database…")

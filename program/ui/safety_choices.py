@@ -2,7 +2,7 @@
 pausing joint work, and telling a chosen therapist that the check needs attention.
 
 Everything here is drawn only on the person's own pages. What the partner sees of a pause is one fixed
-sentence (program.pauses.PARTNER_PAUSED), drawn by the home and stage pages.
+sentence (program.course.pauses.PARTNER_PAUSED), drawn by the home and stage pages.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from datetime import datetime
 
 import streamlit as st
 
-from program import access, couples, journey, pauses, safety, therapist_access
-from program.access import Viewer
-from program.curriculum import Program
-from program.db import read_session, write_session
-from program.models import PauseReason, SafetyScreen, utcnow
+from program.course import journey, pauses, safety
+from program.course.curriculum import Program
+from program.infra.db import read_session, write_session
+from program.infra.models import PauseReason, SafetyScreen, utcnow
+from program.privacy import access, couples, grants
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.text import md
 
@@ -171,9 +172,7 @@ def _current_stage_opened(viewer: Viewer, program: Program) -> datetime | None:
 
 def _attention_consent(viewer: Viewer) -> None:
     with read_session(runtime.engine()) as session:
-        therapists = [
-            t for t in therapist_access.therapists_of_couple(session=session, viewer=viewer) if t.mine
-        ]
+        therapists = [t for t in grants.therapists_of_couple(session=session, viewer=viewer) if t.mine]
         sharing = safety.attention_shared_with(session=session, viewer=viewer)
     if not therapists:
         return

@@ -7,12 +7,15 @@ from datetime import date
 
 import streamlit as st
 
-from program import charts, couples, session_feedback
-from program.access import AccessDenied, SessionFeedbackView, Viewer, readable_session_feedback
-from program.db import read_session, write_session
-from program.models import utcnow
-from program.progress import Partner
-from program.session_feedback import FeedbackError, HeldSession
+from program.charts import figures
+from program.charts.progress_data import Partner
+from program.infra.db import read_session, write_session
+from program.infra.models import utcnow
+from program.privacy import couples
+from program.privacy.access import AccessDenied, SessionFeedbackView, readable_session_feedback
+from program.privacy.viewer import Viewer
+from program.therapist import session_feedback
+from program.therapist.session_feedback import FeedbackError, HeldSession
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_today
@@ -116,7 +119,7 @@ def render_therapist_feedback(viewer: Viewer, couple_id: int) -> None:
             )
             st.rerun()
     chart = _feedback_chart(partners, tuple(h.held_on for h in held), tuple(ratings))
-    if isinstance(chart, charts.EmptyChart):
+    if isinstance(chart, figures.EmptyChart):
         st.info(chart.message)
         return
     # theme=None keeps the figure's own colour-blind-safe styling; the figure carries its own title.
@@ -133,8 +136,8 @@ def _feedback_chart(
     partners: tuple[Partner, ...],
     held: tuple[date, ...],
     ratings: tuple[SessionFeedbackView, ...],
-) -> charts.Chart | charts.EmptyChart:
-    return charts.session_feedback(partners, held, ratings, session_feedback.form().short_labels)
+) -> figures.Chart | figures.EmptyChart:
+    return figures.session_feedback(partners, held, ratings, session_feedback.form().short_labels)
 
 
 def _mark(viewer: Viewer, couple_id: int, held_on: object) -> bool:

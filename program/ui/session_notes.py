@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from program import session_notes
-from program.access import AccessDenied, Viewer
-from program.db import read_session, write_session
-from program.models import utcnow
-from program.session_notes import NoteError
+from program.infra.db import read_session, write_session
+from program.infra.models import utcnow
+from program.privacy.access import AccessDenied
+from program.privacy.viewer import Viewer
+from program.therapist import session_notes
+from program.therapist.session_notes import NoteError
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_date, local_time

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from program import conversations, journey, problem_solving, reflections, scoring
-from program.access import Viewer
-from program.curriculum import ConversationExercise, PracticeLogExercise, Program, ReflectionExercise, Stage
-from program.db import read_session, write_session
-from program.models import Reflection, utcnow
-from program.questionnaires import own_answers, stage_occasion
+from program.course import conversations, journey, problem_solving, reflections, scoring
+from program.course.curriculum import (
+    ConversationExercise,
+    PracticeLogExercise,
+    Program,
+    ReflectionExercise,
+    Stage,
+)
+from program.course.questionnaires import own_answers, stage_occasion
+from program.infra.db import read_session, write_session
+from program.infra.models import Reflection, utcnow
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.couple_goals import render_goal_ratings
 from program.ui.localtime import local_today, local_zone
 from program.ui.problem_solving import render_problem_solving
-from program.ui.questionnaire import render_questionnaire
+from program.ui.questionnaire_form import render_questionnaire
 from program.ui.text import md
 from program.ui.widgets import private_text, render_overview
 

@@ -13,10 +13,13 @@ from datetime import datetime
 
 import streamlit as st
 
-from program import access, brief, caseload, journey, therapist_access
-from program.access import AccessDenied, Viewer
-from program.db import read_session, write_session
-from program.models import Visibility, utcnow
+from program.course import journey
+from program.infra.db import read_session, write_session
+from program.infra.models import Visibility, utcnow
+from program.privacy import access, grants
+from program.privacy.access import AccessDenied
+from program.privacy.viewer import Viewer
+from program.therapist import brief, caseload
 from program.ui import runtime
 from program.ui.caseload import render_caseload_table
 from program.ui.homework import render_assign_homework
@@ -53,7 +56,7 @@ def render_caseload(viewer: Viewer) -> None:
     """The therapist's page: their couples, or the one couple they opened."""
     engine = runtime.engine()
     with read_session(engine) as session:
-        approved = therapist_access.approved_at(session=session, viewer=viewer) is not None
+        approved = grants.approved_at(session=session, viewer=viewer) is not None
     if not approved:
         _close()
         st.title("Your couples")
@@ -86,7 +89,7 @@ def render_caseload(viewer: Viewer) -> None:
 
 def render_waiting_for_approval(viewer: Viewer) -> None:
     """What a therapist the operator has not approved sees instead of couples or a code: whom to ask, how."""
-    st.info(therapist_access.WAITING_FOR_APPROVAL, icon=":material/hourglass_top:")
+    st.info(grants.WAITING_FOR_APPROVAL, icon=":material/hourglass_top:")
     st.write("Ask the person who runs this Kindred server to approve your account, with this command:")
     # st.code shows its text as text: the username needs no Markdown escaping there.
     st.code(f"python -m program approve-therapist {viewer.username}", language=None)
@@ -98,8 +101,8 @@ def _open(viewer: Viewer, couple_id: int) -> None:
     presentation mode."""
     try:
         with write_session(runtime.engine()) as session:
-            since = therapist_access.last_opened(session=session, viewer=viewer, couple_id=couple_id)
-            therapist_access.open_couple(session=session, viewer=viewer, couple_id=couple_id)
+            since = grants.last_opened(session=session, viewer=viewer, couple_id=couple_id)
+            grants.open_couple(session=session, viewer=viewer, couple_id=couple_id)
     except AccessDenied:
         st.warning(NO_LONGER)
         return
@@ -119,9 +122,7 @@ def _render_couple(viewer: Viewer, couple_id: int) -> bool:
     # Checked on every rerun, not only when opened: a partner's revocation applies at once.
     try:
         with read_session(runtime.engine()) as session:
-            summary = therapist_access.couple_for_therapist(
-                session=session, viewer=viewer, couple_id=couple_id
-            )
+            summary = grants.couple_for_therapist(session=session, viewer=viewer, couple_id=couple_id)
     except AccessDenied:
         _close()
         st.warning(NO_LONGER)

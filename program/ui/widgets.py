@@ -11,11 +11,11 @@ import streamlit as st
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from program import reflections
-from program.access import Viewer
-from program.curriculum import Overview
-from program.db import write_session
-from program.models import Reflection, Visibility, utcnow
+from program.course import reflections
+from program.course.curriculum import Overview
+from program.infra.db import write_session
+from program.infra.models import Reflection, Visibility, utcnow
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.text import md
 

@@ -9,7 +9,7 @@ import zipfile
 
 from playwright.sync_api import Browser, Request, expect
 
-from program.demo import ALEX, DEMO_PASSWORD
+from program.ops.demo import ALEX, DEMO_PASSWORD
 from tests.browser.actions import log_in, open_app, open_menu_page, wait_idle
 
 

@@ -9,9 +9,9 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, expect
 from sqlmodel import Session, select
 
-from program.db import create_db_engine
-from program.demo import ALEX, DEMO_PASSWORD, SAM, THERAPIST
-from program.models import Person
+from program.infra.db import create_db_engine
+from program.infra.models import Person
+from program.ops.demo import ALEX, DEMO_PASSWORD, SAM, THERAPIST
 from tests.browser import conftest as browser_setup
 from tests.browser.actions import log_in, open_couple, open_menu_page, wait_idle
 

@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 
-from program import intimacy, questionnaires
-from program.db import create_db_engine
+from program.course import intimacy, questionnaires
+from program.infra.db import create_db_engine
 from program.ui import intimacy as ui
 from tests.browser import conftest as browser_setup
 from tests.browser.actions import TIMEOUT_MS, log_in, open_app, open_menu_page, wait_idle

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Page, expect
 
-from program.demo import DEMO_PASSWORD, SAM
+from program.ops.demo import DEMO_PASSWORD, SAM
 from program.ui.gate import LOGGED_OUT
 from tests.browser.actions import log_in, open_app, wait_for_app_loaded, wait_for_app_run, wait_idle
 

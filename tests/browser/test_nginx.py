@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
-from program.demo import DEMO_PASSWORD
+from program.ops.demo import DEMO_PASSWORD
 from tests.browser.actions import log_in, open_app, open_menu_page, wait_for_app_loaded
 from tests.conftest import ROOT
 

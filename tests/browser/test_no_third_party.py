@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
-from program.demo import ALEX, DEMO_PASSWORD, THERAPIST
-from program.models import Role
+from program.infra.models import Role
+from program.ops.demo import ALEX, DEMO_PASSWORD, THERAPIST
 from program.ui.navigation import LOCKED_SUFFIX, PARTNER_PAGES, THERAPIST_PAGES
 from tests.browser.actions import log_in, open_app, open_couple, open_menu_page, wait_idle
 

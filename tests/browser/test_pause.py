@@ -10,9 +10,9 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from program import pauses, safety
-from program.db import create_db_engine, read_session, write_session
-from program.models import JointPause, PauseReason
+from program.course import pauses, safety
+from program.infra.db import create_db_engine, read_session, write_session
+from program.infra.models import JointPause, PauseReason
 from tests.browser import conftest as browser_setup
 from tests.browser.actions import log_in, open_app, open_menu_page, wait_idle
 from tests.factories import PASSWORD, make_couple, make_person

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from program.demo import ALEX, DEMO_PASSWORD, THERAPIST
+from program.ops.demo import ALEX, DEMO_PASSWORD, THERAPIST
 from tests.browser.actions import (
     close_menu_on_phone,
     log_in,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from program.curriculum import load_program
+from program.course.curriculum import load_program
 from tests.browser.actions import log_in, open_app, open_menu_page, register, wait_idle
 
 PROGRAM = load_program()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from program.demo import DEMO_PASSWORD
+from program.ops.demo import DEMO_PASSWORD
 from tests.browser.actions import (
     TIMEOUT_MS,
     log_in,

@@ -12,7 +12,7 @@ import time
 
 from playwright.sync_api import Locator, Page, expect
 
-from program.curriculum import load_program
+from program.course.curriculum import load_program
 from tests.browser.actions import log_in, open_app, open_menu_page, register, wait_idle
 
 PROGRAM = load_program()

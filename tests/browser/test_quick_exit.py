@@ -12,9 +12,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlmodel import Session, select
 
-from program.db import create_db_engine
-from program.demo import ALEX, DEMO_PASSWORD, SAM, THERAPIST
-from program.models import LoginSession, Person
+from program.infra.db import create_db_engine
+from program.infra.models import LoginSession, Person
+from program.ops.demo import ALEX, DEMO_PASSWORD, SAM, THERAPIST
 from program.ui.quick_exit import BUTTON_ID, DOUBLE_ESCAPE_MS
 from tests.browser import conftest as browser_setup
 from tests.browser.actions import log_in, open_app, open_menu_page, wait_for_app_loaded

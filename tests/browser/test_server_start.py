@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from program.demo import ALEX, DEMO_PASSWORD
+from program.ops.demo import ALEX, DEMO_PASSWORD
 from tests.browser.actions import log_in, open_app, open_menu_page
 from tests.browser.conftest import _free_port, _wait_healthy
 from tests.conftest import ROOT, TEST_COOKIE_KEY, TEST_ENCRYPTION_KEYS

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from program.demo import ALEX, CASELOAD, DEMO_PASSWORD, SAM, SESSION_NOTE, THERAPIST
+from program.ops.demo import ALEX, CASELOAD, DEMO_PASSWORD, SAM, SESSION_NOTE, THERAPIST
 from tests.browser.actions import log_in, open_app, open_menu_page, wait_for_app_run
 
 # Typed by the therapist: the asterisks must reach the partner as characters, not as emphasis.

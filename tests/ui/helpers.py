@@ -7,7 +7,7 @@ import re
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from program.access import Viewer
+from program.privacy.viewer import Viewer
 from program.ui.gate import SESSION_ID
 from program.ui.text import WORD_JOINER
 from tests.conftest import ROOT

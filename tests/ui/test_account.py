@@ -8,9 +8,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program.access import Viewer
-from program.db import read_session
-from program.models import AuditEvent, Role
+from program.infra.db import read_session
+from program.infra.models import AuditEvent, Role
+from program.privacy.viewer import Viewer
 from tests.factories import PASSWORD, make_person
 from tests.ui.helpers import app, as_viewer, click, fill, log_in, texts
 

@@ -12,10 +12,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import export
-from program.access import Viewer
-from program.db import read_session
-from program.models import Person, Reflection
+from program.infra.db import read_session
+from program.infra.models import Person, Reflection
+from program.privacy.viewer import Viewer
+from program.your_data import export
 from tests.factories import PASSWORD, make_couple, make_person
 from tests.ui.helpers import app, as_viewer, click, fill, texts
 

@@ -13,10 +13,10 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import checkins, questionnaires, reflections
-from program.access import Viewer
-from program.db import read_session
-from program.models import CheckIn, QuestionnaireAnswer, Reflection
+from program.course import checkins, questionnaires, reflections
+from program.infra.db import read_session
+from program.infra.models import CheckIn, QuestionnaireAnswer, Reflection
+from program.privacy.viewer import Viewer
 from program.ui.errors import SOMETHING_WENT_WRONG
 from tests.factories import make_person
 from tests.program_helpers import PROGRAM

@@ -9,10 +9,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import checkins
-from program.access import Viewer
-from program.db import read_session
-from program.models import CheckIn, Couple, Role, Visibility
+from program.course import checkins
+from program.infra.db import read_session
+from program.infra.models import CheckIn, Couple, Role, Visibility
+from program.privacy.viewer import Viewer
 from program.ui.text import md
 from tests.factories import make_couple, make_person
 from tests.ui.helpers import app, as_viewer, texts

@@ -8,10 +8,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import checkins
-from program.access import Viewer
-from program.db import read_session
-from program.models import CheckIn, Visibility
+from program.course import checkins
+from program.infra.db import read_session
+from program.infra.models import CheckIn, Visibility
+from program.privacy.viewer import Viewer
 from program.ui.checkin import INTIMACY_ON
 from tests.factories import make_couple, make_person
 from tests.ui.helpers import app, as_viewer, texts

@@ -8,10 +8,10 @@ import json
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from program import couple_goals, journey, reflections
-from program.access import Viewer
-from program.db import write_session
-from program.models import Role
+from program.course import couple_goals, journey, reflections
+from program.infra.db import write_session
+from program.infra.models import Role
+from program.privacy.viewer import Viewer
 from program.ui.couple_goals import PROPOSAL
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, finish_assessment, finish_stage

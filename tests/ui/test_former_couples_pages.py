@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from program.access import Viewer
+from program.privacy.viewer import Viewer
+from tests.privacy.test_former_couples import Story, _ana_ben_then_cai
 from tests.program_helpers import PROGRAM
-from tests.test_former_couples import Story, _ana_ben_then_cai
 from tests.ui.helpers import app, as_viewer, texts
 
 BASELINE = PROGRAM.assessment.overview.questionnaire

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from program.access import Viewer
-from program.models import Role
+from program.infra.models import Role
+from program.privacy.viewer import Viewer
 from program.ui.navigation import LOCKED_SUFFIX, PARTNER_PAGES, THERAPIST_PAGES
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, finish_assessment

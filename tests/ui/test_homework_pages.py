@@ -8,9 +8,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program.access import Viewer
-from program.db import read_session
-from program.models import HomeworkAssignment, HomeworkCompletion, Role, TherapistNote
+from program.infra.db import read_session
+from program.infra.models import HomeworkAssignment, HomeworkCompletion, Role, TherapistNote
+from program.privacy.viewer import Viewer
 from program.ui.localtime import local_today
 from tests.factories import grant, make_couple, make_person
 from tests.ui.helpers import app, as_viewer, click, texts
@@ -19,7 +19,7 @@ from tests.ui.test_hostile_strings import unescaped
 # The therapist's two sections as the couple view draws them, for the couple in session state.
 SECTIONS = """
 import streamlit as st
-from program.models import Role
+from program.infra.models import Role
 from program.ui.gate import show_page
 from program.ui.homework import render_assign_homework
 from program.ui.session_notes import render_session_notes
@@ -192,9 +192,9 @@ def test_notes_are_written_dated_edited_and_never_on_the_partners_pages(app_env:
 def test_marking_done_after_the_couple_ended_is_refused_calmly(app_env: Engine) -> None:
     """Ana's home page was drawn; then Ben ends the couple: her "Mark done" saves nothing, and the old
     couple's homework is gone from her page."""
-    from program import couples
-    from program.db import write_session
-    from program.models import utcnow
+    from program.infra.db import write_session
+    from program.infra.models import utcnow
+    from program.privacy import couples
 
     ana, ben, kim, couple_id = _people(app_env)
     _assign(_therapist(app_env, kim, couple_id), couple_id, "Walk together")

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from program import checkins, journey, reflections
-from program.access import Viewer
-from program.db import write_session
-from program.models import Person, Role, StageOpening, Visibility
-from program.questionnaires import BASELINE, stage_occasion
+from program.course import checkins, journey, reflections
+from program.course.questionnaires import BASELINE, stage_occasion
+from program.infra.db import write_session
+from program.infra.models import Person, Role, StageOpening, Visibility
+from program.privacy.viewer import Viewer
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all, do_step, finish_assessment
 from tests.ui.helpers import app, as_viewer, open_couple

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from program import intimacy
-from program.access import Viewer
-from program.curriculum import CONTENT_DIR
-from program.models import Role
+from program.course import intimacy
+from program.infra.models import Role
+from program.infra.settings import CONTENT_DIR
+from program.privacy.viewer import Viewer
 from program.ui import intimacy as page
+from tests.course.test_intimacy import ITEMS, choose, finish_program, mark
 from tests.factories import make_couple, make_person
-from tests.test_intimacy import ITEMS, choose, finish_program, mark
 from tests.ui.helpers import app, as_viewer, texts
 
 TEXT = intimacy.content()

@@ -12,11 +12,11 @@ from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Radio
 
-from program import questionnaires
-from program.access import Viewer
-from program.curriculum import Scale, load_instruments
-from program.db import read_session, write_session
-from program.models import utcnow
+from program.course import questionnaires
+from program.course.curriculum import Scale, load_instruments
+from program.infra.db import read_session, write_session
+from program.infra.models import utcnow
+from program.privacy.viewer import Viewer
 from tests.factories import make_person
 from tests.ui.helpers import app, as_viewer, click, texts
 

@@ -11,13 +11,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import appreciation, checkins, couples, keeping, reflections
-from program.access import Viewer
-from program.db import read_session, write_session
-from program.models import NoticeDismissal, Person, Role, Visibility, utcnow
+from program.course import appreciation, checkins, keeping, reflections
+from program.infra.db import read_session, write_session
+from program.infra.models import NoticeDismissal, Person, Role, Visibility, utcnow
+from program.privacy import couples
+from program.privacy.viewer import Viewer
+from tests.course.test_keeping import through_the_program
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, finish_assessment, finish_stage
-from tests.test_keeping import through_the_program
 from tests.ui.helpers import app, as_viewer, click, texts
 from tests.ui.test_hostile_strings import HOSTILE, unescaped
 

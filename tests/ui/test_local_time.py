@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from program import journey, reflections, therapist_access
-from program.db import read_session, write_session
-from program.models import AuditEvent, Role, Visibility
+from program.course import journey, reflections
+from program.infra.db import read_session, write_session
+from program.infra.models import AuditEvent, Role, Visibility
+from program.privacy import grants
 from program.ui import localtime
 from program.ui.localtime import local_date, local_time, zone_named
 from tests.factories import grant, make_couple, make_person
@@ -53,7 +54,7 @@ def test_the_account_page_shows_times_in_the_persons_zone(
     grant(app_env, couple, kim, ana)
     grant(app_env, couple, kim, ben)
     with write_session(app_env) as session:
-        therapist_access.open_couple(session=session, viewer=kim, couple_id=couple, what="progress charts")
+        grants.open_couple(session=session, viewer=kim, couple_id=couple, what="progress charts")
     with read_session(app_env) as session:
         opened = session.exec(select(AuditEvent).where(AuditEvent.action == "therapist.viewed")).one().at
     monkeypatch.setattr(localtime, "browser_zone_name", lambda: "Asia/Tokyo")

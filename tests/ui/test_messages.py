@@ -12,10 +12,10 @@ from sqlmodel import col, select, update
 from streamlit.testing.v1 import AppTest
 from streamlit_authenticator.controllers.cookie_controller import CookieController
 
-from program import sessions
-from program.access import Viewer
-from program.db import write_session
-from program.models import InviteCode, Person, utcnow
+from program.auth import login_sessions
+from program.infra.db import write_session
+from program.infra.models import InviteCode, Person, utcnow
+from program.privacy.viewer import Viewer
 from tests.conftest import TEST_COOKIE_KEY
 from tests.factories import PASSWORD, TEST_POLICIES, make_person
 from tests.ui.helpers import app, as_viewer, click, fill, log_in, texts
@@ -194,15 +194,15 @@ def _ended_cookie_login(engine: Engine, viewer: Viewer) -> None:
     with write_session(engine) as session:
         person = session.get(Person, viewer.person_id)
         assert person is not None
-        login = sessions.start(
+        login = login_sessions.start(
             session=session,
             person=person,
-            token=sessions.token_id(viewer.username, FUTURE),
+            token=login_sessions.token_id(viewer.username, FUTURE),
             now=utcnow(),
             policies=TEST_POLICIES,
         )
         assert login.id is not None
-        sessions.end_all(session=session, person_id=viewer.person_id, now=utcnow())
+        login_sessions.end_all(session=session, person_id=viewer.person_id, now=utcnow())
 
 
 def test_a_reload_with_the_cookie_of_an_ended_login_says_so(

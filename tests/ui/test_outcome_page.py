@@ -9,11 +9,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import couples, outcomes, questionnaires
-from program.access import Viewer
-from program.db import read_session, write_session
-from program.models import QuestionnaireSubmission, Role, SubmissionStatus, utcnow
-from program.settings import Settings
+from program.course import outcomes, questionnaires
+from program.infra.db import read_session, write_session
+from program.infra.models import QuestionnaireSubmission, Role, SubmissionStatus, utcnow
+from program.infra.settings import Settings
+from program.privacy import couples
+from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, answer_all, finish_assessment, finish_stage
 from tests.ui.helpers import LOGIN_BUTTON, app, as_viewer, click, texts

@@ -8,11 +8,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from streamlit.testing.v1 import AppTest
 
-from program import pauses, reminders, safety
-from program.access import Viewer
-from program.curriculum import ConversationExercise
-from program.db import read_session, write_session
-from program.models import JointPause, PauseReason, Role, SafetyScreen
+from program.course import pauses, reminders, safety
+from program.course.curriculum import ConversationExercise
+from program.infra.db import read_session, write_session
+from program.infra.models import JointPause, PauseReason, Role, SafetyScreen
+from program.privacy.viewer import Viewer
 from program.ui.therapist import PRESENTATION
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment

@@ -10,12 +10,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import problem_solving
-from program.access import Viewer
-from program.db import write_session
-from program.models import Agreement, StageOpening, utcnow
-from program.questionnaires import stage_occasion
-from program.reminders import AGREEMENT_REVIEW
+from program.course import problem_solving
+from program.course.questionnaires import stage_occasion
+from program.course.reminders import AGREEMENT_REVIEW
+from program.infra.db import write_session
+from program.infra.models import Agreement, StageOpening, utcnow
+from program.privacy.viewer import Viewer
 from program.ui.problem_solving import ADD_IDEA, AGREE, CHOOSE, PICK, SAVE_MATTERS, SEND_REVIEW
 from program.ui.text import visible
 from tests.factories import make_couple, make_person

@@ -9,11 +9,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import questionnaires
-from program.access import Viewer
-from program.curriculum import ConversationExercise
-from program.db import read_session, write_session
-from program.models import ExerciseRecord, SafetyScreen, StageOpening, utcnow
+from program.course import questionnaires
+from program.course.curriculum import ConversationExercise
+from program.infra.db import read_session, write_session
+from program.infra.models import ExerciseRecord, SafetyScreen, StageOpening, utcnow
+from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, answer_all, finish_assessment
 from tests.ui.helpers import app, as_viewer, click, texts

@@ -19,11 +19,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import update
 from streamlit.testing.v1 import AppTest
 
-from program import charts, checkins, couples, progress
-from program.access import Viewer
-from program.curriculum import CHECKIN_KEYS
-from program.db import read_session, write_session
-from program.models import CoupleMembership, Role, utcnow
+from program.charts import figures, progress_data
+from program.course import checkins
+from program.course.curriculum import CHECKIN_KEYS
+from program.infra.db import read_session, write_session
+from program.infra.models import CoupleMembership, Role, utcnow
+from program.privacy import couples
+from program.privacy.viewer import Viewer
 from program.ui import progress as progress_page
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all
@@ -72,7 +74,7 @@ def test_a_partner_never_gets_the_other_couples_cached_figures_whatever_the_orde
     with write_session(app_env) as session:  # both couples formed at the same moment
         session.exec(update(CoupleMembership).values(joined_at=T0))
     with read_session(app_env) as session:  # so only the couple's id tells their figures apart
-        assert progress.data_version(session=session, couple_id=couple_ab) == progress.data_version(
+        assert progress_data.data_version(session=session, couple_id=couple_ab) == progress_data.data_version(
             session=session, couple_id=couple_cd
         )
     seen: dict[str, list[str]] = {}
@@ -81,7 +83,7 @@ def test_a_partner_never_gets_the_other_couples_cached_figures_whatever_the_orde
         ours = ("ab", ("Anouk", "Bertil"), ("Cosima", "Dragan"))
         theirs = ("cd", ("Cosima", "Dragan"), ("Anouk", "Bertil"))
         couple, own, other = ours if viewer in (ana, ben) else theirs
-        names = {name.split(",")[0] for name in _trace_names(at)} - {charts.MEAN_NAME, ""}
+        names = {name.split(",")[0] for name in _trace_names(at)} - {figures.MEAN_NAME, ""}
         assert names == set(own), (viewer.username, names)
         drawn = " ".join(_specs(at)) + texts(at)
         assert not any(name in drawn for name in other), viewer.username
@@ -92,7 +94,7 @@ def test_a_partner_never_gets_the_other_couples_cached_figures_whatever_the_orde
 # An app script that draws one couple's charts for a viewer, as the therapist's view does.
 CHARTS_OF = """
 import streamlit as st
-from program.access import AccessDenied
+from program.privacy.access import AccessDenied
 from program.ui.progress import render_couple_charts
 
 try:
@@ -190,10 +192,10 @@ def test_switching_rating_builds_the_check_in_chart_alone(
     make_couple(app_env, ana, ben)
     _history(app_env, ana, ben, level=1)
     builds = {
-        name: _count_calls(monkeypatch, charts, name)
+        name: _count_calls(monkeypatch, figures, name)
         for name in ("checkin_trends", "outcome_trajectory", "domain_profile", "stage_progress")
     }
-    loads = _count_calls(monkeypatch, progress, "load_progress")
+    loads = _count_calls(monkeypatch, progress_data, "load_progress")
     at = _progress(app_env, ana)
     first = _specs(at)
     assert {name: calls[0] for name, calls in builds.items()} == dict.fromkeys(builds, 1)
@@ -216,12 +218,12 @@ def test_switching_rating_builds_the_check_in_chart_alone(
 def _cached_figures(engine: Engine, viewer: Viewer, couple_id: int) -> list[Any]:
     """The figures the page's cache holds for this couple now (the same objects the page draws)."""
     with read_session(engine) as session:
-        version = progress.data_version(session=session, couple_id=couple_id)
+        version = progress_data.data_version(session=session, couple_id=couple_id)
     source = progress_page._source()
     rest = progress_page._couple_charts(source, couple_id, version, viewer)
     assert progress_page._couple_charts(source, couple_id, version, viewer) is rest  # shared, not copied
     held = [progress_page._checkin_chart(source, couple_id, version, "overall", viewer), *rest]
-    return [chart.figure for _, chart, _ in held if isinstance(chart, charts.Chart)]
+    return [chart.figure for _, chart, _ in held if isinstance(chart, figures.Chart)]
 
 
 def test_drawing_a_cached_figure_never_changes_it(app_env: Engine) -> None:

@@ -13,12 +13,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import charts, checkins, journey, outcomes, questionnaires, reflections
-from program.access import Viewer
-from program.curriculum import CHECKIN_KEYS, load_instruments
-from program.db import read_session, write_session
-from program.models import AuditEvent, Role, Visibility
-from program.settings import get_settings
+from program.charts import figures
+from program.course import checkins, journey, outcomes, questionnaires, reflections
+from program.course.curriculum import CHECKIN_KEYS, load_instruments
+from program.infra.db import read_session, write_session
+from program.infra.models import AuditEvent, Role, Visibility
+from program.infra.settings import get_settings
+from program.privacy.viewer import Viewer
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all
 from tests.ui.helpers import app, as_viewer, click, texts
@@ -146,10 +147,10 @@ def test_an_operators_mixed_scale_outcome_measure_and_its_trend_reach_the_charts
     assert not at.exception, at.exception
     specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
     titles = [spec["layout"]["title"]["text"] for spec in specs]
-    main = charts.main_subscale(MIXED)
+    main = figures.main_subscale(MIXED)
     assert titles == [f"Outcome: {main.title}", MIXED.title]
     outcome, trend = specs
-    assert [t["name"] for t in outcome["data"]] == ["Ana", "Ben", charts.MEAN_NAME]
+    assert [t["name"] for t in outcome["data"]] == ["Ana", "Ben", figures.MEAN_NAME]
     assert outcome["layout"]["shapes"] and outcome["layout"]["shapes"][0]["y1"] == main.cutoff
     assert [t["name"] for t in trend["data"]] == ["Ana", "Ben"]
     assert [t["x"][0][:10] for t in trend["data"]] == ["2027-01-11", "2027-01-13"]  # each on their own day

@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from streamlit.testing.v1 import AppTest
 
-from program.db import read_session
-from program.models import AuditEvent, LoginSession, Role
-from program.settings import Settings, get_settings
+from program.infra.db import read_session
+from program.infra.models import AuditEvent, LoginSession, Role
+from program.infra.settings import Settings, get_settings
 from program.ui import quick_exit
 from program.ui.gate import SESSION_ID
 from program.ui.navigation import PARTNER_PAGES, THERAPIST_PAGES

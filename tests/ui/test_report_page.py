@@ -13,10 +13,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import report, therapist_access
-from program.access import Viewer
-from program.db import read_session, write_session
-from program.models import AuditEvent, Role, utcnow
+from program.infra.db import read_session, write_session
+from program.infra.models import AuditEvent, Role, utcnow
+from program.privacy import grants
+from program.privacy.viewer import Viewer
+from program.therapist import report
 from program.ui.report import BUTTON, DOWNLOAD
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import finish_assessment
@@ -27,8 +28,8 @@ pytestmark = needs_report_tools
 
 
 def _report_script(person_id: int, username: str, name: str, couple_id: int) -> None:
-    from program.access import Viewer
-    from program.models import Role
+    from program.infra.models import Role
+    from program.privacy.viewer import Viewer
     from program.ui.report import render_report
 
     render_report(Viewer(person_id, username, name, Role.THERAPIST), couple_id)
@@ -103,7 +104,7 @@ def test_a_built_report_is_taken_away_when_a_partner_revokes_access(app_env: Eng
     click(at, BUTTON)
     assert len(_download_buttons(at)) == 1
     with write_session(app_env) as session:
-        therapist_access.revoke_access(session=session, viewer=zoe, therapist_id=kim.person_id, now=utcnow())
+        grants.revoke_access(session=session, viewer=zoe, therapist_id=kim.person_id, now=utcnow())
     at.run()
     assert not _download_buttons(at)
     assert not [b for b in at.button if b.label == BUTTON]

@@ -12,10 +12,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit_authenticator.controllers.cookie_controller import CookieController
 
-from program import couples
-from program.db import read_session, write_session
-from program.models import AuditEvent, Person, Role, utcnow
-from program.settings import get_settings
+from program.infra.db import read_session, write_session
+from program.infra.models import AuditEvent, Person, Role, utcnow
+from program.infra.settings import get_settings
+from program.privacy import couples
 from program.ui.navigation import PARTNER_PAGES, THERAPIST_PAGES
 from tests.conftest import TEST_COOKIE_KEY
 from tests.factories import PASSWORD, grant, make_couple, make_person
@@ -182,7 +182,7 @@ def test_an_unexpected_error_shows_a_calm_message_not_a_traceback(
     def broken(**_: object) -> None:
         raise RuntimeError("database exploded")
 
-    monkeypatch.setattr("program.journey.load_journey", broken)
+    monkeypatch.setattr("program.course.journey.load_journey", broken)
     at = as_viewer(app("pages/home.py"), ana, app_env).run()
     assert not at.exception
     assert "Something went wrong on our side" in at.error[0].value

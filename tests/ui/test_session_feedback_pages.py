@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import session_feedback
-from program.access import Viewer
-from program.db import read_session, write_session
-from program.models import FEEDBACK_ITEMS, Person, Role, SessionFeedback, TherapySession, utcnow
+from program.infra.db import read_session, write_session
+from program.infra.models import FEEDBACK_ITEMS, Person, Role, SessionFeedback, TherapySession, utcnow
+from program.privacy.viewer import Viewer
+from program.therapist import session_feedback
 from program.ui.session_feedback import HELD, SEND
 from tests.factories import grant, make_couple, make_person
 from tests.ui.helpers import app, as_viewer, texts
@@ -67,8 +67,8 @@ def _home(engine: Engine, viewer: Viewer) -> AppTest:
 
 
 def _therapist_script(person_id: int, username: str, name: str, couple_id: int) -> None:
-    from program.access import Viewer
-    from program.models import Role
+    from program.infra.models import Role
+    from program.privacy.viewer import Viewer
     from program.ui.session_feedback import render_therapist_feedback
 
     render_therapist_feedback(Viewer(person_id, username, name, Role.THERAPIST), couple_id)

@@ -9,10 +9,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, update
 from streamlit.testing.v1 import AppTest
 
-from program import accounts, journey, questionnaires
-from program.access import Viewer
-from program.db import read_session, write_session
-from program.models import CoupleMembership, Person, utcnow
+from program.auth import accounts
+from program.course import journey, questionnaires
+from program.infra.db import read_session, write_session
+from program.infra.models import CoupleMembership, Person, utcnow
+from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, answer_all, do_step, finish_assessment
 from tests.ui.helpers import app, as_viewer, texts

@@ -11,12 +11,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from streamlit.testing.v1 import AppTest
 
-from program.access import Viewer
-from program.db import read_session
-from program.models import Couple, Person
+from program.infra.db import read_session
+from program.infra.models import Couple, Person
+from program.privacy.viewer import Viewer
 from program.ui import navigation, runtime
 from program.ui.therapist import PRESENTATION
-from tests.test_caseload_queries import _caseload_of, _counting, grow_caseload
+from tests.therapist.test_caseload_queries import _caseload_of, _counting, grow_caseload
 from tests.ui.helpers import app, as_viewer, open_couple
 
 PARTNER_PAGES = [path for path, _title, _icon, url in navigation.PARTNER_PAGES if url != "questionnaires"]

@@ -6,11 +6,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from streamlit.testing.v1 import AppTest
 
-from program import journey
-from program.access import Viewer
-from program.curriculum import ConversationExercise, PracticeLogExercise
-from program.db import read_session, write_session
-from program.models import ExerciseRecord, Reflection, StageOpening, utcnow
+from program.course import journey
+from program.course.curriculum import ConversationExercise, PracticeLogExercise
+from program.infra.db import read_session, write_session
+from program.infra.models import ExerciseRecord, Reflection, StageOpening, utcnow
+from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, answer_all
 from tests.ui.helpers import app, as_viewer, texts

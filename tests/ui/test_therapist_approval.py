@@ -7,10 +7,10 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from program import therapist_access
-from program.access import Viewer
-from program.db import read_session, write_session
-from program.models import Person, Role, utcnow
+from program.infra.db import read_session, write_session
+from program.infra.models import Person, Role, utcnow
+from program.privacy import grants
+from program.privacy.viewer import Viewer
 from tests.factories import grant, make_couple, make_person
 from tests.ui.helpers import app, as_viewer, click, fill, texts
 from tests.ui.test_hostile_strings import HOSTILE, unescaped
@@ -36,9 +36,7 @@ def _enter(at: AppTest, code: str) -> AppTest:
 
 def _given_to(engine: Engine, partner: Viewer) -> list[str]:
     with read_session(engine) as session:
-        return [
-            t.therapist_name for t in therapist_access.therapists_of_couple(session=session, viewer=partner)
-        ]
+        return [t.therapist_name for t in grants.therapists_of_couple(session=session, viewer=partner)]
 
 
 def test_a_therapist_waiting_for_approval_gets_no_code_and_is_told_how(app_env: Engine) -> None:
@@ -65,9 +63,7 @@ def test_an_unapproved_therapist_sees_no_couple_even_with_both_grants(app_env: E
     assert at.selectbox(key="kindred_caseload_open_choice").options == ["Ana & Ben"]
     assert [b.label for b in at.button if b.label.startswith("Open")] == ["Open"]
     with write_session(app_env) as session:
-        therapist_access.unapprove_therapist(
-            session=session, username="dr.kim", operator="root", now=utcnow()
-        )
+        grants.unapprove_therapist(session=session, username="dr.kim", operator="root", now=utcnow())
     at.run()
     assert not [b for b in at.button if b.label.startswith("Open")]
     assert "Ana" not in texts(at) and "waiting for approval" in texts(at)
@@ -117,9 +113,7 @@ def test_a_code_unapproved_between_check_and_confirm_gives_nothing(app_env: Engi
     kim = make_person(app_env, "dr.kim", Role.THERAPIST, "Dr Kim")
     at = _enter(_page(app_env, ana), _code(app_env, kim))
     with write_session(app_env) as session:
-        therapist_access.unapprove_therapist(
-            session=session, username="dr.kim", operator="root", now=utcnow()
-        )
+        grants.unapprove_therapist(session=session, username="dr.kim", operator="root", now=utcnow())
     at.button(key="grant_confirm").click().run()
     assert not at.exception
     assert "don't recognise that code" in at.error[0].value
@@ -133,9 +127,7 @@ def test_an_unapproved_therapists_code_is_refused_at_the_check(app_env: Engine) 
     kim = make_person(app_env, "dr.kim", Role.THERAPIST, "Dr Kim")
     code = _code(app_env, kim)
     with write_session(app_env) as session:
-        therapist_access.unapprove_therapist(
-            session=session, username="dr.kim", operator="root", now=utcnow()
-        )
+        grants.unapprove_therapist(session=session, username="dr.kim", operator="root", now=utcnow())
     at = _enter(_page(app_env, ana), code)
     assert "don't recognise that code" in at.error[0].value
     assert not [b for b in at.button if b.key == "grant_confirm"]

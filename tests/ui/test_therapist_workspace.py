@@ -13,23 +13,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from program import (
-    audit,
-    caseload,
-    checkins,
-    homework,
-    journey,
-    reflections,
-    safety,
-    session_feedback,
-    session_notes,
-    therapist_access,
-)
-from program.access import Viewer
-from program.db import read_session, write_session
-from program.demo import load_demo
-from program.models import Person, Role, SafetyScreen, StageOpening, Visibility
-from program.settings import Settings
+from program.course import checkins, journey, reflections, safety
+from program.infra import audit
+from program.infra.db import read_session, write_session
+from program.infra.models import Person, Role, SafetyScreen, StageOpening, Visibility
+from program.infra.settings import Settings
+from program.ops.demo import load_demo
+from program.privacy import grants
+from program.privacy.viewer import Viewer
+from program.therapist import caseload, homework, session_feedback, session_notes
 from program.ui.therapist import BACK, PRESENTATION
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, finish_assessment
@@ -242,7 +234,7 @@ def test_a_revocation_closes_the_couple_at_once(app_env: Engine) -> None:
     _therapist_only_text(app_env, s)
     at = _present(_open(app_env, s), False)
     with write_session(app_env) as session:
-        therapist_access.revoke_access(session=session, viewer=s.ana, therapist_id=s.kim.person_id, now=NOW)
+        grants.revoke_access(session=session, viewer=s.ana, therapist_id=s.kim.person_id, now=NOW)
     at.run()
     assert not at.exception
     shown = on_screen(at)
@@ -267,7 +259,7 @@ def test_opening_records_the_view_and_the_brief_counts_from_the_previous_one(app
     assert "Since you last opened this couple" in shown
     assert "- Ben shared with you only: Strengths" in shown
     with read_session(app_env) as session:
-        record = therapist_access.view_record(session=session, viewer=s.ana)
+        record = grants.view_record(session=session, viewer=s.ana)
     assert [r.what for r in record] == ["opened your record", "opened your record"]
 
 

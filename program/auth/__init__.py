@@ -1,0 +1,2 @@
+"""Signing in: accounts and passwords, server-side login sessions, throttling. Uses `program.privacy` and
+`program.infra`."""

@@ -1,0 +1,2 @@
+"""For the operator: the command line (`python -m program`) and the demo data. May use every domain
+layer; nothing imports it."""
