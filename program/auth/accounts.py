@@ -19,7 +19,7 @@ from program.infra import audit, codes
 from program.infra.db import read_session, write_session
 from program.infra.models import InviteCode, PasswordResetCode, Person, Role, TherapistCode
 from program.privacy import couples
-from program.privacy.viewer import Viewer
+from program.privacy.viewer import Viewer, normalise_username
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{2,31}")
 MIN_PASSWORD_CHARS = 10
@@ -80,12 +80,6 @@ class NewAccount:
     password: str
     password_repeat: str
     role: Role
-
-
-def normalise_username(raw: str) -> str:
-    """The canonical form of a username: trimmed, case-folded, compatibility-normalised (full-width
-    letters become plain ones), so look-alikes of a name are that name."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", raw).casefold()).strip()
 
 
 def refuse_control_characters(*typed: str) -> None:

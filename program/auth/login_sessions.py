@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select, update
 
-from program.course import safety
 from program.infra.models import LoginSession, Person, Role
 from program.infra.settings import Settings
+from program.privacy import safety_screens
 from program.privacy.viewer import Viewer
 
 # Writing last_seen_at on every rerun would turn every click into a write; a minute is precise enough.
@@ -104,7 +104,7 @@ def _live(
     if person.role == Role.PARTNER and login.last_seen_at + policies.flagged_idle <= now:
         # Idle longer than a flagged person may be: end it if their latest screen asked for attention.
         assert person.id is not None
-        if safety.is_flagged(session=session, person_id=person.id):
+        if safety_screens.is_flagged(session=session, person_id=person.id):
             idle_limit = min(idle_limit, policies.flagged_idle)
     if (
         login.revoked_at is not None

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from program.course.curriculum import SafetyScreen as SafetyContent
 from program.infra import audit
 from program.infra.models import Role, SafetyScreen, TherapistGrant
-from program.privacy import access, couples
+from program.privacy import access, couples, safety_screens
 from program.privacy.viewer import Viewer
 
 Form = Literal["full", "short"]
@@ -62,21 +62,7 @@ def submit_screen(
 
 def latest_own_screen(*, session: Session, viewer: Viewer) -> SafetyScreen | None:
     """The viewer's own most recent screen (only ever their own)."""
-    return _latest(session, viewer.person_id)
-
-
-def _latest(session: Session, person_id: int) -> SafetyScreen | None:
-    return session.exec(
-        select(SafetyScreen)
-        .where(SafetyScreen.person_id == person_id)
-        .order_by(col(SafetyScreen.submitted_at).desc(), col(SafetyScreen.id).desc())
-    ).first()
-
-
-def is_flagged(*, session: Session, person_id: int) -> bool:
-    """Whether this person's latest screen is flagged (for their own session policy; never shown)."""
-    latest = _latest(session, person_id)
-    return bool(latest and latest.flagged)
+    return safety_screens.latest_screen(session, viewer.person_id)
 
 
 def screen_due(*, session: Session, viewer: Viewer, opened_at: datetime | None) -> Form | None:
@@ -137,7 +123,7 @@ def share_attention(*, session: Session, viewer: Viewer, therapist_id: int, shar
     grant = _own_grant(session, viewer, therapist_id)
     if grant is None:
         raise SafetyError("You can only tell a therapist you have given access to.")
-    if share and not is_flagged(session=session, person_id=viewer.person_id):
+    if share and not safety_screens.is_flagged(session=session, person_id=viewer.person_id):
         raise SafetyError("Your latest safety check did not ask for attention, so there is nothing to share.")
     if grant.share_safety_screen == share:
         return

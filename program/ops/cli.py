@@ -45,6 +45,7 @@ from program.infra.models import Person, utcnow
 from program.infra.settings import SettingsError, get_settings
 from program.ops import demo
 from program.privacy import grants
+from program.privacy.viewer import normalise_username
 from program.your_data import deletion
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +131,7 @@ def _rotate_keys() -> str:
 def _set_disabled(username: str, disabled: bool) -> str:
     engine = _engine()
     with write_session(engine) as session:
-        name = accounts.normalise_username(username)
+        name = normalise_username(username)
         person = session.exec(select(Person).where(Person.username == name)).first()
         if person is None or person.id is None:
             raise accounts.AccountError(f"There is no account named {name!r}.")
@@ -187,7 +188,7 @@ def _reset_code(username: str) -> str:
             session=session, username=username, key=settings.code_key(), now=utcnow()
         )
     return (
-        f"Reset code for {accounts.normalise_username(username)}: {code}\n"
+        f"Reset code for {normalise_username(username)}: {code}\n"
         f"It works once, until {expires_at:%Y-%m-%d %H:%M} UTC, on the login page's 'Reset password' tab.\n"
         "Give it to the person directly (not by a channel others read)."
     )
@@ -195,13 +196,13 @@ def _reset_code(username: str) -> str:
 
 def _delete(username: str, yes: bool) -> str:
     settings = get_settings()
-    name = accounts.normalise_username(username)
+    name = normalise_username(username)
     if not yes:
         try:
             typed = input(f"This deletes {name!r} and all of their data, for good. Type the username again: ")
         except EOFError:
             typed = ""
-        if accounts.normalise_username(typed) != name:
+        if normalise_username(typed) != name:
             raise deletion.DeletionError("The username was not typed again. Nothing was deleted.")
     engine = _engine()
     deleted = deletion.delete_by_username(engine=engine, username=name, key=settings.code_key(), now=utcnow())

@@ -10,7 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, select
 
-from program.auth import accounts
 from program.infra import audit, codes
 from program.infra.models import (
     AuditEvent,
@@ -22,7 +21,7 @@ from program.infra.models import (
 )
 from program.privacy import access, couples
 from program.privacy.access import AccessDenied
-from program.privacy.viewer import Viewer
+from program.privacy.viewer import Viewer, normalise_username
 
 THERAPIST_CODE_GROUPS = 3
 THERAPIST_CODE_LIFETIME = timedelta(days=30)
@@ -108,7 +107,7 @@ class ViewRecord:
 
 def _therapist_by_username(session: Session, username: str) -> Person:
     """The therapist with this username, row-locked (see couples.lock_person); refused for anyone else."""
-    name = accounts.normalise_username(username)
+    name = normalise_username(username)
     person = session.exec(select(Person).where(Person.username == name)).first()
     if person is None or person.id is None:
         raise AccessError(f"There is no account named {name!r}.")

@@ -3,6 +3,7 @@ takes one."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from program.infra.models import Person, Role
@@ -22,3 +23,9 @@ class Viewer:
         """The viewer for a person row."""
         assert person.id is not None
         return cls(person.id, person.username, person.display_name, Role(person.role))
+
+
+def normalise_username(raw: str) -> str:
+    """The canonical form of a username: trimmed, case-folded, compatibility-normalised (full-width
+    letters become plain ones), so look-alikes of a name are that name."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", raw).casefold()).strip()

@@ -15,7 +15,7 @@ from program.course import journey, pauses, safety
 from program.course.curriculum import Program
 from program.infra.db import read_session, write_session
 from program.infra.models import PauseReason, SafetyScreen, utcnow
-from program.privacy import access, couples, grants
+from program.privacy import access, couples, grants, safety_screens
 from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.text import md
@@ -138,7 +138,7 @@ def render_joint_work(viewer: Viewer) -> None:
         else:
             _start(viewer, reason)
     with read_session(runtime.engine()) as session:
-        flagged = safety.is_flagged(session=session, person_id=viewer.person_id)
+        flagged = safety_screens.is_flagged(session=session, person_id=viewer.person_id)
     if flagged:
         _suggest_pause(viewer)
 

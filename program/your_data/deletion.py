@@ -20,7 +20,7 @@ from program.infra import audit
 from program.infra.db import read_session, write_session
 from program.infra.models import Couple, CoupleMembership, LoginThrottle, Person, TherapistNote
 from program.privacy import access, couples
-from program.privacy.viewer import Viewer
+from program.privacy.viewer import Viewer, normalise_username
 
 DELETED = "account.deleted"
 # Confirming with the password is a password check: a borrowed session must not become a guessing machine.
@@ -89,7 +89,7 @@ def delete_own_account(
     The password is checked with no transaction open (bcrypt is slow); a wrong confirmation deletes nothing.
     """
     accounts.refuse_control_characters(typed_username, password)
-    if accounts.normalise_username(typed_username) != viewer.username:
+    if normalise_username(typed_username) != viewer.username:
         raise DeletionError(f"To confirm, type your username exactly: {viewer.username}")
     with write_session(engine) as session:
         retry_at = throttle.take(
@@ -116,7 +116,7 @@ def delete_own_account(
 
 def delete_by_username(*, engine: Engine, username: str, key: bytes, now: datetime) -> DeletedAccount:
     """The operator's deletion (disabled accounts too)."""
-    name = accounts.normalise_username(username)
+    name = normalise_username(username)
     with write_session(engine) as session:
         person_id = session.exec(select(Person.id).where(Person.username == name)).first()
         if person_id is None:
