@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select, update
 
+from program.infra import audit
 from program.infra.models import LoginSession, Person, Role
 from program.infra.settings import Settings
 from program.privacy import safety_screens
@@ -149,6 +150,17 @@ def end(*, session: Session, session_id: int, now: datetime) -> None:
         .where(col(LoginSession.id) == session_id, col(LoginSession.revoked_at).is_(None))
         .values(revoked_at=now)
     )
+
+
+def log_out(*, session: Session, session_id: int, now: datetime) -> int | None:
+    """End this login if it is still open and record an ordinary logout for its person (a quick exit too
+    leaves no trace that says someone fled); the person, or None when it was unknown or already ended."""
+    login = session.get(LoginSession, session_id)
+    if login is None or login.revoked_at is not None:
+        return None
+    end(session=session, session_id=session_id, now=now)
+    audit.record(session, action="logout", actor_id=login.person_id)
+    return login.person_id
 
 
 def end_all(*, session: Session, person_id: int, now: datetime) -> int:

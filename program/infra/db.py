@@ -14,8 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
+
+# The types and errors the pages name, re-exported so program.ui never imports the query layer itself
+# (the import contracts in pyproject.toml forbid it).
+from sqlalchemy.engine import Engine as Engine
+from sqlalchemy.exc import IntegrityError as IntegrityError
+from sqlalchemy.exc import OperationalError as OperationalError
+from sqlmodel import Session as Session
 
 if TYPE_CHECKING:  # Alembic is imported only when a migration is due (about 0.2 s of a cold start)
     from alembic.config import Config

@@ -7,12 +7,10 @@ from datetime import datetime
 from functools import partial
 
 import streamlit as st
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from program.auth import accounts, login_sessions
 from program.course.curriculum import Program
-from program.infra.db import read_session, write_session
+from program.infra.db import Engine, Session, read_session, write_session
 from program.infra.models import Role, utcnow
 from program.infra.settings import Settings
 from program.privacy import couples, grants

@@ -6,12 +6,10 @@ from __future__ import annotations
 from datetime import date, time
 
 import streamlit as st
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from program.course import checkins, reflections
 from program.course.curriculum import CheckinForm, IntimacyRating
-from program.infra.db import read_session, write_session
+from program.infra.db import Engine, Session, read_session, write_session
 from program.infra.models import CheckIn, Visibility, utcnow
 from program.privacy import access
 from program.privacy.viewer import Viewer

@@ -16,13 +16,11 @@ from typing import Literal
 import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from streamlit.delta_generator import DeltaGenerator
 
 from program.auth import accounts, login_sessions, throttle
 from program.infra import audit
-from program.infra.db import read_session, shared_reads, write_session
+from program.infra.db import Engine, IntegrityError, read_session, shared_reads, write_session
 from program.infra.models import Role, utcnow
 from program.infra.settings import Settings
 from program.privacy.viewer import Viewer

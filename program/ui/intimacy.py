@@ -6,13 +6,12 @@ yes): never on whether the other said no or has not answered (see program/course
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy.exc import IntegrityError
 from streamlit.errors import StreamlitAPIException
 
 from program.course import intimacy
 from program.course.curriculum import ContentError
 from program.course.journey import Journey
-from program.infra.db import read_session, write_session
+from program.infra.db import IntegrityError, read_session, write_session
 from program.infra.models import utcnow
 from program.privacy import access
 from program.privacy.viewer import Viewer

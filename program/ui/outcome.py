@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import streamlit as st
-from sqlmodel import Session
 
 from program.course import journey, outcomes
 from program.course.curriculum import Instrument, Program
 from program.course.questionnaires import BASELINE
-from program.infra.db import read_session
+from program.infra.db import Session, read_session
 from program.infra.models import utcnow
 from program.infra.settings import Settings, SettingsError
 from program.privacy.viewer import Viewer

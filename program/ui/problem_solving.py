@@ -7,11 +7,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import streamlit as st
-from sqlmodel import Session
 
 from program.course import problem_solving
 from program.course.problem_solving import ProblemSolvingError, Standing, Step
-from program.infra.db import read_session, write_session
+from program.infra.db import Session, read_session, write_session
 from program.infra.models import utcnow
 from program.privacy.access import AccessDenied, AgreementPartView, AgreementView
 from program.privacy.viewer import Viewer

@@ -17,13 +17,11 @@ from functools import cache, partial
 from typing import Protocol
 
 import streamlit as st
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
 from streamlit.components.v2.types import ComponentRenderer
 
 from program.course import questionnaires, scoring
 from program.course.curriculum import Instrument, Scale
-from program.infra.db import read_session, write_session
+from program.infra.db import OperationalError, Session, read_session, write_session
 from program.infra.models import utcnow
 from program.privacy import access
 from program.privacy.viewer import Viewer

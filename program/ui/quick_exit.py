@@ -17,13 +17,11 @@ from __future__ import annotations
 from functools import cache, partial
 
 import streamlit as st
-from sqlalchemy.engine import Engine
 from streamlit.components.v2.types import ComponentRenderer
 
 from program.auth import login_sessions
-from program.infra import audit
-from program.infra.db import write_session
-from program.infra.models import LoginSession, utcnow
+from program.infra.db import Engine, write_session
+from program.infra.models import utcnow
 from program.infra.settings import Settings
 
 COMPONENT = "kindred_quick_exit"
@@ -127,10 +125,7 @@ def _end_this_login(engine: Engine, session_key: str) -> None:
     login_id = state.get(session_key)
     if isinstance(login_id, int):
         with write_session(engine) as session:
-            login = session.get(LoginSession, login_id)
-            if login is not None and login.revoked_at is None:
-                login_sessions.end(session=session, session_id=login_id, now=utcnow())
-                audit.record(session, action="logout", actor_id=login.person_id)
+            login_sessions.log_out(session=session, session_id=login_id, now=utcnow())
     state.pop(session_key, None)
     # What streamlit-authenticator's logout leaves: logged out, and no re-login from a cookie in this session.
     state.update(authentication_status=None, username=None, name=None, roles=None, logout=True)

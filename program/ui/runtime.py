@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-from sqlalchemy.engine import Engine
 
 from program.course.curriculum import ContentError, Program, load_program
 from program.infra import crypto
-from program.infra.db import create_db_engine, migrate
+from program.infra.db import Engine, create_db_engine, migrate
 from program.infra.settings import Settings, SettingsError, get_settings
 
 

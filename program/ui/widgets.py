@@ -8,12 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
 
 from program.course import reflections
 from program.course.curriculum import Overview
-from program.infra.db import write_session
+from program.infra.db import OperationalError, Session, write_session
 from program.infra.models import Reflection, Visibility, utcnow
 from program.privacy.viewer import Viewer
 from program.ui import runtime
