@@ -17,7 +17,6 @@ from program.infra.models import (
     AgreementPart,
     CheckIn,
     CoupleGoal,
-    CoupleMembership,
     ExerciseRecord,
     GoalConfirmation,
     GoalRating,
@@ -39,6 +38,7 @@ from program.infra.models import (
     Visibility,
     WishMark,
 )
+from program.privacy import membership
 from program.privacy.viewer import Viewer
 
 RowT = TypeVar("RowT", Reflection, CheckIn)
@@ -57,29 +57,14 @@ def in_couple(column: Any, couple_id: int | None) -> ColumnElement[bool]:
     return col(column).is_(None) if couple_id is None else col(column) == couple_id
 
 
-def current_couple_id(*, session: Session, viewer: Viewer) -> int | None:
-    """The couple the viewer is a current member of, if any."""
-    if viewer.role != Role.PARTNER:
-        return None
-    return memo(
-        session,
-        ("current_couple_id", viewer.person_id),
-        lambda: session.exec(
-            select(CoupleMembership.couple_id).where(
-                CoupleMembership.person_id == viewer.person_id, col(CoupleMembership.left_at).is_(None)
-            )
-        ).first(),
-    )
+# The couple the viewer is a current member of, if any: asked here by most callers, read in membership.
+current_couple_id = membership.current_couple_id
 
 
 def _grant_by_current_member() -> ColumnElement[bool]:
-    """Joins a therapist grant to the membership of the partner who gave it, while they are a current
-    member of the couple it is for: a former member's grant counts for nothing."""
-    return and_(
-        col(CoupleMembership.couple_id) == TherapistGrant.couple_id,
-        col(CoupleMembership.person_id) == TherapistGrant.partner_id,
-        col(CoupleMembership.left_at).is_(None),
-    )
+    """A therapist grant given by a partner who is still a current member of the couple it is for: a
+    former member's grant counts for nothing."""
+    return membership.is_current_member(TherapistGrant.couple_id, TherapistGrant.partner_id)
 
 
 def couples_visible_to_therapist(*, session: Session, viewer: Viewer) -> list[int]:
@@ -90,22 +75,13 @@ def couples_visible_to_therapist(*, session: Session, viewer: Viewer) -> list[in
     follows the therapist's caseload, not the number of couples on the server."""
     if viewer.role != Role.THERAPIST:
         return []
-    current_partners = (
-        select(func.count())
-        .select_from(CoupleMembership)
-        .where(
-            col(CoupleMembership.couple_id) == TherapistGrant.couple_id,
-            col(CoupleMembership.left_at).is_(None),
-        )
-        .correlate(TherapistGrant)
-        .scalar_subquery()
-    )
+    current_partners = membership.current_partner_count(TherapistGrant.couple_id)
     approved = select(TherapistApproval.person_id).where(TherapistApproval.person_id == viewer.person_id)
     granted = (
         select(TherapistGrant.couple_id)
-        .join(CoupleMembership, _grant_by_current_member())
         .where(
             TherapistGrant.therapist_id == viewer.person_id,
+            _grant_by_current_member(),
             col(TherapistGrant.revoked_at).is_(None),
             approved.exists(),
             # Two current partners, and a standing grant from each of them.
@@ -138,19 +114,7 @@ def require_couple(*, session: Session, viewer: Viewer, couple_id: int) -> None:
 
 
 def _couple_partner_ids(session: Session, couple_id: int) -> list[int]:
-    return list(
-        memo(
-            session,
-            ("couple_partner_ids", couple_id),
-            lambda: tuple(
-                session.exec(
-                    select(CoupleMembership.person_id).where(
-                        CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None)
-                    )
-                )
-            ),
-        )
-    )
+    return [member.person_id for member in membership.current_partners(session, couple_id)]
 
 
 def _partners_rows(
@@ -315,9 +279,9 @@ def _safety_flags(session: Session, viewer: Viewer, couple_ids: list[int]) -> di
     consenting = session.exec(
         select(TherapistGrant.couple_id, TherapistGrant.partner_id, Person.display_name)
         .join(Person, col(Person.id) == TherapistGrant.partner_id)
-        .join(CoupleMembership, _grant_by_current_member())
         .where(
             col(TherapistGrant.couple_id).in_(couple_ids),
+            _grant_by_current_member(),
             TherapistGrant.therapist_id == viewer.person_id,
             col(TherapistGrant.revoked_at).is_(None),
             col(TherapistGrant.share_safety_screen).is_(True),
@@ -372,17 +336,10 @@ def current_partners(
     (one query, after the visibility check). Couples the viewer may not see are left out."""
     visible = set(couples_visible_to_therapist(session=session, viewer=viewer))
     wanted = [c for c in couple_ids if c in visible]
-    partners: dict[int, list[CurrentPartner]] = {c: [] for c in wanted}
-    if not wanted:
-        return partners
-    for couple_id, person_id, name in session.exec(
-        select(CoupleMembership.couple_id, CoupleMembership.person_id, Person.display_name)
-        .join(Person, col(Person.id) == CoupleMembership.person_id)
-        .where(col(CoupleMembership.couple_id).in_(wanted), col(CoupleMembership.left_at).is_(None))
-        .order_by(col(CoupleMembership.couple_id), col(CoupleMembership.joined_at), col(CoupleMembership.id))
-    ):
-        partners[couple_id].append(CurrentPartner(person_id, name))
-    return partners
+    return {
+        couple_id: [CurrentPartner(m.person_id, m.display_name) for m in members]
+        for couple_id, members in membership.current_partners_of(session, wanted).items()
+    }
 
 
 @dataclass(frozen=True)
@@ -953,17 +910,12 @@ def partner_last_seen(
     therapist's homework, other modules' records, logins."""
     if viewer.role != Role.PARTNER or current_couple_id(session=session, viewer=viewer) != couple_id:
         raise AccessDenied("Only a partner learns how recently their own partner was seen.")
-    others = [pid for pid in _couple_partner_ids(session, couple_id) if pid != viewer.person_id]
+    partners = [m for m in membership.current_partners(session, couple_id) if m.person_id != viewer.person_id]
+    others = [m.person_id for m in partners]
     if not others:
         return None
     times: list[datetime | None] = [
-        session.exec(
-            select(func.max(CoupleMembership.joined_at)).where(
-                CoupleMembership.couple_id == couple_id,
-                col(CoupleMembership.person_id).in_(others),
-                col(CoupleMembership.left_at).is_(None),
-            )
-        ).one(),
+        max(m.joined_at for m in partners),
         session.exec(
             select(func.max(QuestionnaireSubmission.submitted_at)).where(
                 QuestionnaireSubmission.couple_id == couple_id,
