@@ -38,7 +38,7 @@ from program.infra.models import (
     Visibility,
     WishMark,
 )
-from program.privacy import membership
+from program.privacy import blind, membership
 from program.privacy.viewer import Viewer
 
 RowT = TypeVar("RowT", Reflection, CheckIn)
@@ -367,7 +367,7 @@ def _submissions(
     over_time: bool = False,
 ) -> list[SubmissionView]:
     """The blind rule for one couple (None: the viewer's own couple-less answers), after checking access.
-    The rule itself is _blind_views."""
+    The rule is applied in _blind_views (and decided in blind.visible_authors)."""
     if couple_id is None:
         if viewer.role != Role.PARTNER:
             return []
@@ -396,7 +396,7 @@ def _blind_views(
     occasion: str | None = None,
     over_time: bool = False,
 ) -> dict[int | None, list[SubmissionView]]:
-    """The one statement of the blind rule, for every reader of questionnaires, for any number of couples
+    """The blind rule (blind.visible_authors) for every reader of questionnaires, for any number of couples
     (each couple's current partners in `people`; the caller has checked the viewer may see each) in two
     queries.
 
@@ -434,9 +434,7 @@ def _blind_views(
         if row.couple_id in people and row.person_id in people[row.couple_id]:
             by_couple[row.couple_id].append(row)
 
-    def own(row: QuestionnaireSubmission) -> bool:
-        return own_drafts and row.person_id == viewer.person_id
-
+    reader = viewer.person_id if own_drafts else None
     visible: dict[int | None, list[QuestionnaireSubmission]] = {}
     readable: list[int] = []
     for couple, rows in by_couple.items():
@@ -456,29 +454,31 @@ def _blind_views(
                 key = (row.instrument, row.person_id)
                 latest[key] = max(latest.get(key, row.occasion), row.occasion)
 
-        def open_to_all(
-            row: QuestionnaireSubmission,
+        def done(
+            instrument: str,
+            occasion: str,
             members: list[int] = members,
             sent: dict[tuple[str, str], set[int]] = sent,
             latest: dict[tuple[str, int], str] = latest,
-        ) -> bool:
-            if len(members) != 2:
-                return False
-            if sent[(row.instrument, row.occasion)] >= set(members):
-                return True
-            # Only a filling over time ("extra:<day>"); any other occasion (an outcome's start, a stage
-            # check) stays blind until both sent that very occasion.
-            if not row.occasion.startswith(REPEATED_PREFIX):
-                return False
-            other = next((p for p in members if p != row.person_id), None)
-            return (
-                other is not None
-                and (row.instrument, row.person_id) in latest
-                and row.occasion <= latest.get((row.instrument, other), "")
-            )
+        ) -> set[int]:
+            """Who has done this occasion: sent it; for a filling over time ("extra:<day>", over_time only),
+            also sent the same questionnaire on that day or a later one. Any other occasion (an outcome's
+            start, a stage check) stays blind until both sent that very occasion."""
+            if not occasion.startswith(REPEATED_PREFIX):
+                return sent[(instrument, occasion)]
+            caught_up = {p for p in members if occasion <= latest.get((instrument, p), "")}
+            return sent[(instrument, occasion)] | caught_up
 
-        visible[couple] = [r for r in rows if r.status == SubmissionStatus.SUBMITTED or own(r)]
-        readable.extend(r.id for r in visible[couple] if r.id is not None and (own(r) or open_to_all(r)))
+        shown = {
+            (instrument, occasion): blind.visible_authors(reader, members, done(instrument, occasion))
+            for instrument, occasion in {(r.instrument, r.occasion) for r in rows}
+        }
+        visible[couple] = [r for r in rows if r.status == SubmissionStatus.SUBMITTED or r.person_id == reader]
+        readable.extend(
+            r.id
+            for r in visible[couple]
+            if r.id is not None and r.person_id in shown[(r.instrument, r.occasion)]
+        )
     answers: dict[int, dict[str, int | None]] = {sid: {} for sid in readable}
     if answers:
         # Plain columns, not ORM objects: a caseload reads tens of thousands of answers.
@@ -772,9 +772,12 @@ def readable_agreements(*, session: Session, viewer: Viewer, couple_id: int) -> 
     for agreement in agreements:
         assert agreement.id is not None
         mine = parts[agreement.id]
-        both = len(members) == 2
-        all_wrote = both and sum(bool(p.matters) for p in mine) == 2
-        all_reviewed = both and sum(p.reviewed_at is not None for p in mine) == 2
+        matters_shown = blind.visible_authors(
+            viewer.person_id, members, {p.person_id for p in mine if p.matters}
+        )
+        review_shown = blind.visible_authors(
+            viewer.person_id, members, {p.person_id for p in mine if p.reviewed_at is not None}
+        )
         views.append(
             AgreementView(
                 agreement.id,
@@ -791,11 +794,11 @@ def readable_agreements(*, session: Session, viewer: Viewer, couple_id: int) -> 
                     p.person_id: AgreementPartView(
                         p.person_id,
                         bool(p.matters),
-                        (p.matters or None) if all_wrote or p.person_id == viewer.person_id else None,
+                        (p.matters or None) if p.person_id in matters_shown else None,
                         p.confirmed_at,
                         p.reviewed_at,
-                        p.review_rating if all_reviewed or p.person_id == viewer.person_id else None,
-                        p.review_note if all_reviewed or p.person_id == viewer.person_id else None,
+                        p.review_rating if p.person_id in review_shown else None,
+                        p.review_note if p.person_id in review_shown else None,
                     )
                     for p in mine
                 },
@@ -887,11 +890,14 @@ def readable_wishes(
         if m.item in items
     }
     choices = _module_choices(session, couple_id, module)
-    if not _module_open(choices) or any(c.wishes_finished_at is None for c in choices.values()):
+    # The blind rule on the lists: the other's marks (and only as common items) once both finished theirs.
+    finished = {pid for pid, choice in choices.items() if choice.wishes_finished_at is not None}
+    shown = blind.visible_authors(viewer.person_id, list(choices), finished)
+    if not _module_open(choices) or shown != frozenset(choices):
         return WishesView(own_marks, None)
     chosen: dict[str, int] = defaultdict(int)
     for mark in session.exec(
-        select(WishMark).where(WishMark.couple_id == couple_id, col(WishMark.person_id).in_(list(choices)))
+        select(WishMark).where(WishMark.couple_id == couple_id, col(WishMark.person_id).in_(sorted(shown)))
     ):
         if mark.mark in WISH_SHOWN:
             chosen[mark.item] += 1
