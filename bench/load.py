@@ -311,7 +311,7 @@ async def _open(server: Server, clients: Sequence[Client]) -> list[tuple[Streaml
 
 
 async def _drive(
-    server: Server, tabs: Sequence[tuple[StreamlitSession, Client]], seconds: float
+    tabs: Sequence[tuple[StreamlitSession, Client]], seconds: float
 ) -> tuple[list[float], list[str], tuple[int, int], float]:
     """Every session reruns back to back until the time is up: latencies, failures, bytes received (and
     without the client's cache), elapsed."""
@@ -394,7 +394,7 @@ async def _measure(
                     if profile is not None and level == max(levels) and turn == 0:
                         out = profile.with_suffix(f".{name.split()[0].lower()}.txt")
                         spy = _profiler(server, seconds / slices, out)
-                    done, failed, (got, uncached), took = await _drive(server, tabs[name], seconds / slices)
+                    done, failed, (got, uncached), took = await _drive(tabs[name], seconds / slices)
                     if spy is not None:
                         spy.wait()
                     latencies[name] += done

@@ -1,7 +1,6 @@
 """Weekly check-in."""
 
-from program.infra.models import Role
 from program.ui.checkin import render_checkin
-from program.ui.gate import show_page
+from program.ui.gate import PARTNER, show_page
 
-show_page(render_checkin, Role.PARTNER)
+show_page(render_checkin, PARTNER)

@@ -2,8 +2,7 @@
 
 from functools import partial
 
-from program.infra.models import Role
-from program.ui.gate import show_page
+from program.ui.gate import PARTNER, show_page
 from program.ui.stage import render_stage
 
-show_page(partial(render_stage, stage_key="communication"), Role.PARTNER)
+show_page(partial(render_stage, stage_key="communication"), PARTNER)

@@ -100,7 +100,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _skipped.append(report.nodeid)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+def pytest_sessionfinish(session: pytest.Session) -> None:
     if _skipped:
-        print(f"\nKINDRED_FORBID_SKIPS=1 but {len(_skipped)} test(s) were skipped:", *_skipped, sep="\n  ")
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        assert reporter is not None
+        lines = [f"KINDRED_FORBID_SKIPS=1 but {len(_skipped)} test(s) were skipped:", *_skipped]
+        reporter.write_line("\n  ".join(lines), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

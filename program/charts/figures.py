@@ -930,7 +930,7 @@ YES_NAME = "days with a yes"
 RATING_NAME = "mean rating"
 
 
-def practice_trends(data: ProgressData, program: Program) -> Chart | EmptyChart:
+def practice_trends(data: ProgressData) -> Chart | EmptyChart:
     """Per partner per week, from the practice logs: the share of yes answers and the mean 0-10 rating;
     a week without entries is a gap in the line."""
     partners = data.partners[:2]

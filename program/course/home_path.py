@@ -57,7 +57,7 @@ def _place(person: journey.PartnerProgress) -> str | None:
     return next((key for key in journey.ORDER if person.finished_at(key) is None), None)
 
 
-def _standing(progress: journey.Journey, person: journey.PartnerProgress, stage: str) -> str:
+def _standing(person: journey.PartnerProgress, stage: str) -> str:
     if person.finished_at(stage) is not None:
         return FINISHED
     return HERE if _place(person) == stage else NOT_YET
@@ -86,8 +86,8 @@ def build(
                 title=titles[key],
                 state=state,
                 why_locked=progress.why_closed(key) if state == StageState.LOCKED else None,
-                you=_standing(progress, progress.me, key),
-                partner=_standing(progress, partner, key) if partner is not None else None,
+                you=_standing(progress.me, key),
+                partner=_standing(partner, key) if partner is not None else None,
             )
         )
     return HomePath(stages, _waiting(progress, titles), _next_action(progress, due))

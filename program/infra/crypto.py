@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
+from typing_extensions import override
 
 FERNET_KEY_BYTES = 32
 # A random 32-byte key has about 30 distinct byte values; fewer than this means it was not drawn at random
@@ -136,9 +137,11 @@ class EncryptedText(TypeDecorator[str]):
     impl = sa.Text
     cache_ok = True
 
+    @override
     def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
         return None if value is None else encrypt(value)
 
+    @override
     def process_result_value(self, value: str | None, dialect: sa.Dialect) -> str | None:
         return None if value is None else decrypt(value)
 
@@ -149,9 +152,11 @@ class EncryptedJSON(TypeDecorator[Any]):
     impl = sa.Text
     cache_ok = True
 
+    @override
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
         return None if value is None else encrypt(json.dumps(value, ensure_ascii=False))
 
+    @override
     def process_result_value(self, value: str | None, dialect: sa.Dialect) -> Any:
         return None if value is None else json.loads(decrypt(value))
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+from typing_extensions import override
 
 from program.infra.crypto import EncryptedJSON, EncryptedText
 
@@ -28,6 +29,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
+    @override
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
@@ -35,6 +37,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetimes are ambiguous; pass an aware UTC time")
         return value.astimezone(UTC)
 
+    @override
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None

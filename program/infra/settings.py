@@ -20,6 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from typing_extensions import override
 
 from program.infra import crypto
 
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
     alert_feedback_gap: int = Field(default=3, ge=1, le=10)
 
     @classmethod
+    @override
     def settings_customise_sources(
         cls,
         settings_cls: type[BaseSettings],

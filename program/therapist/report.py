@@ -109,7 +109,7 @@ def gather(
         ("Where each of you stands", figures.domain_profile(data, program)),
         ("Where you see things differently", figures.perception_gap(data, program)),
         ("Progress through the program", figures.stage_progress(data, program)),
-        ("How practice went", figures.practice_trends(data, program)),
+        ("How practice went", figures.practice_trends(data)),
         ("Each stage, start and end", figures.stage_changes(data, program)),
         *figures.added_trends(data, program),
     ]

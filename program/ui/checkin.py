@@ -71,15 +71,13 @@ def render_checkin(viewer: Viewer) -> None:
     st.write(form.intro)
     answering_as(viewer)
     show_flash()  # a confirmation stays until the person acts again or leaves the page
-    _checkin_form(engine, viewer, form, today, done)
+    _checkin_form(viewer, form, today, done)
     _history(engine, viewer, history)
     _partners_shared(partners_shared)
     _time_section(engine, viewer, couple_id, chosen, today)
 
 
-def _checkin_form(
-    engine: Engine, viewer: Viewer, form: CheckinForm, today: date, done: CheckIn | None
-) -> None:
+def _checkin_form(viewer: Viewer, form: CheckinForm, today: date, done: CheckIn | None) -> None:
     week = checkins.week_start(today)
     if done is not None:
         st.info(

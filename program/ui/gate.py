@@ -261,6 +261,10 @@ def authenticate() -> Viewer:
     st.stop()
 
 
+# The roles a page passes to show_page (pages import only program.ui).
+PARTNER, THERAPIST = Role.PARTNER, Role.THERAPIST
+
+
 def show_page(render: Callable[[Viewer], None], *roles: Role) -> None:
     """A page's whole body: check access, then draw it, with no traceback ever shown."""
     with friendly_errors(), shared_reads(runtime.engine()):  # app.py's, or (deep link) the page's own

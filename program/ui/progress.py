@@ -68,7 +68,10 @@ CACHE_TTL = "1h"
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL, show_spinner=False)
 def _progress_data(
-    source: _Source, couple_id: int, version: tuple[object, ...], _viewer: Viewer
+    source: _Source,  # noqa: ARG001 (a cache key: which database)
+    couple_id: int,
+    version: tuple[object, ...],  # noqa: ARG001 (a cache key: the couple's data version)
+    _viewer: Viewer,
 ) -> progress_data.ProgressData:
     """The couple's chart data at this data version."""
     with read_session(runtime.engine()) as session:
@@ -91,7 +94,7 @@ def _couple_charts(
         ("Where each of you stands", figures.domain_profile(data, program), True),
         ("Where you see things differently", figures.perception_gap(data, program), True),
         ("Progress through the program", figures.stage_progress(data, program), True),
-        ("How practice went", figures.practice_trends(data, program), False),
+        ("How practice went", figures.practice_trends(data), False),
         ("Each stage, start and end", figures.stage_changes(data, program), False),
         *((title, chart, False) for title, chart in figures.added_trends(data, program)),
         # Shared goals: one chart per agreed goal (its text and both partners' ratings at stage ends).

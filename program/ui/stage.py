@@ -63,7 +63,7 @@ def render_stage(viewer: Viewer, stage_key: str) -> None:
                 progress.is_joint(stage.key, exercise.key)
                 and (progress.joint_closed_reason() or progress.couple_opened_at(stage.key) is None)
             ):
-                _mark_done(viewer, program, progress, stage.key, exercise.key, done, end_log_early=end_early)
+                _mark_done(viewer, program, stage.key, exercise.key, done, end_log_early=end_early)
     if stage.key == problem_solving.STAGE:
         # Done together: while the stage is open for this partner alone (solo track), it waits like the
         # guided conversations (the reason names the partner as typed: escaped here, shown as text).
@@ -112,7 +112,6 @@ def _check(
 def _mark_done(
     viewer: Viewer,
     program: Program,
-    progress: journey.Journey,
     stage: str,
     step: str,
     done: bool,
@@ -339,7 +338,7 @@ def _homework(
                 max_chars=reflections.MAX_CHARS,
                 height=80,
             )
-    _mark_done(viewer, program, progress, stage.key, journey.HOMEWORK, done, note=note)
+    _mark_done(viewer, program, stage.key, journey.HOMEWORK, done, note=note)
 
 
 def _change(viewer: Viewer, program: Program, stage: Stage) -> None:

@@ -113,7 +113,8 @@ def test_usernames_are_throttled_apart_and_stored_only_as_digests(engine: Engine
     assert _failures(engine) == 5
 
 
-def test_purposes_never_share_a_row(engine: Engine) -> None:
+@pytest.mark.usefixtures("engine")
+def test_purposes_never_share_a_row() -> None:
     """A login name typed to match a registration counter's name gets a different key."""
     key = b"k" * 32
     login = throttle.key_for("registration", key)

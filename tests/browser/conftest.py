@@ -26,7 +26,7 @@ CHROMIUM = os.environ.get("KINDRED_CHROMIUM", "/usr/bin/chromium")
 SERVER_START_TIMEOUT_S = 60
 # The page the first run opens: a page file, as a deep link would, so the server is still in folder mode as
 # a fresh one is (a run of app.py switches it to st.navigation, and the gate test checks the fresh state).
-FIRST_RUN_PATH = "/" + sorted((ROOT / "pages").glob("*.py"))[0].stem
+FIRST_RUN_PATH = "/" + sorted(p for p in (ROOT / "pages").glob("*.py") if p.name != "__init__.py")[0].stem
 
 # Every assertion waits up to the one generous limit unless a test says otherwise (Playwright's own is 5 s).
 expect.set_options(timeout=TIMEOUT_MS)

@@ -184,7 +184,7 @@ def _fetch(
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
+        def redirect_request(self, *_args: object, **_kwargs: object) -> None:
             return None
 
     opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=context))

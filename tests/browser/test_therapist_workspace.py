@@ -36,9 +36,7 @@ def _main(page: Page) -> Locator:
     return page.get_by_test_id("stMain")
 
 
-def test_a_therapist_runs_a_session_with_the_demo_couple(
-    browser: Browser, demo_server: str, tmp_path: Path
-) -> None:
+def test_a_therapist_runs_a_session_with_the_demo_couple(browser: Browser, demo_server: str) -> None:
     """Dr Rivera reads her caseload's alerts, opens Alex and Sam (presentation mode on: no private marker,
     note, therapist-only text or alert), turns it off, reads the brief, writes a note, assigns homework for
     both and downloads the session report; then Sam finds the homework on their home page and marks it

@@ -961,7 +961,7 @@ def test_practice_is_charted_per_partner_per_week_with_gaps() -> None:
         _note(ANA, 21, "yesno", 1.0), _note(ANA, 21, "rating", 9.0),
         _note(BEN, 7, "rating", 4.0),
     )  # fmt: skip
-    chart = _chart(practice_trends(replace(_data(), practice=notes), PROGRAM))
+    chart = _chart(practice_trends(replace(_data(), practice=notes)))
     traces = {t.name: t for t in chart.figure.data}
     ana_rating, ana_yes = traces["Ana, mean rating"], traces["Ana, days with a yes"]
     assert list(ana_rating.x) == WEEKS and ana_rating.connectgaps is False
@@ -975,7 +975,7 @@ def test_practice_is_charted_per_partner_per_week_with_gaps() -> None:
     assert tuple(layout.yaxis2.range) == (0, 100) and layout.yaxis2.domain[1] < layout.yaxis.domain[0]
     assert layout.xaxis.anchor == "y2"  # the week axis under the lower panel, clear of its points
     _assert_common_layout(chart)
-    assert isinstance(practice_trends(_data(), PROGRAM), EmptyChart)
+    assert isinstance(practice_trends(_data()), EmptyChart)
 
 
 def test_homework_done_or_not_is_on_the_stage_progress_chart() -> None:
@@ -1018,6 +1018,6 @@ def _issue11_charts(ana: Partner = ANA, ben: Partner = BEN) -> list[Chart]:
     return [
         _chart(outcome_trajectory(data, OUTCOME_PROGRAM, OUTCOME)),
         _chart(added),
-        _chart(practice_trends(data, PROGRAM)),
+        _chart(practice_trends(data)),
         _chart(stage_progress(data, PROGRAM)),
     ]

@@ -270,7 +270,7 @@ def test_practice_log_answers_and_homework_reach_the_chart_data(engine: Engine) 
         " · homework done",
         " · homework not done",
     )
-    assert isinstance(figures.practice_trends(data, PROGRAM), figures.Chart)
+    assert isinstance(figures.practice_trends(data), figures.Chart)
 
 
 def test_an_added_questionnaire_named_the_outcome_keeps_its_start_blind_until_both_sent_it(

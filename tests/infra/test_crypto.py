@@ -203,7 +203,8 @@ def test_the_same_text_is_stored_differently_each_time(engine: Engine) -> None:
 # ---- keys ---------------------------------------------------------------------------------------------
 
 
-def test_a_process_without_keys_refuses_to_store_text(engine: Engine, test_keyring: None) -> None:
+@pytest.mark.usefixtures("test_keyring")
+def test_a_process_without_keys_refuses_to_store_text(engine: Engine) -> None:
     """Code that forgot to set the keyring fails loudly and stores nothing, rather than writing plain text."""
     ana = make_person(engine, "ana")
     crypto.unconfigure()
@@ -217,7 +218,8 @@ def test_a_process_without_keys_refuses_to_store_text(engine: Engine, test_keyri
         assert session.exec(select(Reflection)).all() == []
 
 
-def test_dropping_a_key_before_rotating_fails_clearly(engine: Engine, test_keyring: None) -> None:
+@pytest.mark.usefixtures("test_keyring")
+def test_dropping_a_key_before_rotating_fails_clearly(engine: Engine) -> None:
     """Text written under a key that is no longer configured is not silently lost or garbled: reading it
     says which setting and which command are involved."""
     ana, ben, _ = _write_everything(engine)
@@ -226,7 +228,8 @@ def test_dropping_a_key_before_rotating_fails_clearly(engine: Engine, test_keyri
         session.exec(select(CheckIn)).all()
 
 
-def test_rotation_lets_the_old_key_go(engine: Engine, database_url: str, test_keyring: None,
+@pytest.mark.usefixtures("test_keyring")
+def test_rotation_lets_the_old_key_go(engine: Engine, database_url: str,
                                       monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     """Old key only, then the new key added first, `rotate-keys`, then the old key dropped: every text
@@ -253,7 +256,8 @@ def test_rotation_lets_the_old_key_go(engine: Engine, database_url: str, test_ke
     assert Fernet(new.encode()).decrypt(after.encode()).decode() == THERAPIST_NOTE
 
 
-def test_rotation_stops_at_a_text_no_key_opens(engine: Engine, test_keyring: None) -> None:
+@pytest.mark.usefixtures("test_keyring")
+def test_rotation_stops_at_a_text_no_key_opens(engine: Engine) -> None:
     """A token none of the keys opens (the key that made it was dropped) stops the rotation with a message
     naming the table and row, and leaves that batch as it was."""
     ana, ben, _ = _write_everything(engine)
@@ -266,8 +270,9 @@ def test_rotation_stops_at_a_text_no_key_opens(engine: Engine, test_keyring: Non
         assert connection.execute(sa.text("SELECT note FROM checkin")).scalar_one() == stray
 
 
+@pytest.mark.usefixtures("test_keyring")
 def test_the_cli_reports_an_unopenable_text_without_a_traceback(
-    engine: Engine, database_url: str, test_keyring: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     """`rotate-keys` run with the old key already dropped says so and exits 1."""
@@ -355,8 +360,9 @@ def no_configured_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         (f"{TEST_ENCRYPTION_KEYS},{TEST_ENCRYPTION_KEYS}", "twice"),
     ],
 )
+@pytest.mark.usefixtures("no_configured_keys")
 def test_weak_or_malformed_keys_are_refused(
-    no_configured_keys: Path, monkeypatch: pytest.MonkeyPatch, keys: str, complaint: str
+    monkeypatch: pytest.MonkeyPatch, keys: str, complaint: str
 ) -> None:
     """A key that is not a random Fernet key stops the start with a message, never echoing the key."""
     monkeypatch.setenv("KINDRED_ENCRYPTION_KEYS", keys)
@@ -398,7 +404,8 @@ def test_secrets_from_an_older_version_gain_a_key_once(no_configured_keys: Path)
     assert secrets_file.read_text().count("encryption_keys") == 1
 
 
-def test_the_keyring_encrypts_with_the_newest_key(test_keyring: None) -> None:
+@pytest.mark.usefixtures("test_keyring")
+def test_the_keyring_encrypts_with_the_newest_key() -> None:
     """New text is encrypted with the first key of the list; older keys only decrypt."""
     old, new = TEST_ENCRYPTION_KEYS, Fernet.generate_key().decode()
     crypto.configure([new, old])
@@ -422,8 +429,10 @@ def test_exercise_record_data_is_a_token(engine: Engine) -> None:
         assert session.exec(select(ExerciseRecord.data)).one() == {"notes": GOAL}
 
 
+@pytest.mark.usefixtures("test_keyring")
 def test_an_upgraded_and_rotated_file_holds_no_plain_text(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_keyring: None
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A database upgraded from plain text, then rotated: the file holds none of the old text (SQLite
     zeroes freed pages, and `rotate-keys` ends with a VACUUM), and the text reads back."""

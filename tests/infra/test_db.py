@@ -155,8 +155,9 @@ def _modes(folder: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("key_from", ["generated", "environment"])
+@pytest.mark.usefixtures("permissive_umask")
 def test_a_first_start_creates_every_data_file_for_the_owner_alone(
-    fresh_data_dir: Path, permissive_umask: int, monkeypatch: pytest.MonkeyPatch, key_from: str
+    fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch, key_from: str
 ) -> None:
     """A first start (settings, engine, migrations, a write) leaves a 0700 folder whose files
     (database, WAL, shared memory, generated secrets) are all 0600, whatever the umask."""

@@ -43,9 +43,8 @@ def test_first_local_start_generates_an_owner_only_key_that_persists(clean_env: 
     ("key", "message"),
     [("too-short-key", "at least 32 bytes"), ("changeme-changeme-changeme-changeme-42", "placeholder")],
 )
-def test_weak_cookie_keys_are_refused(
-    clean_env: Path, monkeypatch: pytest.MonkeyPatch, key: str, message: str
-) -> None:
+@pytest.mark.usefixtures("clean_env")
+def test_weak_cookie_keys_are_refused(monkeypatch: pytest.MonkeyPatch, key: str, message: str) -> None:
     """A short or placeholder key stops the app with a message saying why."""
     monkeypatch.setenv("KINDRED_COOKIE_KEY", key)
     with pytest.raises(SettingsError, match=message):
@@ -60,9 +59,8 @@ def test_production_without_a_key_refuses_to_start(clean_env: Path, monkeypatch:
     assert not (clean_env / "secrets.toml").exists()
 
 
-def test_streamlit_secrets_file_is_read(
-    clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("clean_env")
+def test_streamlit_secrets_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keys under [kindred] in .streamlit/secrets.toml configure the app; the environment wins over them."""
     secrets_file = tmp_path / "secrets.toml"
     secrets_file.write_text(

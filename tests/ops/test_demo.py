@@ -100,7 +100,8 @@ def count(session: Session, table: type[object]) -> int:
     return session.exec(select(func.count()).select_from(table)).one()
 
 
-def test_loads_twelve_weeks_of_check_ins_ending_this_week(demo: DemoAccounts, db: Session) -> None:
+@pytest.mark.usefixtures("demo")
+def test_loads_twelve_weeks_of_check_ins_ending_this_week(db: Session) -> None:
     """Alex checked in every one of the 12 weeks (this one too); Sam missed one and hasn't done this week."""
     this_week = checkins.week_start(TODAY)
     alex = checkin_weeks(db, "demo-alex")
@@ -113,7 +114,8 @@ def test_loads_twelve_weeks_of_check_ins_ending_this_week(demo: DemoAccounts, db
     assert {row.note_visibility for row in rows if row.note} >= {Visibility.PRIVATE, Visibility.PARTNER}
 
 
-def test_ratings_improve_gently_and_differ_between_partners(demo: DemoAccounts, db: Session) -> None:
+@pytest.mark.usefixtures("demo")
+def test_ratings_improve_gently_and_differ_between_partners(db: Session) -> None:
     """Each partner's every rating ends above where it began, with ups and downs, on lines of their own."""
     by_person: dict[int, list[CheckIn]] = {}
     for row in db.exec(select(CheckIn).order_by(col(CheckIn.week_start))):
@@ -200,7 +202,8 @@ def _caseload_checkins(db: Session, username: str) -> list[int]:
     ]
 
 
-def test_one_couple_drops_one_goes_quiet_and_one_is_steady(demo: DemoAccounts, db: Session) -> None:
+@pytest.mark.usefixtures("demo")
+def test_one_couple_drops_one_goes_quiet_and_one_is_steady(db: Session) -> None:
     """Priya's overall check-in falls by 3 or more points against the weeks before; Morgan and Lee have done
     nothing for over three weeks; Jordan and Casey end level with each other, a point or more up."""
     priya = _caseload_checkins(db, "demo-priya")
@@ -308,9 +311,8 @@ def test_the_session_note_is_the_therapists_alone(demo: DemoAccounts, db: Sessio
     assert not any("Money" in detail or "speaker-listener" in detail for detail in details)
 
 
-def test_communication_and_conflict_are_finished_and_trust_is_started(
-    demo: DemoAccounts, db: Session, program: Program
-) -> None:
+@pytest.mark.usefixtures("demo")
+def test_communication_and_conflict_are_finished_and_trust_is_started(db: Session, program: Program) -> None:
     """Both partners finished the first two stages, sent Trust's start check and did one Trust exercise."""
     progress = journey.load_journey(session=db, viewer=viewer(db, "demo-alex"), program=program)
     assert progress.partner is not None
@@ -334,7 +336,8 @@ def test_goals_and_strengths_are_written_one_shared_one_private(demo: DemoAccoun
     assert "assessment:strengths" not in {r.context for r in shared if r.person_id == alex.person_id}
 
 
-def test_no_safety_screen_is_made_for_the_demo(demo: DemoAccounts, db: Session) -> None:
+@pytest.mark.usefixtures("demo")
+def test_no_safety_screen_is_made_for_the_demo(db: Session) -> None:
     """The demo leaves the private safety screen to whoever tries it out."""
     assert count(db, SafetyScreen) == 0
 
@@ -500,9 +503,8 @@ def test_by_default_the_demo_holds_every_outcome_occasion(
             assert abs(change) <= 0.1, path
 
 
-def test_a_shorter_demo_sends_the_occasions_of_the_stages_it_finished(
-    demo: DemoAccounts, db: Session, program: Program
-) -> None:
+@pytest.mark.usefixtures("demo")
+def test_a_shorter_demo_sends_the_occasions_of_the_stages_it_finished(db: Session, program: Program) -> None:
     """Twelve weeks in, both partners sent the start and the ends of the two stages they finished, and
     nothing else is due yet."""
     settings = Settings.model_construct()

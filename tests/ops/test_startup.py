@@ -82,9 +82,8 @@ def test_a_current_database_is_checked_with_one_read(engine: Engine) -> None:
     assert _versions(engine) == [HEAD]
 
 
-def test_a_current_database_starts_without_importing_alembic(
-    old_database: tuple[str, Engine], tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("tmp_path")
+def test_a_current_database_starts_without_importing_alembic(old_database: tuple[str, Engine]) -> None:
     """A fresh process on a migrated database never imports Alembic (about 0.2 s of every cold start).
 
     On a database of its own: another process opening the suite's shared SQLite file while this one holds
@@ -194,9 +193,8 @@ def test_serve_migrates_before_the_server_answers(old_database: tuple[str, Engin
     assert compiled.exists()
 
 
-def test_streamlit_options_are_refused_by_the_other_commands(
-    app_env: Engine, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.usefixtures("app_env")
+def test_streamlit_options_are_refused_by_the_other_commands(capsys: pytest.CaptureFixture[str]) -> None:
     """Only `serve` passes options on; elsewhere an unknown option is an error, and nothing runs."""
     with pytest.raises(SystemExit) as exit_info:
         main(["migrate", "--server.port", "8502"])

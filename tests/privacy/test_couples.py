@@ -264,7 +264,7 @@ def test_codes_are_forgiving_about_how_they_are_typed(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, typed: str
 ) -> None:
     """Lower case, spaces, and O for 0 or I/L for 1 are all read as the same code."""
-    monkeypatch.setattr(codes, "new_code", lambda groups: "7KQ0-M1XD-4R01")
+    monkeypatch.setattr(codes, "new_code", lambda _groups: "7KQ0-M1XD-4R01")
     ana, ben = make_person(engine, "ana"), make_person(engine, "ben")
     invite = _create(engine, ana)
     assert invite.code == "7KQ0-M1XD-4R01"

@@ -15,7 +15,10 @@ from tests.factories import start_login_session
 
 LOGIN_BUTTON = "FormSubmitter:login-Log in"
 REGISTER_BUTTON = "FormSubmitter:register-Create account"
-PAGE_FILES = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "pages").glob("*.py"))
+# Every page script (pages/__init__.py only makes pages/ a package for the import contracts).
+PAGE_FILES = sorted(
+    path.relative_to(ROOT).as_posix() for path in (ROOT / "pages").glob("*.py") if path.name != "__init__.py"
+)
 
 
 def app(script: str = "app.py") -> AppTest:
@@ -31,6 +34,12 @@ def as_viewer(at: AppTest, viewer: Viewer, engine: Engine) -> AppTest:
     at.session_state["name"] = viewer.display_name
     at.session_state["roles"] = [viewer.role]
     return at
+
+
+def button_keys(at: AppTest) -> set[str]:
+    """The keys of the buttons on screen (AppTest's `at.button(key=...)` raises when there is none, so it
+    cannot be compared with None)."""
+    return {b.key for b in at.button if b.key}
 
 
 def texts(at: AppTest) -> str:

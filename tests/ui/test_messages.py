@@ -121,7 +121,8 @@ def test_logging_out_says_so_and_leaves_an_empty_sidebar(app_env: Engine) -> Non
     assert _sidebar_is_empty(at)
 
 
-def test_the_login_page_has_an_empty_sidebar(app_env: Engine) -> None:
+@pytest.mark.usefixtures("app_env")
+def test_the_login_page_has_an_empty_sidebar() -> None:
     """A visitor's login page puts nothing in the sidebar (the quick exit lives outside it)."""
     at = app().run()
     assert at.title[0].value == "Kindred"
@@ -185,7 +186,7 @@ def _reload_with_cookie(
     token = jwt.encode({"username": username, "exp_date": FUTURE}, key, algorithm="HS256")
     client = _Client({"kindred_session": token})
     monkeypatch.setattr("streamlit.runtime.context._get_client_context", lambda: client)
-    monkeypatch.setattr(CookieController, "delete_cookie", lambda self: None)
+    monkeypatch.setattr(CookieController, "delete_cookie", lambda _self: None)
     return app().run()
 
 

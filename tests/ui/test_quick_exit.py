@@ -17,7 +17,7 @@ from program.ui import quick_exit
 from program.ui.gate import SESSION_ID
 from program.ui.navigation import PARTNER_PAGES, THERAPIST_PAGES
 from tests.factories import make_couple, make_person
-from tests.ui.helpers import LOGIN_BUTTON, PAGE_FILES, app, as_viewer, texts
+from tests.ui.helpers import LOGIN_BUTTON, PAGE_FILES, app, as_viewer, button_keys, texts
 
 EXIT_URL = "http://127.0.0.1:9/weather"
 
@@ -49,12 +49,11 @@ def exit_env(app_env: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
 
 
 @pytest.mark.parametrize("script", ["app.py", *PAGE_FILES])
-def test_the_login_page_has_the_quick_exit_through_the_app_and_every_deep_link(
-    exit_env: Engine, script: str
-) -> None:
+@pytest.mark.usefixtures("exit_env")
+def test_the_login_page_has_the_quick_exit_through_the_app_and_every_deep_link(script: str) -> None:
     """Logged out, whichever URL is opened, the login form comes with one quick exit."""
     at = app(script).run()
-    assert at.button(key=LOGIN_BUTTON) is not None
+    assert LOGIN_BUTTON in button_keys(at)
     _assert_one_quick_exit(at)
 
 

@@ -16,7 +16,7 @@ from program.infra.models import CoupleMembership, Person, utcnow
 from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, answer_all, do_step, finish_assessment
-from tests.ui.helpers import app, as_viewer, texts
+from tests.ui.helpers import app, as_viewer, button_keys, texts
 
 STAGE = PROGRAM.stages[0]
 TALKS = [e for e in STAGE.exercises if e.kind == "conversation"]
@@ -26,10 +26,6 @@ HOSTILE = "Ben [click](http://e.vil) **now**"
 
 def _stage_page(engine: Engine, viewer: Viewer) -> AppTest:
     return as_viewer(app(f"pages/{STAGE.key}.py"), viewer, engine).run()
-
-
-def _buttons(at: AppTest) -> set[str]:
-    return {b.key for b in at.button if b.key}
 
 
 def _started_alone(engine: Engine, ana: Viewer) -> None:
@@ -48,7 +44,7 @@ def test_before_the_partner_joins_the_conversation_waits_and_the_rest_is_open(ap
     shown = texts(at)
     assert shown.count("waits until your partner has joined you") == len(TALKS)
     assert "Who speaks first?" not in [r.label for r in at.radio]
-    keys = _buttons(at)
+    keys = button_keys(at)
     assert not any(f"done::{STAGE.key}::{t.key}" in keys for t in TALKS)
     assert all(f"done::{STAGE.key}::{e.key}" in keys for e in SOLO)
 
@@ -130,7 +126,7 @@ def test_a_stage_open_for_ana_alone_keeps_its_joint_work_waiting_for_ben(app_env
     assert len(waiting) >= len(talks) and all("\\[click\\]" in w for w in waiting)
     assert f"{HOSTILE} reaches this stage" in texts(at)
     assert "Who speaks first?" not in [r.label for r in at.radio]
-    assert not any(f"done::{second.key}::{t.key}" in _buttons(at) for t in talks)
+    assert not any(f"done::{second.key}::{t.key}" in button_keys(at) for t in talks)
     with read_session(app_env) as session:
         seen = journey.load_journey(session=session, viewer=ana, program=PROGRAM)
     assert seen.is_open(second.key) and seen.couple_opened_at(second.key) is None

@@ -122,11 +122,11 @@ def _session_feedback(engine: Engine, s: Seeded) -> str:
     return "Session feedback"
 
 
-def _report_button(engine: Engine, s: Seeded) -> str:
+def _report_button(_engine: Engine, _s: Seeded) -> str:
     return "Session report (PDF)"
 
 
-def _other_couples_names(engine: Engine, s: Seeded) -> str:
+def _other_couples_names(_engine: Engine, _s: Seeded) -> str:
     return "Cai"
 
 
