@@ -24,14 +24,12 @@ from program.course.curriculum import PracticeLogExercise, Program
 from program.infra.models import (
     CheckIn,
     CoupleGoal,
-    CoupleMembership,
     ExerciseRecord,
     GoalConfirmation,
     GoalRating,
-    Person,
     QuestionnaireSubmission,
 )
-from program.privacy import access
+from program.privacy import access, membership
 from program.privacy.access import CheckInView, SubmissionView
 from program.privacy.viewer import Viewer
 
@@ -137,13 +135,13 @@ def data_version(*, session: Session, couple_id: int) -> tuple[object, ...]:
         (CoupleGoal, CoupleGoal.updated_at, col(CoupleGoal.couple_id) == couple_id),
         (GoalConfirmation, GoalConfirmation.confirmed_at, col(GoalConfirmation.goal_id).in_(goal_ids)),
         (GoalRating, GoalRating.rated_at, col(GoalRating.goal_id).in_(goal_ids)),
-        (CoupleMembership, CoupleMembership.joined_at, col(CoupleMembership.couple_id) == couple_id),
     ]
     columns = [
         select(aggregate).select_from(table).where(where).scalar_subquery()
         for table, stamp, where in per_table
         for aggregate in (func.count(), func.max(stamp))
     ]
+    columns += membership.change_marks(couple_id)  # someone joining
     return tuple(session.execute(select(*columns)).one())
 
 
@@ -167,13 +165,7 @@ def load_progress(*, session: Session, viewer: Viewer, couple_id: int, program: 
         session=session, viewer=viewer, couple_id=couple_id, over_time=True
     )
     partners = tuple(
-        Partner(person_id, name)
-        for person_id, name in session.exec(
-            select(CoupleMembership.person_id, Person.display_name)
-            .join(Person, col(Person.id) == CoupleMembership.person_id)
-            .where(CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None))
-            .order_by(col(CoupleMembership.joined_at), col(CoupleMembership.id))
-        )
+        Partner(m.person_id, m.display_name) for m in membership.current_partners(session, couple_id)
     )
     ids = [p.person_id for p in partners]
     steps = _steps_done(session, couple_id, ids, submissions, program)

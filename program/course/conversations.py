@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from program.course.curriculum import ConversationExercise, Turn, with_names
 from program.course.journey import Journey
-from program.infra.models import CoupleMembership
+from program.privacy import membership
 
 NO_PARTNER = "your partner"
 
@@ -23,11 +23,7 @@ def parts(*, session: Session, journey: Journey) -> tuple[str, str]:
     if journey.partner is None or journey.couple_id is None:
         return journey.me.name, NO_PARTNER
     names = {journey.me.person_id: journey.me.name, journey.partner.person_id: journey.partner.name}
-    order = session.exec(
-        select(CoupleMembership.person_id)
-        .where(CoupleMembership.couple_id == journey.couple_id, col(CoupleMembership.left_at).is_(None))
-        .order_by(col(CoupleMembership.joined_at), col(CoupleMembership.id))
-    ).all()
+    order = [m.person_id for m in membership.current_partners(session, journey.couple_id)]
     first = next((person for person in order if person in names), journey.me.person_id)
     second = journey.partner.person_id if first == journey.me.person_id else journey.me.person_id
     return names[first], names[second]

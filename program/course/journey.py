@@ -33,16 +33,14 @@ from program.course.questionnaires import BASELINE, stage_occasion
 from program.infra import audit
 from program.infra.db import memo
 from program.infra.models import (
-    CoupleMembership,
     ExerciseRecord,
-    Person,
     QuestionnaireSubmission,
     Role,
     StageOpening,
     SubmissionStatus,
     utcnow,
 )
-from program.privacy import access, couples
+from program.privacy import access, couples, membership
 from program.privacy.viewer import Viewer
 
 ASSESSMENT = "assessment"
@@ -307,13 +305,9 @@ def _load_journey(*, session: Session, viewer: Viewer, program: Program, now: da
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     progress = {viewer.person_id: PartnerProgress(viewer.person_id, viewer.display_name)}
     if couple_id is not None:
-        for person_id, name, pronouns in session.exec(
-            select(CoupleMembership.person_id, Person.display_name, Person.pronouns)
-            .join(Person, col(Person.id) == CoupleMembership.person_id)
-            .where(CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None))
-        ):
-            progress.setdefault(person_id, PartnerProgress(person_id, name))
-            progress[person_id].pronouns = pronouns
+        for member in membership.current_partners(session, couple_id):
+            progress.setdefault(member.person_id, PartnerProgress(member.person_id, member.display_name))
+            progress[member.person_id].pronouns = member.pronouns
     # Only what was done in this couple (or, solo, before joining any) counts: a new couple starts its
     # own program for both partners.
     for person_id, instrument, occasion, submitted_at in session.exec(

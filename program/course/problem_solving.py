@@ -26,9 +26,9 @@ from sqlmodel import Session, col, select
 
 from program.course import journey
 from program.course.curriculum import Program, read_content
-from program.infra.models import Agreement, AgreementPart, CoupleMembership, Role
+from program.infra.models import Agreement, AgreementPart, Role
 from program.infra.settings import CONTENT_DIR
-from program.privacy import access, couples
+from program.privacy import access, couples, membership
 from program.privacy.access import AccessDenied, AgreementView
 from program.privacy.viewer import Viewer
 
@@ -165,13 +165,14 @@ def standing(*, session: Session, viewer: Viewer, now: datetime) -> Standing | N
     agreements = access.readable_agreements(session=session, viewer=viewer, couple_id=couple_id)
     open_one = next((a for a in agreements if not _closed(a)), None)
     past = tuple(reversed([a for a in agreements if _closed(a)]))
-    partner_id = session.exec(
-        select(CoupleMembership.person_id).where(
-            CoupleMembership.couple_id == couple_id,
-            col(CoupleMembership.left_at).is_(None),
-            CoupleMembership.person_id != viewer.person_id,
-        )
-    ).first()
+    partner_id = next(
+        (
+            m.person_id
+            for m in membership.current_partners(session, couple_id)
+            if m.person_id != viewer.person_id
+        ),
+        None,
+    )
     return Standing(couple_id, partner_id, open_one, _step(open_one, now), past)
 
 

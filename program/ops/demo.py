@@ -32,7 +32,6 @@ from program.infra.db import write_session
 from program.infra.models import (
     AuditEvent,
     Couple,
-    CoupleMembership,
     HomeworkAssignment,
     HomeworkCompletion,
     Person,
@@ -43,7 +42,7 @@ from program.infra.models import (
     Visibility,
 )
 from program.infra.settings import Settings
-from program.privacy import couples, grants
+from program.privacy import couples, grants, membership
 from program.privacy.viewer import Viewer
 
 # Demo only: it is printed by the command and written in the README, so anyone can log in with it.
@@ -390,9 +389,7 @@ def _remove_old_demo(session: Session) -> None:
     people = list(session.exec(select(Person.id).where(col(Person.username).in_(DEMO_USERNAMES))))
     if not people:
         return
-    couple_ids = list(
-        session.exec(select(CoupleMembership.couple_id).where(col(CoupleMembership.person_id).in_(people)))
-    )
+    couple_ids = membership.couples_ever(session, [p for p in people if p is not None])
     # The history's events are invented; only the record that a demo was loaded is worth keeping.
     session.exec(
         delete(AuditEvent).where(

@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from program.course import outcomes, shared_texts
 from program.course.curriculum import Program
 from program.course.questionnaires import BASELINE
-from program.infra.models import CoupleMembership, Person, Role, Visibility
+from program.infra.models import Role, Visibility
 from program.infra.settings import Settings
-from program.privacy import access
+from program.privacy import access, membership
 from program.privacy.access import AccessDenied
 from program.privacy.viewer import Viewer
 from program.therapist import caseload, homework
@@ -126,13 +126,7 @@ def trend_words(overalls: list[int]) -> str:
 
 
 def _partner_names(session: Session, couple_id: int) -> dict[int, str]:
-    rows = session.exec(
-        select(Person.id, Person.display_name)
-        .join(CoupleMembership, col(CoupleMembership.person_id) == Person.id)
-        .where(CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None))
-        .order_by(col(CoupleMembership.joined_at), col(CoupleMembership.id))
-    ).all()
-    return {person_id: name for person_id, name in rows if person_id is not None}
+    return {m.person_id: m.display_name for m in membership.current_partners(session, couple_id)}
 
 
 def build_brief(

@@ -26,7 +26,6 @@ from program.infra.db import memo
 from program.infra.models import (
     FEEDBACK_ITEMS,
     CheckIn,
-    CoupleMembership,
     ExerciseRecord,
     HomeworkAssignment,
     HomeworkCompletion,
@@ -37,7 +36,7 @@ from program.infra.models import (
     TherapySession,
 )
 from program.infra.settings import Settings
-from program.privacy import access
+from program.privacy import access, membership
 from program.privacy.access import AccessDenied
 from program.privacy.viewer import Viewer
 
@@ -431,13 +430,11 @@ def _load(
     def ours(couple_id: int | None, person_id: int) -> bool:
         return couple_id is not None and person_id in partners.get(couple_id, ())
 
-    joined: dict[tuple[int, int], datetime | None] = {}
-    for couple_id, person_id, joined_at in session.exec(
-        select(CoupleMembership.couple_id, CoupleMembership.person_id, CoupleMembership.joined_at).where(
-            col(CoupleMembership.couple_id).in_(ids), col(CoupleMembership.left_at).is_(None)
-        )
-    ):
-        joined[(couple_id, person_id)] = _utc(joined_at)
+    joined: dict[tuple[int, int], datetime | None] = {
+        (m.couple_id, m.person_id): _utc(m.joined_at)
+        for members in membership.current_partners_of(session, ids).values()
+        for m in members
+    }
 
     activity: dict[tuple[int, int], datetime | None] = defaultdict(lambda: None)
 

@@ -13,8 +13,8 @@ from sqlmodel import Session, col, or_, select
 
 from program.infra import audit
 from program.infra.db import memo
-from program.infra.models import CoupleMembership, HomeworkAssignment, HomeworkCompletion, Person, Role
-from program.privacy import access
+from program.infra.models import HomeworkAssignment, HomeworkCompletion, Role
+from program.privacy import access, membership
 from program.privacy.access import AccessDenied
 from program.privacy.viewer import Viewer
 
@@ -75,13 +75,7 @@ def _require_therapist(session: Session, viewer: Viewer, couple_id: int) -> None
 def couple_partners(*, session: Session, viewer: Viewer, couple_id: int) -> list[Partner]:
     """The couple's current partners in joining order, for a therapist who may see the couple."""
     _require_therapist(session, viewer, couple_id)
-    rows = session.exec(
-        select(Person.id, Person.display_name)
-        .join(CoupleMembership, col(CoupleMembership.person_id) == Person.id)
-        .where(CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None))
-        .order_by(col(CoupleMembership.joined_at), col(CoupleMembership.id))
-    ).all()
-    return [Partner(person_id, name) for person_id, name in rows if person_id is not None]
+    return [Partner(m.person_id, m.display_name) for m in membership.current_partners(session, couple_id)]
 
 
 def assign(

@@ -25,14 +25,12 @@ from program.infra import audit
 from program.infra.db import memo
 from program.infra.models import (
     FEEDBACK_ITEMS,
-    CoupleMembership,
-    Person,
     Role,
     SessionFeedback,
     TherapySession,
 )
 from program.infra.settings import CONTENT_DIR
-from program.privacy import access, couples
+from program.privacy import access, couples, membership
 from program.privacy.access import AccessDenied
 from program.privacy.viewer import Viewer
 
@@ -120,11 +118,7 @@ def _earliest_day(moment: datetime) -> date:
 
 def _formed_at(session: Session, couple_id: int) -> datetime | None:
     """When the couple became two: the later of its current partners' joins (None without two)."""
-    joins = session.exec(
-        select(CoupleMembership.joined_at).where(
-            CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None)
-        )
-    ).all()
+    joins = [m.joined_at for m in membership.current_partners(session, couple_id)]
     return max(joins) if len(joins) == 2 else None
 
 
@@ -197,19 +191,15 @@ def due_for_partner(*, session: Session, viewer: Viewer, today: date) -> list[He
 
 
 def _due_for_partner(*, session: Session, viewer: Viewer, today: date) -> list[HeldSession]:
-    membership = session.exec(
-        select(CoupleMembership).where(
-            CoupleMembership.person_id == viewer.person_id, col(CoupleMembership.left_at).is_(None)
-        )
-    ).first()
-    if membership is None:
+    current = membership.current_membership(session, viewer.person_id)
+    if current is None:
         return []
     rated = select(SessionFeedback.session_id).where(SessionFeedback.person_id == viewer.person_id)
     rows = session.exec(
         select(TherapySession)
         .where(
-            TherapySession.couple_id == membership.couple_id,
-            col(TherapySession.held_on) >= _earliest_day(membership.joined_at),
+            TherapySession.couple_id == current.couple_id,
+            col(TherapySession.held_on) >= _earliest_day(current.joined_at),
             col(TherapySession.held_on) >= today - timedelta(days=DUE_DAYS),
             col(TherapySession.id).not_in(rated),
         )
@@ -287,13 +277,7 @@ def partners(*, session: Session, viewer: Viewer, couple_id: int) -> tuple[Partn
     """The couple's current partners in the order they joined (the charts' colour order)."""
     access.require_couple(session=session, viewer=viewer, couple_id=couple_id)
     return tuple(
-        Partner(person_id, name)
-        for person_id, name in session.exec(
-            select(CoupleMembership.person_id, Person.display_name)
-            .join(Person, col(Person.id) == CoupleMembership.person_id)
-            .where(CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None))
-            .order_by(col(CoupleMembership.joined_at), col(CoupleMembership.id))
-        )
+        Partner(m.person_id, m.display_name) for m in membership.current_partners(session, couple_id)
     )
 
 

@@ -18,8 +18,8 @@ from sqlmodel import Session, col, delete, select
 from program.auth import accounts, throttle
 from program.infra import audit
 from program.infra.db import read_session, write_session
-from program.infra.models import Couple, CoupleMembership, LoginThrottle, Person, TherapistNote
-from program.privacy import access, couples
+from program.infra.models import Couple, LoginThrottle, Person, TherapistNote
+from program.privacy import access, couples, membership
 from program.privacy.viewer import Viewer, normalise_username
 
 DELETED = "account.deleted"
@@ -55,18 +55,14 @@ def delete_account(*, session: Session, person_id: int, throttle_key: bytes, now
         # The same ending as "Leave couple": the partner sees the couple ended, grants are revoked.
         couples.leave_couple(session=session, viewer=viewer, now=now)
         ended = 1
-    their_couples = list(
-        session.exec(select(CoupleMembership.couple_id).where(CoupleMembership.person_id == person_id))
-    )
+    their_couples = membership.couples_ever(session, [person_id])
     notes = session.exec(delete(TherapistNote).where(col(TherapistNote.couple_id).in_(their_couples)))
     # A couple nobody else ever joined holds nothing of anyone else: it goes with them (invites too).
-    others = set(
-        session.exec(
-            select(CoupleMembership.couple_id).where(
-                col(CoupleMembership.couple_id).in_(their_couples), CoupleMembership.person_id != person_id
-            )
-        )
-    )
+    others = {
+        couple_id
+        for couple_id, members in membership.members_ever(session, their_couples).items()
+        if any(m.person_id != person_id for m in members)
+    }
     alone = [couple_id for couple_id in their_couples if couple_id not in others]
     if alone:
         session.exec(delete(Couple).where(col(Couple.id).in_(alone)))
