@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +21,7 @@ from program.infra.models import (
     Role,
     TherapistGrant,
 )
-from program.privacy import access
+from program.privacy import access, membership
 from program.privacy.viewer import Viewer
 
 INVITE_GROUPS = 3  # 12 characters, 60 bits: short enough to read aloud, far too many to guess
@@ -73,15 +72,14 @@ def partner_status(*, session: Session, viewer: Viewer) -> PartnerStatus:
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     if couple_id is None:
         return PartnerStatus(None, None)
-    other = session.exec(
-        select(Person.display_name)
-        .join(CoupleMembership, col(CoupleMembership.person_id) == Person.id)
-        .where(
-            CoupleMembership.couple_id == couple_id,
-            col(CoupleMembership.left_at).is_(None),
-            Person.id != viewer.person_id,
-        )
-    ).first()
+    other = next(
+        (
+            m.display_name
+            for m in membership.current_partners(session, couple_id)
+            if m.person_id != viewer.person_id
+        ),
+        None,
+    )
     return PartnerStatus(couple_id, other)
 
 
@@ -90,16 +88,11 @@ def therapist_caseload(*, session: Session, viewer: Viewer) -> list[CoupleSummar
     couple_ids = access.couples_visible_to_therapist(session=session, viewer=viewer)
     if not couple_ids:
         return []
-    rows = session.exec(
-        select(CoupleMembership.couple_id, Person.display_name)
-        .join(Person, col(Person.id) == CoupleMembership.person_id)
-        .where(col(CoupleMembership.couple_id).in_(couple_ids), col(CoupleMembership.left_at).is_(None))
-        .order_by(col(CoupleMembership.couple_id), col(CoupleMembership.joined_at))
-    ).all()
-    names: dict[int, list[str]] = defaultdict(list)
-    for couple_id, name in rows:
-        names[couple_id].append(name)
-    return [CoupleSummary(couple_id, tuple(names[couple_id])) for couple_id in couple_ids]
+    partners = membership.current_partners_of(session, couple_ids)
+    return [
+        CoupleSummary(couple_id, tuple(m.display_name for m in partners[couple_id]))
+        for couple_id in couple_ids
+    ]
 
 
 def account_summary(*, session: Session, viewer: Viewer) -> AccountSummary:
@@ -143,13 +136,7 @@ def lock_couple(session: Session, couple_id: int) -> Couple | None:
 
 
 def _current_members(session: Session, couple_id: int) -> list[int]:
-    return list(
-        session.exec(
-            select(CoupleMembership.person_id).where(
-                CoupleMembership.couple_id == couple_id, col(CoupleMembership.left_at).is_(None)
-            )
-        )
-    )
+    return [m.person_id for m in membership.current_partners(session, couple_id)]
 
 
 def _adopt_solo_work(session: Session, person_id: int, couple_id: int) -> None:
@@ -303,7 +290,7 @@ def leave_couple(*, session: Session, viewer: Viewer, now: datetime) -> None:
     lock_couple(session, couple_id)
     session.exec(
         update(CoupleMembership)
-        .where(col(CoupleMembership.couple_id) == couple_id, col(CoupleMembership.left_at).is_(None))
+        .where(col(CoupleMembership.couple_id) == couple_id, membership.is_current())
         .values(left_at=now)
     )
     session.exec(
