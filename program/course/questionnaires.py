@@ -11,8 +11,9 @@ from sqlmodel import Session, col, select
 
 from program.course import scoring
 from program.course.curriculum import Instrument
-from program.infra.models import QuestionnaireAnswer, QuestionnaireSubmission, Role, SubmissionStatus
+from program.infra.models import QuestionnaireSubmission, Role, SubmissionStatus
 from program.privacy import access
+from program.privacy.answers import answers_by_submission, keep_answers
 from program.privacy.viewer import Viewer
 
 BASELINE = "baseline"
@@ -60,10 +61,8 @@ def own_answers(*, session: Session, viewer: Viewer, instrument: str, occasion: 
     submission = _submission(session, viewer, instrument, occasion)
     if submission is None:
         return OwnAnswers({}, None)
-    rows = session.exec(
-        select(QuestionnaireAnswer).where(QuestionnaireAnswer.submission_id == submission.id)
-    ).all()
-    return OwnAnswers({row.item: row.value for row in rows}, submission.submitted_at)
+    given = answers_by_submission(session=session, viewer=viewer, submissions=[submission])
+    return OwnAnswers(given.get(submission.id or 0, {}), submission.submitted_at)
 
 
 class MissingAnswers(QuestionnaireError):
@@ -173,17 +172,7 @@ def save_answers(
         scale = instrument.scale_of(instrument.items[off[0] - 1])
         raise QuestionnaireError(f"Answers to question {off[0]} go from {scale.min} to {scale.max}.")
     submission = _draft_for_writing(session, viewer, instrument, occasion, now)
-    assert submission.id is not None
-    saved = {
-        row.item: row
-        for row in session.exec(
-            select(QuestionnaireAnswer).where(QuestionnaireAnswer.submission_id == submission.id)
-        )
-    }
-    for item, value in answers.items():
-        row = saved.get(item) or QuestionnaireAnswer(submission_id=submission.id, item=item)
-        row.value = value
-        session.add(row)
+    keep_answers(session=session, viewer=viewer, submission=submission, answers=answers)
     submission.updated_at = now
     session.add(submission)
 
@@ -276,15 +265,9 @@ def own_history(*, session: Session, viewer: Viewer, instrument: str) -> list[Se
         )
         .order_by(col(QuestionnaireSubmission.submitted_at))
     ).all()
-    answers: dict[int, dict[str, int | None]] = {}
-    for row in session.exec(
-        select(QuestionnaireAnswer).where(
-            col(QuestionnaireAnswer.submission_id).in_([s.id for s in submissions])
-        )
-    ):
-        answers.setdefault(row.submission_id, {})[row.item] = row.value
+    given = answers_by_submission(session=session, viewer=viewer, submissions=submissions)
     return [
-        SentAnswers(s.occasion, s.submitted_at, answers.get(s.id or 0, {}))
+        SentAnswers(s.occasion, s.submitted_at, given.get(s.id or 0, {}))
         for s in submissions
         if s.submitted_at is not None
     ]

@@ -25,6 +25,7 @@ from program.infra.models import (
     FEEDBACK_ITEMS,
     AuditEvent,
     CheckIn,
+    CoupleMembership,
     ExerciseRecord,
     HomeworkAssignment,
     HomeworkCompletion,
@@ -32,7 +33,6 @@ from program.infra.models import (
     ModuleChoice,
     NoticeDismissal,
     Person,
-    QuestionnaireAnswer,
     QuestionnaireSubmission,
     Reflection,
     Role,
@@ -41,7 +41,8 @@ from program.infra.models import (
     TherapySession,
     WishMark,
 )
-from program.privacy import access, membership
+from program.privacy import access
+from program.privacy.answers import answers_by_submission
 from program.privacy.grants import VIEWED
 from program.privacy.viewer import Viewer
 
@@ -136,20 +137,29 @@ def _readme(viewer: Viewer, now: datetime) -> bytes:
 
 
 def _couples(session: Session, viewer: Viewer) -> list[Row]:
-    mine = membership.memberships_of(session, viewer.person_id)
-    everyone = membership.members_ever(session, [own.couple_id for own in mine])
+    mine = session.exec(
+        select(CoupleMembership)
+        .where(CoupleMembership.person_id == viewer.person_id)
+        .order_by(col(CoupleMembership.joined_at), col(CoupleMembership.id))
+    ).all()
     rows: list[Row] = []
-    for own in mine:
+    for membership in mine:
         # Display names only: a partner's username and account are theirs.
-        partners = [
-            m.display_name for m in everyone.get(own.couple_id, ()) if m.person_id != viewer.person_id
-        ]
+        partners = session.exec(
+            select(Person.display_name)
+            .join(CoupleMembership, col(CoupleMembership.person_id) == Person.id)
+            .where(
+                CoupleMembership.couple_id == membership.couple_id,
+                CoupleMembership.person_id != viewer.person_id,
+            )
+            .order_by(col(CoupleMembership.joined_at))
+        ).all()
         rows.append(
             {
-                "couple": own.couple_id,
-                "joined_at": own.joined_at,
-                "left_at": own.left_at,
-                "current": own.left_at is None,
+                "couple": membership.couple_id,
+                "joined_at": membership.joined_at,
+                "left_at": membership.left_at,
+                "current": membership.left_at is None,
                 "partner_display_name": ", ".join(partners),
             }
         )
@@ -162,14 +172,7 @@ def _questionnaires(session: Session, viewer: Viewer, program: Program) -> list[
         .where(QuestionnaireSubmission.person_id == viewer.person_id)
         .order_by(col(QuestionnaireSubmission.started_at), col(QuestionnaireSubmission.id))
     ).all()
-    answers: dict[int, dict[str, int | None]] = {}
-    ids = [s.id for s in submissions if s.id is not None]
-    for answer in session.exec(
-        select(QuestionnaireAnswer)
-        .where(col(QuestionnaireAnswer.submission_id).in_(ids))
-        .order_by(col(QuestionnaireAnswer.id))
-    ):
-        answers.setdefault(answer.submission_id, {})[answer.item] = answer.value
+    answers = answers_by_submission(session=session, viewer=viewer, submissions=submissions)
     rows: list[Row] = []
     for submission in submissions:
         given = answers.get(submission.id or 0, {})
@@ -220,7 +223,7 @@ def _own_rows(
 def _homework(session: Session, viewer: Viewer) -> list[Row]:
     """Homework for the viewer in any couple they were in (for both partners or for them alone), and any
     they marked done; never homework for their partner alone."""
-    theirs = membership.couple_ids_ever(viewer.person_id)
+    theirs = select(CoupleMembership.couple_id).where(CoupleMembership.person_id == viewer.person_id)
     rows = session.exec(
         select(HomeworkAssignment, HomeworkCompletion.completed_at)
         .join(
@@ -340,7 +343,8 @@ def _therapist_views(session: Session, viewer: Viewer) -> list[Row]:
     if viewer.role == Role.THERAPIST:
         condition = col(AuditEvent.actor_id) == viewer.person_id
     else:
-        condition = col(AuditEvent.couple_id).in_(membership.couple_ids_ever(viewer.person_id))
+        theirs = select(CoupleMembership.couple_id).where(CoupleMembership.person_id == viewer.person_id)
+        condition = col(AuditEvent.couple_id).in_(theirs)
     rows = session.exec(
         select(AuditEvent, therapist.display_name)
         .join(therapist, col(therapist.id) == AuditEvent.actor_id, isouter=True)
