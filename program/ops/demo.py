@@ -567,19 +567,22 @@ class _History:
                 held_on=moment.date(),
                 created_at=moment,
             )
-            self.session.add(row)
-            self.session.flush()
-            assert row.id is not None
-            held[number] = row.id
-            audit.record(
-                self.session,
-                action="therapist.session_held",
-                actor_id=therapist.person_id,
-                couple_id=couple_id,
-                detail="marked a session held",
-            )
+            held[number] = self._added(row)
+            self._therapist_did(therapist, couple_id, "therapist.session_held", "marked a session held")
 
         return hold
+
+    def _added(self, row: TherapySession | HomeworkAssignment) -> int:
+        """Add a row and return the id the database gave it."""
+        self.session.add(row)
+        self.session.flush()
+        assert row.id is not None
+        return row.id
+
+    def _therapist_did(self, therapist: Viewer, couple_id: int, action: str, detail: str) -> None:
+        audit.record(
+            self.session, action=action, actor_id=therapist.person_id, couple_id=couple_id, detail=detail
+        )
 
     def _rate_session(
         self, partner: Viewer, number: int, ratings: tuple[int, int, int, int], held: Mapping[int, int]
@@ -611,13 +614,7 @@ class _History:
                     updated_at=moment,
                 )
             )
-            audit.record(
-                self.session,
-                action="therapist.note_written",
-                actor_id=therapist.person_id,
-                couple_id=couple_id,
-                detail="wrote a session note",
-            )
+            self._therapist_did(therapist, couple_id, "therapist.note_written", "wrote a session note")
 
         return write
 
@@ -644,17 +641,8 @@ class _History:
                 else partners[homework.for_person].person_id,
                 created_at=moment,
             )
-            self.session.add(row)
-            self.session.flush()
-            assert row.id is not None
-            assignments[number] = row.id
-            audit.record(
-                self.session,
-                action="therapist.homework_assigned",
-                actor_id=therapist.person_id,
-                couple_id=couple_id,
-                detail="assigned homework",
-            )
+            assignments[number] = self._added(row)
+            self._therapist_did(therapist, couple_id, "therapist.homework_assigned", "assigned homework")
 
         return assign
 
@@ -747,14 +735,7 @@ class _History:
         def assess(sent: datetime) -> None:
             partner = made.partners[side]
             self._questionnaire(partner, baseline, questionnaires.BASELINE, answers)(sent)
-            journey.complete_step(
-                session=self.session,
-                viewer=partner,
-                program=self.program,
-                stage=journey.ASSESSMENT,
-                step=journey.GOALS,
-                now=sent + timedelta(minutes=15),
-            )
+            self._complete(partner, journey.ASSESSMENT, journey.GOALS, sent + timedelta(minutes=15))
 
         return assess
 
@@ -869,14 +850,7 @@ class _History:
         self, viewer: Viewer, instrument: Instrument, occasion: str, answers: Mapping[str, int]
     ) -> Action:
         def fill_in(sent: datetime) -> None:
-            questionnaires.save_answers(
-                session=self.session,
-                viewer=viewer,
-                instrument=instrument,
-                occasion=occasion,
-                answers=answers,
-                now=sent - timedelta(minutes=10),
-            )
+            self._save_answers(viewer, instrument, occasion, answers, sent - timedelta(minutes=10))
             # Through the outcome rules: an occasion sent before it came due would be a bug in the demo.
             outcomes.submit(
                 session=self.session,
@@ -894,39 +868,50 @@ class _History:
     ) -> Action:
         def fill_in(sent: datetime) -> None:
             # One write for the page of answers, as the form's "Save draft" does.
-            questionnaires.save_answers(
-                session=self.session,
-                viewer=viewer,
-                instrument=instrument,
-                occasion=occasion,
-                answers=answers,
-                now=sent - timedelta(minutes=12),
-            )
+            self._save_answers(viewer, instrument, occasion, answers, sent - timedelta(minutes=12))
             questionnaires.submit(
                 session=self.session, viewer=viewer, instrument=instrument, occasion=occasion, now=sent
             )
 
         return fill_in
 
+    def _save_answers(
+        self, viewer: Viewer, instrument: Instrument, occasion: str, answers: Mapping[str, int], now: datetime
+    ) -> None:
+        questionnaires.save_answers(
+            session=self.session,
+            viewer=viewer,
+            instrument=instrument,
+            occasion=occasion,
+            answers=answers,
+            now=now,
+        )
+
+    def _save_text(
+        self, viewer: Viewer, context: str, body: str, visibility: Visibility, now: datetime
+    ) -> None:
+        reflections.save_text(
+            session=self.session, viewer=viewer, context=context, body=body, visibility=visibility, now=now
+        )
+
+    def _complete(
+        self, viewer: Viewer, stage: str, step: str, now: datetime, note: str | None = None
+    ) -> None:
+        journey.complete_step(
+            session=self.session,
+            viewer=viewer,
+            program=self.program,
+            stage=stage,
+            step=step,
+            now=now,
+            note=note,
+        )
+
     def _goals_and_strengths(self, viewer: Viewer) -> Action:
         def name(moment: datetime) -> None:
             for context, (body, visibility) in GOALS_AND_STRENGTHS[viewer.username].items():
-                reflections.save_text(
-                    session=self.session,
-                    viewer=viewer,
-                    context=context,
-                    body=body,
-                    visibility=visibility,
-                    now=moment - timedelta(minutes=10),
-                )
-            journey.complete_step(
-                session=self.session,
-                viewer=viewer,
-                program=self.program,
-                stage=journey.ASSESSMENT,
-                step=journey.GOALS,
-                now=moment,
-            )
+                self._save_text(viewer, context, body, visibility, moment - timedelta(minutes=10))
+            self._complete(viewer, journey.ASSESSMENT, journey.GOALS, moment)
 
         return name
 
@@ -934,13 +919,8 @@ class _History:
         def complete(moment: datetime) -> None:
             for (text_stage, suffix), (body, visibility) in EXERCISE_TEXTS[viewer.username].items():
                 if text_stage == stage and suffix.split(":")[0] == step:
-                    reflections.save_text(
-                        session=self.session,
-                        viewer=viewer,
-                        context=f"{stage}:{suffix}",
-                        body=body,
-                        visibility=visibility,
-                        now=moment - timedelta(minutes=5),
+                    self._save_text(
+                        viewer, f"{stage}:{suffix}", body, visibility, moment - timedelta(minutes=5)
                     )
             skill = self.program.stage_by_key[stage]
             if step != journey.HOMEWORK and isinstance(
@@ -958,15 +938,8 @@ class _History:
                         turn=turn,
                         now=moment - timedelta(minutes=2 * (total - turn + 1)),
                     )
-            journey.complete_step(
-                session=self.session,
-                viewer=viewer,
-                program=self.program,
-                stage=stage,
-                step=step,
-                now=moment,
-                note=HOMEWORK_NOTES[viewer.username] if step == journey.HOMEWORK else None,
-            )
+            note = HOMEWORK_NOTES[viewer.username] if step == journey.HOMEWORK else None
+            self._complete(viewer, stage, step, moment, note)
 
         return complete
 
