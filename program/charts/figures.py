@@ -71,6 +71,49 @@ STYLES = (
 )
 
 
+def _partner_line(
+    name: str,
+    style: PartnerStyle,
+    *,
+    x: Sequence[object],
+    y: Sequence[object],
+    size: int,
+    symbol: str | Sequence[str] | None = None,
+    ringed: bool = False,
+    **more: Any,
+) -> go.Scatter:
+    """One partner's line in their colour, dash and marker (or the symbols given, one a point); a gap in
+    the data stays a gap, and a ringed marker is outlined so an open symbol still shows."""
+    marker: dict[str, object] = {"color": style.colour, "symbol": style.symbol if symbol is None else symbol}
+    marker["size"] = size
+    if ringed:
+        marker["line"] = {"width": 2}
+    return go.Scatter(
+        x=x,
+        y=y,
+        name=name,
+        mode="lines+markers",
+        connectgaps=False,
+        line={"color": style.colour, "dash": style.dash, "width": 2},
+        marker=marker,
+        **more,
+    )
+
+
+def _mean_line(*, x: Sequence[object], y: Sequence[object], **more: Any) -> go.Scatter:
+    """The couple's mean: a grey dotted line with small diamonds, drawn under the partners' names."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        name=MEAN_NAME,
+        mode="lines+markers",
+        connectgaps=False,
+        line={"color": MEAN_COLOUR, "dash": "dot", "width": 2},
+        marker={"color": MEAN_COLOUR, "symbol": "diamond", "size": 6},
+        **more,
+    )
+
+
 @dataclass(frozen=True)
 class Chart:
     """A figure, one plain-language sentence about it, and its numbers as table rows."""
@@ -117,14 +160,12 @@ def checkin_trends(
     for name, style, points in zip(names, STYLES, series, strict=False):
         if points:
             figure.add_trace(
-                go.Scatter(
+                _partner_line(
+                    plot_text(name),
+                    style,
                     x=weeks,
                     y=[points.get(w) for w in weeks],
-                    name=plot_text(name),
-                    mode="lines+markers",
-                    connectgaps=False,
-                    line={"color": style.colour, "dash": style.dash, "width": 2},
-                    marker={"color": style.colour, "symbol": style.symbol, "size": 8},
+                    size=8,
                     hovertemplate="Week of %{x|%-d %b %Y}: %{y:.0f}" + WHO,
                 )
             )
@@ -133,14 +174,9 @@ def checkin_trends(
         means = {w: (series[0][w] + series[1][w]) / 2 for w in sorted(set(series[0]) & set(series[1]))}
     if means:
         figure.add_trace(
-            go.Scatter(
+            _mean_line(
                 x=weeks,
                 y=[means.get(w) for w in weeks],
-                name=MEAN_NAME,
-                mode="lines+markers",
-                connectgaps=False,
-                line={"color": MEAN_COLOUR, "dash": "dot", "width": 2},
-                marker={"color": MEAN_COLOUR, "symbol": "diamond", "size": 6},
                 hovertemplate="Week of %{x|%-d %b %Y}: %{y:.1f}" + WHO,
             )
         )
@@ -592,13 +628,14 @@ def stage_changes(data: ProgressData, program: Program) -> Chart | EmptyChart:
                 "",
             ]
         figure.add_trace(
-            go.Scatter(
+            _partner_line(
+                plot_text(name),
+                style,
                 x=xs,
                 y=ys,
-                name=plot_text(name),
-                mode="lines+markers",
-                line={"color": style.colour, "dash": style.dash, "width": 2},
-                marker={"color": style.colour, "symbol": symbols, "size": 11, "line": {"width": 2}},
+                size=11,
+                symbol=symbols,
+                ringed=True,
                 hovertext=hover,
                 hovertemplate="%{hovertext}" + WHO,
                 cliponaxis=False,
@@ -749,14 +786,14 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
         elif scored:
             clauses.append(f"{name} scored {_fmt(scored[0][1])} at “{labels[scored[0][0]]}”")
         figure.add_trace(
-            go.Scatter(
+            _partner_line(
+                plot_text(name),
+                style,
                 x=ticks,
                 y=values,
-                name=plot_text(name),
-                mode="lines+markers",
-                connectgaps=False,
-                line={"color": style.colour, "dash": style.dash, "width": 2},
-                marker={"color": style.colour, "symbol": symbols, "size": 12, "line": {"width": 2}},
+                size=12,
+                symbol=symbols,
+                ringed=True,
                 hovertext=hover,
                 hovertemplate="%{hovertext}" + WHO,
                 cliponaxis=False,
@@ -777,14 +814,9 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
     means = [None if a is None or b is None else round((a + b) / 2, 1) for a, b in zip(*series, strict=True)]
     if any(m is not None for m in means):
         figure.add_trace(
-            go.Scatter(
+            _mean_line(
                 x=ticks,
                 y=means,
-                name=MEAN_NAME,
-                mode="lines+markers",
-                connectgaps=False,
-                line={"color": MEAN_COLOUR, "dash": "dot", "width": 2},
-                marker={"color": MEAN_COLOUR, "symbol": "diamond", "size": 6},
                 customdata=[["" if m is None else _fmt(m)] for m in means],
                 hovertemplate="%{x}: %{customdata[0]}" + WHO,
             )
@@ -892,13 +924,12 @@ def _added_trend(instrument: Instrument, partners: Sequence[Partner], rows: list
         values = [round(v, 1) for _, v in points]
         days.update(d for d, _ in points)
         figure.add_trace(
-            go.Scatter(
+            _partner_line(
+                plot_text(name),
+                style,
                 x=[d for d, _ in points],
                 y=values,
-                name=plot_text(name),
-                mode="lines+markers",
-                line={"color": style.colour, "dash": style.dash, "width": 2},
-                marker={"color": style.colour, "symbol": style.symbol, "size": 9},
+                size=9,
                 customdata=[[_fmt(v)] for v in values],
                 hovertemplate="%{x|%-d %b %Y}: %{customdata[0]}" + WHO,
             )
@@ -1246,14 +1277,12 @@ def session_feedback(
         if not points:
             continue
         figure.add_trace(
-            go.Scatter(
+            _partner_line(
+                f"{plot_text(name)}: overall",
+                style,
                 x=days,
                 y=[points[d].overall if d in points else None for d in days],
-                name=f"{plot_text(name)}: overall",
-                mode="lines+markers",
-                connectgaps=False,
-                line={"color": style.colour, "dash": style.dash, "width": 2},
-                marker={"color": style.colour, "symbol": style.symbol, "size": 9},
+                size=9,
                 hovertemplate="Session of %{x|%-d %b %Y}: overall %{y:.0f}" + WHO,
             )
         )
@@ -1352,14 +1381,12 @@ def _goal_chart(
     for partner, name, style in zip(partners, names, STYLES, strict=False):
         values = [ratings.get((partner.person_id, stage.key)) for stage in stages]
         figure.add_trace(
-            go.Scatter(
+            _partner_line(
+                plot_text(name),
+                style,
                 x=labels,
                 y=values,
-                name=plot_text(name),
-                mode="lines+markers",
-                connectgaps=False,
-                line={"color": style.colour, "dash": style.dash, "width": 2},
-                marker={"color": style.colour, "symbol": style.symbol, "size": 9},
+                size=9,
                 hovertemplate="%{y:.0f}" + WHO,
             )
         )
