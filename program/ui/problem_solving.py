@@ -10,7 +10,7 @@ import streamlit as st
 
 from program.course import problem_solving
 from program.course.problem_solving import ProblemSolvingError, Standing, Step
-from program.infra.db import Session, read_session, write_session
+from program.infra.db import read_session, write_session
 from program.infra.models import utcnow
 from program.privacy.access import AccessDenied, AgreementPartView, AgreementView
 from program.privacy.viewer import Viewer
@@ -87,12 +87,13 @@ def _solvable_help(expanded: bool) -> None:
         st.caption(help_text.tip)
 
 
-def _write(action: Callable[[Session], object], done: str) -> None:
-    """Run one step's write; a refusal is shown and nothing of it is saved. On success, say so and rerun."""
+def _write(step: Callable[..., object], viewer: Viewer, done: str, **values: object) -> None:
+    """Run one step's write as the viewer, in the running program and now, with the step's own values; a
+    refusal is shown and nothing of it is saved. On success, say so and rerun."""
     clear_flash()
     try:
         with write_session(runtime.engine()) as session:
-            action(session)
+            step(session=session, viewer=viewer, program=runtime.program(), now=utcnow(), **values)
     except (ProblemSolvingError, AccessDenied) as error:
         st.error(str(error))
         return
@@ -111,10 +112,10 @@ def _pick(viewer: Viewer) -> None:
         picked = st.form_submit_button(PICK, type="primary")
     if picked:
         _write(
-            lambda s: problem_solving.start(
-                session=s, viewer=viewer, program=runtime.program(), issue=issue, now=utcnow()
-            ),
+            problem_solving.start,
+            viewer,
             "You have picked a problem to work on together.",
+            issue=issue,
         )
 
 
@@ -171,10 +172,10 @@ def _matters(
         saved = st.form_submit_button(SAVE_MATTERS, type="primary")
     if saved:
         _write(
-            lambda s: problem_solving.write_matters(
-                session=s, viewer=viewer, program=runtime.program(), text=text, now=utcnow()
-            ),
+            problem_solving.write_matters,
+            viewer,
             "Saved what matters to you.",
+            text=text,
         )
 
 
@@ -195,10 +196,10 @@ def _options(viewer: Viewer, agreement: AgreementView) -> None:
         added = st.form_submit_button(ADD_IDEA)
     if added:
         _write(
-            lambda s: problem_solving.add_option(
-                session=s, viewer=viewer, program=runtime.program(), text=idea, now=utcnow()
-            ),
+            problem_solving.add_option,
+            viewer,
             "Your idea is on the list.",
+            text=idea,
         )
     if agreement.options:
         st.write(steps.plan)
@@ -233,16 +234,12 @@ def _choose_form(viewer: Viewer, agreement: AgreementView) -> None:
         chosen = st.form_submit_button(CHOOSE, type="primary")
     if chosen:
         _write(
-            lambda s: problem_solving.choose(
-                session=s,
-                viewer=viewer,
-                program=runtime.program(),
-                option=str(option),
-                who_does_what=plan,
-                by_when=by_when,
-                now=utcnow(),
-            ),
+            problem_solving.choose,
+            viewer,
             "Your plan is written. Each of you now confirms it.",
+            option=str(option),
+            who_does_what=plan,
+            by_when=by_when,
         )
 
 
@@ -270,15 +267,11 @@ def _confirmations(
         return
     if st.button(AGREE, type="primary", key=f"problem_solving_confirm_{agreement.id}"):
         _write(
-            lambda s: problem_solving.confirm(
-                session=s,
-                viewer=viewer,
-                program=runtime.program(),
-                agreement_id=agreement.id,
-                plan=problem_solving.plan_of(agreement),
-                now=utcnow(),
-            ),
+            problem_solving.confirm,
+            viewer,
             "You have confirmed the plan.",
+            agreement_id=agreement.id,
+            plan=problem_solving.plan_of(agreement),
         )
 
 
@@ -311,16 +304,12 @@ def _review(
         sent = st.form_submit_button(SEND_REVIEW, type="primary")
     if sent:
         _write(
-            lambda s: problem_solving.review(
-                session=s,
-                viewer=viewer,
-                program=runtime.program(),
-                agreement_id=agreement.id,
-                rating=int(rating),
-                note=note,
-                now=utcnow(),
-            ),
+            problem_solving.review,
+            viewer,
             "Your look back is sent.",
+            agreement_id=agreement.id,
+            rating=int(rating),
+            note=note,
         )
 
 
