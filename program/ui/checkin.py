@@ -3,6 +3,8 @@ partner shared of theirs, and the couple's check-in time."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, time
 
 import streamlit as st
@@ -198,33 +200,63 @@ def _history(engine: Engine, viewer: Viewer, history: list[CheckIn]) -> None:
     if not with_notes:
         return
     # Ratings of past weeks stay as they were, but who may read a note stays its writer's choice.
-    with st.expander("Change who can read a note"):
-        with st.form("note_sharing"):
+    _sharing_form(
+        engine,
+        with_notes,
+        _Sharing(
+            form="note_sharing",
+            title="Change who can read a note",
+            which="Which week's note",
+            who="Who can read it",
+            button="Save who can read it",
+            saved="Saved who can read your note for the week of {week}.",
+        ),
+        lambda session, week, visibility: checkins.set_note_visibility(
+            session=session, viewer=viewer, week=week, visibility=visibility, now=utcnow()
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Sharing:
+    """The words of one "change who can see it" form."""
+
+    form: str
+    title: str
+    which: str
+    who: str
+    button: str
+    saved: str  # {week} is put in
+
+
+def _sharing_form(
+    engine: Engine,
+    rows: list[CheckIn],
+    words: _Sharing,
+    save: Callable[[Session, date, Visibility], object],
+) -> None:
+    """Pick one of the viewer's past weeks and who may see that week's note or rating, and save it."""
+    with st.expander(words.title):
+        with st.form(words.form):
             week = st.selectbox(
-                "Which week's note",
-                [row.week_start for row in with_notes],
+                words.which,
+                [row.week_start for row in rows],
                 format_func=lambda day: f"Week of {_week(day)}",
             )
             visibility = st.selectbox(
-                "Who can read it",
+                words.who,
                 list(reflections.VISIBILITY_LABELS),
                 format_func=reflections.VISIBILITY_LABELS.__getitem__,
             )
-            submitted = st.form_submit_button("Save who can read it")
+            submitted = st.form_submit_button(words.button)
         if submitted and week is not None:
             try:
                 with write_session(engine) as session:
-                    checkins.set_note_visibility(
-                        session=session,
-                        viewer=viewer,
-                        week=week,
-                        visibility=Visibility(visibility),
-                        now=utcnow(),
-                    )
+                    save(session, week, Visibility(visibility))
             except checkins.CheckinError as error:
                 st.error(str(error))
             else:
-                confirm(f"Saved who can read your note for the week of {_week(week)}.")
+                confirm(words.saved.format(week=_week(week)))
                 st.rerun()
 
 
@@ -238,30 +270,21 @@ def _intimacy_sharing(engine: Engine, viewer: Viewer, rated: list[CheckIn]) -> N
     """Who may see each week's intimacy rating stays its writer's choice, for every week."""
     if not rated:
         return
-    with st.expander("Change who can see an intimacy rating"):
-        with st.form("intimacy_sharing"):
-            week = st.selectbox(
-                "Which week's rating",
-                [row.week_start for row in rated],
-                format_func=lambda day: f"Week of {_week(day)}",
-            )
-            visibility = st.selectbox(
-                "Who can see it",
-                list(reflections.VISIBILITY_LABELS),
-                format_func=reflections.VISIBILITY_LABELS.__getitem__,
-            )
-            submitted = st.form_submit_button("Save who can see it")
-        if submitted and week is not None:
-            try:
-                with write_session(engine) as session:
-                    checkins.set_intimacy_visibility(
-                        session=session, viewer=viewer, week=week, visibility=Visibility(visibility)
-                    )
-            except checkins.CheckinError as error:
-                st.error(str(error))
-            else:
-                confirm(f"Saved who can see your intimacy rating for the week of {_week(week)}.")
-                st.rerun()
+    _sharing_form(
+        engine,
+        rated,
+        _Sharing(
+            form="intimacy_sharing",
+            title="Change who can see an intimacy rating",
+            which="Which week's rating",
+            who="Who can see it",
+            button="Save who can see it",
+            saved="Saved who can see your intimacy rating for the week of {week}.",
+        ),
+        lambda session, week, visibility: checkins.set_intimacy_visibility(
+            session=session, viewer=viewer, week=week, visibility=visibility
+        ),
+    )
 
 
 def _partners_shared(shared: list[tuple[date, int]]) -> None:
