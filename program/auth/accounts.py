@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 from program.auth import login_sessions, throttle
 from program.infra import audit, codes
 from program.infra.db import read_session, write_session
-from program.infra.models import InviteCode, PasswordResetCode, Person, Role, TherapistCode
-from program.privacy import couples
+from program.infra.models import InviteCode, PasswordResetCode, Person, Role
+from program.privacy import couples, grants
 from program.privacy.viewer import Viewer, normalise_username
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{2,31}")
@@ -270,12 +270,20 @@ NO_TICKET = "We don't recognise that code. Please check it with your partner or 
 
 def _ticket(session: Session, *, code: str, role: Role, key: bytes, now: datetime) -> str:
     """Which kind of live code admits this sign-up ("invite" or "therapist"), or AccountError."""
-    if not (codes.looks_valid(code, couples.INVITE_GROUPS)):
-        raise AccountError(
-            "Kindred is open by invitation here: enter the code your partner or therapist gave you "
-            "(12 letters and digits, like 7KQ2-M9XD-4RTB)."
-        )
-    digest = codes.digest(code, key)
+    by_invitation = (
+        "Kindred is open by invitation here: enter the code your partner or therapist gave you "
+        "(12 letters and digits, like 7KQ2-M9XD-4RTB)."
+    )
+    # A hidden character gets the same words as any other text that is not a code: control characters
+    # were refused before this (refuse_control_characters), with their own message.
+    digest = codes.typed_digest(
+        code,
+        groups=couples.INVITE_GROUPS,
+        key=key,
+        refuse=AccountError,
+        malformed=by_invitation,
+        hidden=by_invitation,
+    )
     invite = session.exec(select(InviteCode).where(InviteCode.code_hash == digest)).first()
     if invite is not None and invite.used_at is None and invite.expires_at > now:
         if role != Role.PARTNER:
@@ -283,8 +291,7 @@ def _ticket(session: Session, *, code: str, role: Role, key: bytes, now: datetim
                 "A partner's invite code is for their partner. Therapists, ask a colleague for theirs."
             )
         return "invite"
-    therapist = session.exec(select(TherapistCode).where(TherapistCode.code_hash == digest)).first()
-    if therapist is not None and therapist.expires_at > now:
+    if grants.therapist_code_is_live(session=session, code_hash=digest, now=now):
         return "therapist"
     raise AccountError(NO_TICKET)
 
@@ -444,17 +451,21 @@ def issue_reset_code(*, session: Session, username: str, key: bytes, now: dateti
     person = find_person(session=session, username=username)
     if person is None or person.id is None:
         raise AccountError(f"There is no active account named {normalise_username(username)!r}.")
-    for old in session.exec(select(PasswordResetCode).where(PasswordResetCode.person_id == person.id)):
-        session.delete(old)
-    code = codes.new_code(RESET_CODE_GROUPS)
-    expires_at = now + RESET_CODE_LIFETIME
-    session.add(
-        PasswordResetCode(
-            person_id=person.id, code_hash=codes.digest(code, key), created_at=now, expires_at=expires_at
-        )
+    person_id = person.id
+    issued = codes.issue(
+        session,
+        table=PasswordResetCode,
+        replaces=col(PasswordResetCode.person_id) == person_id,
+        row=lambda code_hash, issued: PasswordResetCode(
+            person_id=person_id, code_hash=code_hash, created_at=now, expires_at=issued.expires_at
+        ),
+        groups=RESET_CODE_GROUPS,
+        lifetime=RESET_CODE_LIFETIME,
+        key=key,
+        now=now,
     )
-    audit.record(session, action="password.reset_code_issued", subject_id=person.id)
-    return code, expires_at
+    audit.record(session, action="password.reset_code_issued", subject_id=person_id)
+    return issued.code, issued.expires_at
 
 
 def reset_password(

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from program.course.curriculum import SafetyScreen as SafetyContent
 from program.infra import audit
-from program.infra.models import Role, SafetyScreen, TherapistGrant
-from program.privacy import access, couples, safety_screens
+from program.infra.models import Role, SafetyScreen
+from program.privacy import couples, grants, safety_screens
 from program.privacy.viewer import Viewer
 
 Form = Literal["full", "short"]
@@ -84,51 +84,19 @@ def crisis_flagged(content: SafetyContent, screen: SafetyScreen) -> bool:
     return item is not None and screen.answers.get(item.key, 0) >= item.flag_at
 
 
-def _own_grant(session: Session, viewer: Viewer, therapist_id: int) -> TherapistGrant | None:
-    couple_id = access.current_couple_id(session=session, viewer=viewer)
-    if couple_id is None:
-        return None
-    return session.exec(
-        select(TherapistGrant).where(
-            TherapistGrant.couple_id == couple_id,
-            TherapistGrant.partner_id == viewer.person_id,
-            TherapistGrant.therapist_id == therapist_id,
-            col(TherapistGrant.revoked_at).is_(None),
-        )
-    ).first()
-
-
-def attention_shared_with(*, session: Session, viewer: Viewer) -> set[int]:
-    """The therapists the viewer has told "my safety check needs attention" (their own grants only)."""
-    couple_id = access.current_couple_id(session=session, viewer=viewer)
-    if couple_id is None:
-        return set()
-    return set(
-        session.exec(
-            select(TherapistGrant.therapist_id).where(
-                TherapistGrant.couple_id == couple_id,
-                TherapistGrant.partner_id == viewer.person_id,
-                col(TherapistGrant.revoked_at).is_(None),
-                col(TherapistGrant.share_safety_screen).is_(True),
-            )
-        )
-    )
-
-
 def share_attention(*, session: Session, viewer: Viewer, therapist_id: int, share: bool) -> None:
     """Tell a therapist the viewer has given access to that their safety check needs attention (never the
     answers), or take that back. Each change leaves an audit row, kept out of the couple's record so the
     partner never reads it."""
     couples.lock_person(session, viewer.person_id)
-    grant = _own_grant(session, viewer, therapist_id)
-    if grant is None:
+    shared = grants.shares_attention(session=session, viewer=viewer, therapist_id=therapist_id)
+    if shared is None:
         raise SafetyError("You can only tell a therapist you have given access to.")
     if share and not safety_screens.is_flagged(session=session, person_id=viewer.person_id):
         raise SafetyError("Your latest safety check did not ask for attention, so there is nothing to share.")
-    if grant.share_safety_screen == share:
+    if shared == share:
         return
-    grant.share_safety_screen = share
-    session.add(grant)
+    grants.set_shares_attention(session=session, viewer=viewer, therapist_id=therapist_id, share=share)
     audit.record(
         session,
         action=ATTENTION_SHARED if share else ATTENTION_WITHDRAWN,

@@ -10,6 +10,12 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement
+from sqlmodel import Session, SQLModel, delete
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
@@ -51,3 +57,52 @@ def looks_valid(typed: str, groups: int) -> bool:
         return False
     code = normalise(typed)
     return len(code) == groups * 4 and all(ch in ALPHABET for ch in code)
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    """A code just made (or an invite shown again to its maker): the code itself and when it stops working."""
+
+    code: str
+    expires_at: datetime
+
+
+def issue(
+    session: Session,
+    *,
+    table: type[SQLModel],
+    replaces: ColumnElement[bool],
+    row: Callable[[str, IssuedCode], SQLModel],
+    groups: int,
+    lifetime: timedelta,
+    key: bytes,
+    now: datetime,
+) -> IssuedCode:
+    """Make a new code of `groups` groups that works for `lifetime` from `now`, to be shown once.
+
+    The rows of `table` that `replaces` selects (its owner's earlier codes) are deleted first, so they stop
+    working. `row(code_hash, issued)` builds the row to store, found later by that keyed digest: the code
+    itself is never stored in the clear (an invite keeps it encrypted at rest, for its maker to see again).
+    """
+    session.exec(delete(table).where(replaces))
+    issued = IssuedCode(new_code(groups), now + lifetime)
+    session.add(row(digest(issued.code, key), issued))
+    return issued
+
+
+def typed_digest(
+    typed: str,
+    *,
+    groups: int,
+    key: bytes,
+    refuse: Callable[[str], Exception],
+    malformed: str,
+    hidden: str = HIDDEN_CHARACTER_MESSAGE,
+) -> str:
+    """The digest to look a typed code up by. Raises `refuse(hidden)` for an invisible or control character
+    in it, and `refuse(malformed)` for text that cannot be a code of `groups` groups at all."""
+    if has_hidden_characters(typed):
+        raise refuse(hidden)
+    if not looks_valid(typed, groups):
+        raise refuse(malformed)
+    return digest(typed, key)

@@ -287,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         accounts.AccountError,
         deletion.DeletionError,
-        grants.AccessError,
+        grants.GrantError,
         demo.DemoError,
         ContentError,
         SettingsError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import and_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select, update
 
@@ -33,12 +34,8 @@ class CoupleError(ValueError):
     """A couple request that cannot be done; the message is meant for the person."""
 
 
-@dataclass(frozen=True)
-class Invite:
-    """An invite code, shown to the partner who made it until it is used, expires or is replaced."""
-
-    code: str
-    expires_at: datetime
+# An invite code, shown to the partner who made it until it is used, expires or is replaced.
+Invite = codes.IssuedCode
 
 
 @dataclass(frozen=True)
@@ -151,22 +148,23 @@ def _adopt_solo_work(session: Session, person_id: int, couple_id: int) -> None:
 
 def _issue_invite(session: Session, couple_id: int, person_id: int, key: bytes, now: datetime) -> Invite:
     # One live code per couple: making a new one retires the old.
-    session.exec(
-        delete(InviteCode).where(col(InviteCode.couple_id) == couple_id, col(InviteCode.used_at).is_(None))
-    )
-    code = codes.new_code(INVITE_GROUPS)
-    expires_at = now + INVITE_LIFETIME
-    session.add(
-        InviteCode(
+    return codes.issue(
+        session,
+        table=InviteCode,
+        replaces=and_(col(InviteCode.couple_id) == couple_id, col(InviteCode.used_at).is_(None)),
+        row=lambda code_hash, issued: InviteCode(
             couple_id=couple_id,
-            code_hash=codes.digest(code, key),
+            code_hash=code_hash,
             created_by_id=person_id,
             created_at=now,
-            expires_at=expires_at,
-            code_text=code,  # encrypted at rest (EncryptedText), so its maker can be shown it again
-        )
+            expires_at=issued.expires_at,
+            code_text=issued.code,  # encrypted at rest (EncryptedText), so its maker can be shown it again
+        ),
+        groups=INVITE_GROUPS,
+        lifetime=INVITE_LIFETIME,
+        key=key,
+        now=now,
     )
-    return Invite(code, expires_at)
 
 
 def open_invite(*, session: Session, viewer: Viewer, now: datetime) -> Invite | None:
@@ -241,11 +239,14 @@ def renew_invite(*, session: Session, viewer: Viewer, key: bytes, now: datetime)
 def join_couple(*, session: Session, viewer: Viewer, code: str, key: bytes, now: datetime) -> int:
     """Join the couple an invite code belongs to; returns its id. Each failure has its own message."""
     _require_partner(viewer)
-    if codes.has_hidden_characters(code):
-        raise CoupleError(codes.HIDDEN_CHARACTER_MESSAGE)
-    if not codes.looks_valid(code, INVITE_GROUPS):
-        raise CoupleError("An invite code has 12 letters and digits, like 7KQ2-M9XD-4RTB. Please check it.")
-    invite = session.exec(select(InviteCode).where(InviteCode.code_hash == codes.digest(code, key))).first()
+    code_hash = codes.typed_digest(
+        code,
+        groups=INVITE_GROUPS,
+        key=key,
+        refuse=CoupleError,
+        malformed="An invite code has 12 letters and digits, like 7KQ2-M9XD-4RTB. Please check it.",
+    )
+    invite = session.exec(select(InviteCode).where(InviteCode.code_hash == code_hash)).first()
     if invite is not None and invite.created_by_id == viewer.person_id:
         raise CoupleError("That is your own invite code: your partner needs to enter it on their account.")
     lock_person(session, viewer.person_id)

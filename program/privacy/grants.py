@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, or_, select, update
 
 from program.infra import audit, codes
 from program.infra.models import (
@@ -46,8 +47,15 @@ WAITING_FOR_APPROVAL = (
 )
 
 
-class AccessError(ValueError):
-    """A consent request that cannot be done; the message is meant for the person."""
+class GrantError(ValueError):
+    """A consent or approval request that cannot be done as asked: no couple to give access for, access
+    already given or never given, an unknown or partner's username. The message is meant for the person.
+    Not a refusal to show or do something the person may not: that is access.AccessDenied."""
+
+
+class CodeError(GrantError):
+    """The therapist's code as typed is not right: malformed, unknown, expired, from a therapist the operator
+    has not approved, or now someone else's. The message is meant for the person."""
 
 
 @dataclass(frozen=True)
@@ -70,12 +78,8 @@ class CodeOwner:
     approved_at: datetime
 
 
-@dataclass(frozen=True)
-class TherapistCodeIssued:
-    """A therapist's code, shown once to the therapist."""
-
-    code: str
-    expires_at: datetime
+# A therapist's code, shown once to the therapist.
+IssuedCode = codes.IssuedCode
 
 
 @dataclass(frozen=True)
@@ -110,9 +114,9 @@ def _therapist_by_username(session: Session, username: str) -> Person:
     name = normalise_username(username)
     person = session.exec(select(Person).where(Person.username == name)).first()
     if person is None or person.id is None:
-        raise AccessError(f"There is no account named {name!r}.")
+        raise GrantError(f"There is no account named {name!r}.")
     if person.role != Role.THERAPIST:
-        raise AccessError(f"{name!r} is a partner's account: only therapist accounts are approved.")
+        raise GrantError(f"{name!r} is a partner's account: only therapist accounts are approved.")
     couples.lock_person(session, person.id)
     return person
 
@@ -130,7 +134,8 @@ def approve_therapist(*, session: Session, username: str, operator: str, now: da
     return Approval(person.username, person.display_name, True, now, operator)
 
 
-def unapprove_therapist(*, session: Session, username: str, operator: str, now: datetime) -> Approval:
+# `now` unused: the same signature as approve_therapist, which the command line calls alike.
+def unapprove_therapist(*, session: Session, username: str, operator: str, now: datetime) -> Approval:  # noqa: ARG001
     """The operator withdraws a therapist's approval: their codes stop working and they see no couple."""
     person = _therapist_by_username(session, username)
     current = session.get(TherapistApproval, person.id)
@@ -156,35 +161,35 @@ def _approved_at(session: Session, person_id: int) -> datetime | None:
     ).first()
 
 
-def issue_therapist_code(
-    *, session: Session, viewer: Viewer, key: bytes, now: datetime
-) -> TherapistCodeIssued:
-    """A new code for couples to grant access with; the therapist's earlier code stops working."""
+def issue_therapist_code(*, session: Session, viewer: Viewer, key: bytes, now: datetime) -> IssuedCode:
+    """A new code for couples to grant access with; the therapist's earlier code stops working.
+    AccessDenied for a partner, and for a therapist the operator has not approved."""
     if viewer.role != Role.THERAPIST:
-        raise AccessError("Only therapists have a code to share.")
+        raise AccessDenied("Only therapists have a code to share.")
     # Locked like the operator's commands lock it: an unapproval being committed is seen, not overtaken.
     couples.lock_person(session, viewer.person_id)
     if _approved_at(session, viewer.person_id) is None:
-        raise AccessError(WAITING_FOR_APPROVAL)
-    session.exec(delete(TherapistCode).where(col(TherapistCode.therapist_id) == viewer.person_id))
-    code = codes.new_code(THERAPIST_CODE_GROUPS)
-    expires_at = now + THERAPIST_CODE_LIFETIME
-    session.add(
-        TherapistCode(
-            therapist_id=viewer.person_id,
-            code_hash=codes.digest(code, key),
-            created_at=now,
-            expires_at=expires_at,
-        )
+        raise AccessDenied(WAITING_FOR_APPROVAL)
+    issued = codes.issue(
+        session,
+        table=TherapistCode,
+        replaces=col(TherapistCode.therapist_id) == viewer.person_id,
+        row=lambda code_hash, issued: TherapistCode(
+            therapist_id=viewer.person_id, code_hash=code_hash, created_at=now, expires_at=issued.expires_at
+        ),
+        groups=THERAPIST_CODE_GROUPS,
+        lifetime=THERAPIST_CODE_LIFETIME,
+        key=key,
+        now=now,
     )
     audit.record(session, action="therapist.code_issued", actor_id=viewer.person_id)
-    return TherapistCodeIssued(code, expires_at)
+    return issued
 
 
 def _couple_to_grant_for(session: Session, viewer: Viewer) -> int:
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     if couple_id is None:
-        raise AccessError("Link up with your partner first: a therapist sees a couple, not one partner.")
+        raise GrantError("Link up with your partner first: a therapist sees a couple, not one partner.")
     return couple_id
 
 
@@ -193,17 +198,20 @@ def _code_owner(
 ) -> tuple[TherapistCode, Person, datetime]:
     """The code and its therapist, refused as a partner would be told: malformed, unknown, expired, or from
     a therapist the operator has not approved (or no longer approves)."""
-    if not codes.looks_valid(code, THERAPIST_CODE_GROUPS):
-        raise AccessError(
-            "A therapist's code has 12 letters and digits, like 7KQ2-M9XD-4RTB. Please check it."
-        )
+    code_hash = codes.typed_digest(
+        code,
+        groups=THERAPIST_CODE_GROUPS,
+        key=key,
+        refuse=CodeError,
+        malformed="A therapist's code has 12 letters and digits, like 7KQ2-M9XD-4RTB. Please check it.",
+    )
     found = session.exec(
         select(TherapistCode, Person)
         .join(Person, col(Person.id) == TherapistCode.therapist_id)
-        .where(TherapistCode.code_hash == codes.digest(code, key))
+        .where(TherapistCode.code_hash == code_hash)
     ).first()
     if found is None or found[1].disabled_at is not None:
-        raise AccessError("We don't recognise that code. Please check it with your therapist.")
+        raise CodeError("We don't recognise that code. Please check it with your therapist.")
     therapist_code, therapist = found
     if lock:
         # After the partner's own lock (the order couples.lock_person asks for): an unapproval being
@@ -211,12 +219,12 @@ def _code_owner(
         couples.lock_person(session, therapist_code.therapist_id)
     approved = _approved_at(session, therapist_code.therapist_id)
     if approved is None:
-        raise AccessError(
+        raise CodeError(
             "That code belongs to a therapist account this server's operator has not approved, so it "
             "cannot give access. Please check with your therapist."
         )
     if therapist_code.expires_at <= now:
-        raise AccessError("That code has expired. Please ask your therapist for a new one.")
+        raise CodeError("That code has expired. Please ask your therapist for a new one.")
     return therapist_code, therapist, approved
 
 
@@ -224,10 +232,19 @@ def code_owner(*, session: Session, viewer: Viewer, code: str, key: bytes, now: 
     """Who a code would give access to, checked as grant_access checks it, without granting anything:
     the partner confirms the name before giving access."""
     if codes.has_hidden_characters(code):
-        raise AccessError(codes.HIDDEN_CHARACTER_MESSAGE)
+        raise CodeError(codes.HIDDEN_CHARACTER_MESSAGE)
     _couple_to_grant_for(session, viewer)
     therapist_code, therapist, approved = _code_owner(session, code, key, now)
     return CodeOwner(therapist_code.therapist_id, therapist.display_name, approved)
+
+
+def therapist_code_is_live(*, session: Session, code_hash: str, now: datetime) -> bool:
+    """Whether a therapist's code with this digest (codes.typed_digest) still works at `now`: where sign-up
+    is by invitation, such a code admits a new account."""
+    expires_at = session.exec(
+        select(TherapistCode.expires_at).where(TherapistCode.code_hash == code_hash)
+    ).first()
+    return expires_at is not None and expires_at > now
 
 
 def grant_access(
@@ -243,18 +260,18 @@ def grant_access(
 
     With `therapist_id` (the one the partner confirmed), a code that now leads anyone else is refused."""
     if codes.has_hidden_characters(code):
-        raise AccessError(codes.HIDDEN_CHARACTER_MESSAGE)
+        raise CodeError(codes.HIDDEN_CHARACTER_MESSAGE)
     # One consent change at a time per partner (see couples.lock_person), then the checks.
     couples.lock_person(session, viewer.person_id)
     couple_id = _couple_to_grant_for(session, viewer)
     therapist_code, therapist, _ = _code_owner(session, code, key, now, lock=True)
     if therapist_id is not None and therapist_code.therapist_id != therapist_id:
-        raise AccessError("That code now belongs to someone else. Please check it with your therapist.")
+        raise CodeError("That code now belongs to someone else. Please check it with your therapist.")
     # Wait for a partner who is leaving right now: a grant must not land on a couple that has just ended.
     couples.lock_couple(session, couple_id)
     if access.current_couple_id(session=session, viewer=viewer) != couple_id:
-        raise AccessError("Your couple has just ended, so there is nobody to give access to.")
-    already = AccessError(f"You have already given {therapist.display_name} access.")
+        raise GrantError("Your couple has just ended, so there is nobody to give access to.")
+    already = GrantError(f"You have already given {therapist.display_name} access.")
     if _standing_grant(session, couple_id, viewer.person_id, therapist_code.therapist_id) is not None:
         raise already
     session.add(
@@ -281,31 +298,30 @@ def grant_access(
     return therapist.display_name
 
 
+def _standing(couple_id: int | None, partner_id: int, therapist_id: int) -> ColumnElement[bool]:
+    """This partner's standing (not revoked) grants for this therapist in this couple: one at most."""
+    return and_(
+        col(TherapistGrant.couple_id) == couple_id,
+        col(TherapistGrant.partner_id) == partner_id,
+        col(TherapistGrant.therapist_id) == therapist_id,
+        col(TherapistGrant.revoked_at).is_(None),
+    )
+
+
 def _standing_grant(session: Session, couple_id: int, partner_id: int, therapist_id: int) -> int | None:
     """The id of this partner's standing grant for this therapist in this couple, if there is one."""
-    return session.exec(
-        select(TherapistGrant.id).where(
-            TherapistGrant.couple_id == couple_id,
-            TherapistGrant.partner_id == partner_id,
-            TherapistGrant.therapist_id == therapist_id,
-            col(TherapistGrant.revoked_at).is_(None),
-        )
-    ).first()
+    standing = _standing(couple_id, partner_id, therapist_id)
+    return session.exec(select(TherapistGrant.id).where(standing)).first()
 
 
 def revoke_access(*, session: Session, viewer: Viewer, therapist_id: int, now: datetime) -> None:
     """The viewer withdraws their grant for this therapist; the therapist loses the couple at once."""
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     grants = session.exec(
-        select(TherapistGrant).where(
-            TherapistGrant.couple_id == couple_id,
-            TherapistGrant.partner_id == viewer.person_id,
-            TherapistGrant.therapist_id == therapist_id,
-            col(TherapistGrant.revoked_at).is_(None),
-        )
+        select(TherapistGrant).where(_standing(couple_id, viewer.person_id, therapist_id))
     ).all()
     if not grants:
-        raise AccessError("You have not given this therapist access.")
+        raise GrantError("You have not given this therapist access.")
     for grant in grants:
         grant.revoked_at = now
         session.add(grant)
@@ -352,6 +368,45 @@ def therapists_of_couple(*, session: Session, viewer: Viewer) -> list[TherapistA
         )
         for therapist_id, partners in sorted(granted_by.items(), key=lambda item: names[item[0]])
     ]
+
+
+def attention_shared_with(*, session: Session, viewer: Viewer) -> set[int]:
+    """The therapists the viewer has told "my safety check needs attention" (their own grants only)."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    if couple_id is None:
+        return set()
+    return set(
+        session.exec(
+            select(TherapistGrant.therapist_id).where(
+                TherapistGrant.couple_id == couple_id,
+                TherapistGrant.partner_id == viewer.person_id,
+                col(TherapistGrant.revoked_at).is_(None),
+                col(TherapistGrant.share_safety_screen).is_(True),
+            )
+        )
+    )
+
+
+def shares_attention(*, session: Session, viewer: Viewer, therapist_id: int) -> bool | None:
+    """Whether the viewer's own standing grant for this therapist, in their current couple, tells the
+    therapist that the viewer's safety check needs attention; None when the viewer has no such grant."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    if couple_id is None:
+        return None
+    return session.exec(
+        select(TherapistGrant.share_safety_screen).where(_standing(couple_id, viewer.person_id, therapist_id))
+    ).first()
+
+
+def set_shares_attention(*, session: Session, viewer: Viewer, therapist_id: int, share: bool) -> None:
+    """Say on the viewer's own standing grant for this therapist whether their safety check needs attention
+    (never the answers); nothing changes without such a grant (see shares_attention)."""
+    couple_id = access.current_couple_id(session=session, viewer=viewer)
+    session.exec(
+        update(TherapistGrant)
+        .where(_standing(couple_id, viewer.person_id, therapist_id))
+        .values(share_safety_screen=share)
+    )
 
 
 def couple_for_therapist(*, session: Session, viewer: Viewer, couple_id: int) -> couples.CoupleSummary:
@@ -411,3 +466,41 @@ def view_record(*, session: Session, viewer: Viewer) -> list[ViewRecord]:
         .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
     ).all()
     return [ViewRecord(at, name, what or "", action) for at, name, what, action in rows]
+
+
+@dataclass(frozen=True)
+class GrantHistory:
+    """One grant the viewer gave or was given, standing or revoked, as their export lists it."""
+
+    couple_id: int
+    therapist_name: str
+    partner_name: str
+    # Whether the partner told the therapist their safety check needs attention: the partner's to take,
+    # not the therapist's (who saw it only while it stood), so None for anyone but the partner.
+    share_safety_screen: bool | None
+    granted_at: datetime
+    revoked_at: datetime | None
+
+
+def grant_history(*, session: Session, viewer: Viewer) -> list[GrantHistory]:
+    """Every grant the viewer gave (a partner) or was given (a therapist), in any couple, oldest first."""
+    therapist, partner = aliased(Person), aliased(Person)
+    mine = or_(TherapistGrant.partner_id == viewer.person_id, TherapistGrant.therapist_id == viewer.person_id)
+    rows = session.exec(
+        select(TherapistGrant, therapist.display_name, partner.display_name)
+        .join(therapist, col(therapist.id) == TherapistGrant.therapist_id)
+        .join(partner, col(partner.id) == TherapistGrant.partner_id)
+        .where(mine)
+        .order_by(col(TherapistGrant.granted_at), col(TherapistGrant.id))
+    ).all()
+    return [
+        GrantHistory(
+            couple_id=g.couple_id,
+            therapist_name=therapist_name,
+            partner_name=partner_name,
+            share_safety_screen=g.share_safety_screen if g.partner_id == viewer.person_id else None,
+            granted_at=g.granted_at,
+            revoked_at=g.revoked_at,
+        )
+        for g, therapist_name, partner_name in rows
+    ]

@@ -13,7 +13,7 @@ from program.course.curriculum import Program
 from program.infra.db import Engine, Session, read_session, write_session
 from program.infra.models import Role, utcnow
 from program.infra.settings import Settings
-from program.privacy import couples, grants
+from program.privacy import access, couples, grants
 from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm, flash, show_flash
@@ -25,7 +25,9 @@ from program.your_data import deletion, export
 
 THERAPIST_CODE = "kindred_therapist_code"
 PENDING_GRANT = "kindred_pending_therapist_grant"
-DOMAIN_ERRORS = (couples.CoupleError, grants.AccessError, accounts.AccountError)
+# AccessDenied too: a therapist whose approval is withdrawn while the page is open is told so when making
+# a code (grants.WAITING_FOR_APPROVAL), not shown an error of ours.
+DOMAIN_ERRORS = (couples.CoupleError, grants.GrantError, accounts.AccountError, access.AccessDenied)
 
 
 def _date(moment: datetime) -> str:
@@ -246,7 +248,7 @@ def _enter_therapist_code(engine: Engine, settings: Settings, viewer: Viewer) ->
             owner = grants.code_owner(
                 session=session, viewer=viewer, code=code, key=settings.code_key(), now=utcnow()
             )
-    except grants.AccessError as error:
+    except grants.GrantError as error:
         st.error(str(error))
     else:
         st.session_state[PENDING_GRANT] = (code, owner)
@@ -299,7 +301,7 @@ def _therapist_code_section(engine: Engine, settings: Settings, viewer: Viewer) 
         st.session_state.pop(THERAPIST_CODE, None)
         render_waiting_for_approval(viewer)
         return
-    issued: grants.TherapistCodeIssued | None = st.session_state.get(THERAPIST_CODE)
+    issued: grants.IssuedCode | None = st.session_state.get(THERAPIST_CODE)
     if issued is not None:
         st.code(issued.code, language=None)
         st.caption(f"Valid until {_date(issued.expires_at)}. We only show it now: write it down.")

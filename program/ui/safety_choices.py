@@ -173,7 +173,7 @@ def _current_stage_opened(viewer: Viewer, program: Program) -> datetime | None:
 def _attention_consent(viewer: Viewer) -> None:
     with read_session(runtime.engine()) as session:
         therapists = [t for t in grants.therapists_of_couple(session=session, viewer=viewer) if t.mine]
-        sharing = safety.attention_shared_with(session=session, viewer=viewer)
+        sharing = grants.attention_shared_with(session=session, viewer=viewer)
     if not therapists:
         return
     st.subheader("Tell your therapist")

@@ -25,7 +25,6 @@ from program.infra.models import (
     FEEDBACK_ITEMS,
     AuditEvent,
     CheckIn,
-    CoupleMembership,
     ExerciseRecord,
     HomeworkAssignment,
     HomeworkCompletion,
@@ -37,11 +36,10 @@ from program.infra.models import (
     Reflection,
     Role,
     SessionFeedback,
-    TherapistGrant,
     TherapySession,
     WishMark,
 )
-from program.privacy import access
+from program.privacy import access, grants, membership
 from program.privacy.answers import answers_by_submission
 from program.privacy.grants import VIEWED
 from program.privacy.viewer import Viewer
@@ -137,29 +135,20 @@ def _readme(viewer: Viewer, now: datetime) -> bytes:
 
 
 def _couples(session: Session, viewer: Viewer) -> list[Row]:
-    mine = session.exec(
-        select(CoupleMembership)
-        .where(CoupleMembership.person_id == viewer.person_id)
-        .order_by(col(CoupleMembership.joined_at), col(CoupleMembership.id))
-    ).all()
+    mine = membership.memberships_of(session, viewer.person_id)
+    everyone = membership.members_ever(session, [own.couple_id for own in mine])
     rows: list[Row] = []
-    for membership in mine:
+    for own in mine:
         # Display names only: a partner's username and account are theirs.
-        partners = session.exec(
-            select(Person.display_name)
-            .join(CoupleMembership, col(CoupleMembership.person_id) == Person.id)
-            .where(
-                CoupleMembership.couple_id == membership.couple_id,
-                CoupleMembership.person_id != viewer.person_id,
-            )
-            .order_by(col(CoupleMembership.joined_at))
-        ).all()
+        partners = [
+            m.display_name for m in everyone.get(own.couple_id, ()) if m.person_id != viewer.person_id
+        ]
         rows.append(
             {
-                "couple": membership.couple_id,
-                "joined_at": membership.joined_at,
-                "left_at": membership.left_at,
-                "current": membership.left_at is None,
+                "couple": own.couple_id,
+                "joined_at": own.joined_at,
+                "left_at": own.left_at,
+                "current": own.left_at is None,
                 "partner_display_name": ", ".join(partners),
             }
         )
@@ -223,7 +212,7 @@ def _own_rows(
 def _homework(session: Session, viewer: Viewer) -> list[Row]:
     """Homework for the viewer in any couple they were in (for both partners or for them alone), and any
     they marked done; never homework for their partner alone."""
-    theirs = select(CoupleMembership.couple_id).where(CoupleMembership.person_id == viewer.person_id)
+    theirs = membership.couple_ids_ever(viewer.person_id)
     rows = session.exec(
         select(HomeworkAssignment, HomeworkCompletion.completed_at)
         .join(
@@ -313,27 +302,16 @@ def _pauses(session: Session, viewer: Viewer) -> list[Row]:
 
 
 def _grants(session: Session, viewer: Viewer) -> list[Row]:
-    therapist, partner = aliased(Person), aliased(Person)
-    mine = or_(TherapistGrant.partner_id == viewer.person_id, TherapistGrant.therapist_id == viewer.person_id)
-    rows = session.exec(
-        select(TherapistGrant, therapist.display_name, partner.display_name)
-        .join(therapist, col(therapist.id) == TherapistGrant.therapist_id)
-        .join(partner, col(partner.id) == TherapistGrant.partner_id)
-        .where(mine)
-        .order_by(col(TherapistGrant.granted_at), col(TherapistGrant.id))
-    ).all()
     return [
         {
             "couple": g.couple_id,
-            "therapist_display_name": therapist_name,
-            "partner_display_name": partner_name,
-            # Whether a partner told the therapist their safety check needs attention is the partner's
-            # to take, not the therapist's (who saw it only while it stood).
-            "share_safety_screen": g.share_safety_screen if g.partner_id == viewer.person_id else None,
+            "therapist_display_name": g.therapist_name,
+            "partner_display_name": g.partner_name,
+            "share_safety_screen": g.share_safety_screen,  # the partner's own only (grants.GrantHistory)
             "granted_at": g.granted_at,
             "revoked_at": g.revoked_at,
         }
-        for g, therapist_name, partner_name in rows
+        for g in grants.grant_history(session=session, viewer=viewer)
     ]
 
 
@@ -343,8 +321,7 @@ def _therapist_views(session: Session, viewer: Viewer) -> list[Row]:
     if viewer.role == Role.THERAPIST:
         condition = col(AuditEvent.actor_id) == viewer.person_id
     else:
-        theirs = select(CoupleMembership.couple_id).where(CoupleMembership.person_id == viewer.person_id)
-        condition = col(AuditEvent.couple_id).in_(theirs)
+        condition = col(AuditEvent.couple_id).in_(membership.couple_ids_ever(viewer.person_id))
     rows = session.exec(
         select(AuditEvent, therapist.display_name)
         .join(therapist, col(therapist.id) == AuditEvent.actor_id, isouter=True)

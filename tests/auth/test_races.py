@@ -23,7 +23,7 @@ from program.infra.db import alembic_config, create_db_engine, read_session, wri
 from program.infra.models import Couple, CoupleMembership, InviteCode, Role, TherapistGrant
 from program.privacy import couples, grants
 from program.privacy.couples import CoupleError
-from program.privacy.grants import AccessError
+from program.privacy.grants import GrantError
 from program.privacy.viewer import Viewer
 from tests.databases import fresh_database
 from tests.factories import make_couple, make_person, make_person_before_migrations, race
@@ -122,7 +122,7 @@ def test_duplicate_grants_leave_one_standing_grant(engine: Engine) -> None:
             code = grants.issue_therapist_code(session=session, viewer=tess, key=KEY, now=NOW).code
         results, errors = race(engine, *(_grant(ana, code) for _ in range(THREADS)))
         assert len(results) == 1 and len(errors) == THREADS - 1
-        _assert_only_friendly(errors, AccessError, "already given")
+        _assert_only_friendly(errors, GrantError, "already given")
         with read_session(engine) as session:
             standing = session.exec(
                 select(func.count()).where(
@@ -204,7 +204,7 @@ def test_a_grant_made_while_the_couple_ends_does_not_stand(engine: Engine) -> No
             return None
 
         results, errors = race(engine, leave, _grant(ben, code))
-        _assert_only_friendly(errors, AccessError, "")
+        _assert_only_friendly(errors, GrantError, "")
         assert _current_couples(engine, ana) == [] and _current_couples(engine, ben) == []
         with read_session(engine) as session:
             standing = session.exec(

@@ -131,16 +131,19 @@ def test_a_refused_consent_change_records_nothing(engine: Engine, cast: Cast) ->
     with write_session(engine) as session:
         _grant(session, cast.ana, code)
     before = _trail(engine)
-    refusals: list[Callable[[Session], object]] = [
-        lambda s: _grant(s, cast.ana, code),
-        lambda s: _grant(s, cast.ben, "AAAA-BBBB-CCCC"),
-        lambda s: grants.revoke_access(
-            session=s, viewer=cast.ben, therapist_id=cast.rivera.person_id, now=NOW
+    refusals: list[tuple[type[Exception], Callable[[Session], object]]] = [
+        (grants.GrantError, lambda s: _grant(s, cast.ana, code)),
+        (grants.CodeError, lambda s: _grant(s, cast.ben, "AAAA-BBBB-CCCC")),
+        (
+            grants.GrantError,
+            lambda s: grants.revoke_access(
+                session=s, viewer=cast.ben, therapist_id=cast.rivera.person_id, now=NOW
+            ),
         ),
-        lambda s: grants.issue_therapist_code(session=s, viewer=cast.ana, key=KEY, now=NOW),
+        (AccessDenied, lambda s: grants.issue_therapist_code(session=s, viewer=cast.ana, key=KEY, now=NOW)),
     ]
-    for refuse in refusals:
-        with pytest.raises(grants.AccessError), write_session(engine) as session:
+    for refused, refuse in refusals:
+        with pytest.raises(refused), write_session(engine) as session:
             refuse(session)
     assert _trail(engine) == before
 

@@ -14,6 +14,7 @@ from program.infra.models import AuditEvent, LoginSession, Person, Role, utcnow
 from program.infra.settings import get_settings
 from program.ops.cli import main
 from program.privacy import couples, grants
+from program.privacy.access import AccessDenied
 from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person, start_login_session
 
@@ -138,7 +139,7 @@ def test_approve_therapist_lets_a_waiting_therapist_make_a_code_and_is_audited(
     """`approve-therapist NAME` names the account it approved, the therapist can then make a code, and the
     audit trail has one approval; running it again says so and changes nothing."""
     eve = make_person(app_env, "dr.eve", Role.THERAPIST, "Dr Eve", approved=False)
-    with pytest.raises(grants.AccessError):
+    with pytest.raises(AccessDenied):
         _make_a_code(app_env, eve)
     assert main(["approve-therapist", "Dr.Eve"]) == 0
     out = capsys.readouterr().out
@@ -160,11 +161,11 @@ def test_unapprove_therapist_kills_the_code_and_is_audited(
     code = _make_a_code(app_env, kim)
     assert main(["unapprove-therapist", "dr.kim"]) == 0
     assert "dr.kim ('Dr Kim') is no longer approved" in capsys.readouterr().out
-    with pytest.raises(grants.AccessError), write_session(app_env) as session:
+    with pytest.raises(grants.CodeError), write_session(app_env) as session:
         grants.grant_access(
             session=session, viewer=ana, code=code, key=get_settings().code_key(), now=utcnow()
         )
-    with pytest.raises(grants.AccessError, match="waiting for approval"):
+    with pytest.raises(AccessDenied, match="waiting for approval"):
         _make_a_code(app_env, kim)
     assert main(["unapprove-therapist", "dr.kim"]) == 0
     assert "is not approved. Nothing changed." in capsys.readouterr().out

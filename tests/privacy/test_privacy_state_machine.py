@@ -25,7 +25,7 @@ from program.infra.models import Couple, Role, Visibility
 from program.privacy import access, couples, grants
 from program.privacy.access import AccessDenied
 from program.privacy.couples import CoupleError
-from program.privacy.grants import AccessError
+from program.privacy.grants import GrantError
 from program.privacy.viewer import Viewer
 from tests.factories import make_person
 from tests.program_helpers import PROGRAM
@@ -184,7 +184,7 @@ class PrivacyStory(RuleBasedStateMachine):
         couple = m.current[viewer.person_id]
         refused = couple is None or (couple, viewer.person_id, therapist.person_id) in m.grants
         if refused:
-            with pytest.raises(AccessError), write_session(self.engine) as session:
+            with pytest.raises(GrantError), write_session(self.engine) as session:
                 grants.grant_access(session=session, viewer=viewer, code=code, key=KEY, now=self.now)
             return
         with write_session(self.engine) as session:
@@ -199,7 +199,7 @@ class PrivacyStory(RuleBasedStateMachine):
         couple = m.current[viewer.person_id]
         key = (couple, viewer.person_id, therapist.person_id)
         if couple is None or key not in m.grants:
-            with pytest.raises(AccessError), write_session(self.engine) as session:
+            with pytest.raises(GrantError), write_session(self.engine) as session:
                 grants.revoke_access(
                     session=session, viewer=viewer, therapist_id=therapist.person_id, now=self._tick()
                 )

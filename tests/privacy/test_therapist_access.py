@@ -18,7 +18,7 @@ from program.infra.models import AuditEvent, Role, TherapistApproval, TherapistC
 from program.privacy import access, grants
 from program.privacy.access import AccessDenied
 from program.privacy.couples import CoupleSummary
-from program.privacy.grants import AccessError, TherapistAccess, ViewRecord
+from program.privacy.grants import CodeError, GrantError, TherapistAccess, ViewRecord
 from program.privacy.viewer import Viewer
 from tests.databases import fresh_database
 from tests.factories import grant, make_couple, make_person, make_person_before_migrations, race
@@ -27,7 +27,7 @@ KEY = b"k" * 32
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def _issue(engine: Engine, viewer: Viewer, now: datetime = NOW) -> grants.TherapistCodeIssued:
+def _issue(engine: Engine, viewer: Viewer, now: datetime = NOW) -> grants.IssuedCode:
     with write_session(engine) as session:
         return grants.issue_therapist_code(session=session, viewer=viewer, key=KEY, now=now)
 
@@ -93,7 +93,7 @@ def test_a_therapist_gets_a_code_to_share(engine: Engine) -> None:
 def test_only_therapists_get_a_code(engine: Engine) -> None:
     """A partner asking for a therapist's code is refused."""
     ana = make_person(engine, "ana")
-    with pytest.raises(AccessError, match="Only therapists have a code to share"):
+    with pytest.raises(AccessDenied, match="Only therapists have a code to share"):
         _issue(engine, ana)
 
 
@@ -102,7 +102,7 @@ def test_a_new_code_retires_the_old_one(engine: Engine) -> None:
     ana, _, _, kim, old = _setting(engine)
     new = _issue(engine, kim, NOW + timedelta(days=1)).code
     assert new != old
-    with pytest.raises(AccessError, match="We don't recognise that code"):
+    with pytest.raises(CodeError, match="We don't recognise that code"):
         _grant(engine, ana, old, NOW + timedelta(days=1))
     assert _grant(engine, ana, new, NOW + timedelta(days=1)) == "Dr. Kim"
 
@@ -136,7 +136,7 @@ def test_a_second_grant_for_the_same_therapist_is_refused(engine: Engine) -> Non
     """Entering the same therapist's code twice says access is already given."""
     ana, _, _, _, code = _setting(engine)
     _grant(engine, ana, code)
-    with pytest.raises(AccessError, match="You have already given Dr. Kim access"):
+    with pytest.raises(GrantError, match="You have already given Dr. Kim access"):
         _grant(engine, ana, code, NOW + timedelta(hours=1))
 
 
@@ -144,7 +144,7 @@ def test_an_expired_therapist_code_is_refused(engine: Engine) -> None:
     """Past its expiry a therapist's code is refused, with a hint to ask for a new one."""
     ana, _, _, kim, code = _setting(engine)
     later = NOW + grants.THERAPIST_CODE_LIFETIME + timedelta(seconds=1)
-    with pytest.raises(AccessError, match="That code has expired"):
+    with pytest.raises(CodeError, match="That code has expired"):
         _grant(engine, ana, code, later)
     assert _therapists(engine, ana) == []
 
@@ -153,7 +153,7 @@ def test_an_unknown_therapist_code_is_refused(engine: Engine) -> None:
     """A well-formed code no therapist issued is not recognised."""
     ana, _, _, _, code = _setting(engine)
     unknown = "0000-0000-0000" if code != "0000-0000-0000" else "1111-1111-1111"
-    with pytest.raises(AccessError, match="We don't recognise that code"):
+    with pytest.raises(CodeError, match="We don't recognise that code"):
         _grant(engine, ana, unknown)
     assert _therapists(engine, ana) == []
 
@@ -161,7 +161,7 @@ def test_an_unknown_therapist_code_is_refused(engine: Engine) -> None:
 def test_a_malformed_therapist_code_is_refused(engine: Engine) -> None:
     """Text that cannot be a therapist's code is met with an example of what one looks like."""
     ana, _, _, _, _ = _setting(engine)
-    with pytest.raises(AccessError, match="A therapist's code has 12 letters and digits"):
+    with pytest.raises(CodeError, match="A therapist's code has 12 letters and digits"):
         _grant(engine, ana, "7KQ2-M9XD")
 
 
@@ -174,7 +174,7 @@ def test_a_therapist_code_with_a_hidden_character_is_refused(engine: Engine, hid
     """A valid therapist's code with an invisible or control character in it is refused with a message."""
     ana, _, _, _, code = _setting(engine)
     for typed in (code + hidden, hidden + code, code.replace("-", hidden, 1)):
-        with pytest.raises(AccessError, match="invisible or control character"):
+        with pytest.raises(CodeError, match="invisible or control character"):
             _grant(engine, ana, typed)
     assert _therapists(engine, ana) == []
 
@@ -199,7 +199,7 @@ def test_a_grant_that_slips_past_the_check_gets_the_message(
     ana, _, couple_id, _, code = _setting(engine)
     _grant(engine, ana, code)
     monkeypatch.setattr(grants, "_standing_grant", lambda *args, **kwargs: None)
-    with pytest.raises(AccessError, match="You have already given Dr. Kim access"):
+    with pytest.raises(GrantError, match="You have already given Dr. Kim access"):
         _grant(engine, ana, code, NOW + timedelta(hours=1))
     with read_session(engine) as session:
         standing = session.exec(select(TherapistGrant).where(TherapistGrant.couple_id == couple_id)).all()
@@ -212,7 +212,7 @@ def test_a_partner_without_a_couple_cannot_grant(engine: Engine) -> None:
     kim = make_person(engine, "dr.kim", Role.THERAPIST)
     cai = make_person(engine, "cai")
     code = _issue(engine, kim).code
-    with pytest.raises(AccessError, match="Link up with your partner first"):
+    with pytest.raises(GrantError, match="Link up with your partner first"):
         _grant(engine, cai, code)
 
 
@@ -248,7 +248,7 @@ def test_a_revoked_partner_can_grant_again(engine: Engine) -> None:
 def test_revoking_without_a_grant_is_refused(engine: Engine) -> None:
     """Withdrawing consent one never gave says so."""
     ana, _, _, kim, _ = _setting(engine)
-    with pytest.raises(AccessError, match="You have not given this therapist access"):
+    with pytest.raises(GrantError, match="You have not given this therapist access"):
         _revoke(engine, ana, kim)
 
 
@@ -338,7 +338,7 @@ def _owner(engine: Engine, viewer: Viewer, code: str) -> grants.CodeOwner:
 def test_an_unapproved_therapist_cannot_make_a_code(engine: Engine) -> None:
     """A therapist the operator has not approved is refused a code, told why, and nothing is stored."""
     eve = make_person(engine, "eve", Role.THERAPIST, "Dr. Eve", approved=False)
-    with pytest.raises(AccessError, match="waiting for approval by this server's operator"):
+    with pytest.raises(AccessDenied, match="waiting for approval by this server's operator"):
         _issue(engine, eve)
     with read_session(engine) as session:
         assert session.exec(select(TherapistCode)).all() == []
@@ -353,13 +353,13 @@ def test_a_code_made_while_approved_stops_working_once_unapproved_and_stays_dead
     _grant(engine, ana, code)
     assert _approve(engine, "dr.kim", approved=False).changed
     for attempt in (lambda: _grant(engine, ben, code), lambda: _owner(engine, ben, code)):
-        with pytest.raises(AccessError, match="operator has not approved|don't recognise"):
+        with pytest.raises(CodeError, match="operator has not approved|don't recognise"):
             attempt()
     assert _therapists(engine, ben) == [
         TherapistAccess(kim.person_id, "Dr. Kim", mine=False, partners=True, approved=False)
     ]
     _approve(engine, "dr.kim")
-    with pytest.raises(AccessError, match="We don't recognise that code"):
+    with pytest.raises(CodeError, match="We don't recognise that code"):
         _grant(engine, ben, code)
     assert _grant(engine, ben, _issue(engine, kim).code) == "Dr. Kim"
     assert _visible(engine, kim) == [couple_id]
@@ -371,7 +371,7 @@ def test_a_code_is_refused_while_its_therapist_is_unapproved(engine: Engine) -> 
     ana, _, _, kim, code = _setting(engine)
     with write_session(engine) as session:
         session.exec(delete(TherapistApproval).where(col(TherapistApproval.person_id) == kim.person_id))
-    with pytest.raises(AccessError, match="this server's operator has not approved"):
+    with pytest.raises(CodeError, match="this server's operator has not approved"):
         _grant(engine, ana, code)
     assert _therapists(engine, ana) == []
 
@@ -431,7 +431,7 @@ def test_a_partner_learns_whose_code_it_is_before_anything_is_granted(engine: En
     assert _owner(engine, ben, kim_code).therapist_name == "Dr. Kim"
     assert _therapists(engine, ana) == [] and _therapists(engine, ben) == []
     with write_session(engine) as session:
-        with pytest.raises(AccessError, match="now belongs to someone else"):
+        with pytest.raises(CodeError, match="now belongs to someone else"):
             grants.grant_access(
                 session=session, viewer=ana, code=lee_code, key=KEY, now=NOW, therapist_id=kim.person_id
             )
@@ -447,13 +447,13 @@ def test_looking_up_a_code_is_refused_like_granting(engine: Engine) -> None:
     """The look-up says what the grant would say: no couple yet, a malformed, unknown or expired code."""
     ana, _, _, kim, code = _setting(engine)
     loner = make_person(engine, "cyd")
-    with pytest.raises(AccessError, match="Link up with your partner first"):
+    with pytest.raises(GrantError, match="Link up with your partner first"):
         _owner(engine, loner, code)
-    with pytest.raises(AccessError, match="12 letters and digits"):
+    with pytest.raises(CodeError, match="12 letters and digits"):
         _owner(engine, ana, "7KQ2")
-    with pytest.raises(AccessError, match="invisible or control character"):
+    with pytest.raises(CodeError, match="invisible or control character"):
         _owner(engine, ana, code + "\u200b")
-    with read_session(engine) as session, pytest.raises(AccessError, match="expired"):
+    with read_session(engine) as session, pytest.raises(CodeError, match="expired"):
         grants.code_owner(
             session=session,
             viewer=ana,
@@ -467,9 +467,9 @@ def test_only_therapist_accounts_are_approved(engine: Engine) -> None:
     """Approving a partner or an unknown name is refused with a message; approving twice changes nothing."""
     make_person(engine, "ana")
     eve = make_person(engine, "eve", Role.THERAPIST, approved=False)
-    with pytest.raises(AccessError, match="'ana' is a partner's account"):
+    with pytest.raises(GrantError, match="'ana' is a partner's account"):
         _approve(engine, "Ana")
-    with pytest.raises(AccessError, match="There is no account named 'nobody'"):
+    with pytest.raises(GrantError, match="There is no account named 'nobody'"):
         _approve(engine, "nobody")
     assert _approve(engine, "EVE").changed
     again = _approve(engine, "eve")
@@ -502,7 +502,7 @@ def test_therapists_from_before_approvals_wait_for_the_operator_after_upgrading(
             command.upgrade(alembic_config(engine), "head")
             with read_session(engine) as session:
                 assert grants.approved_at(session=session, viewer=kim) is None
-            with pytest.raises(AccessError, match="waiting for approval"):
+            with pytest.raises(AccessDenied, match="waiting for approval"):
                 _issue(engine, kim)
             with pytest.raises(AccessDenied):
                 _open(engine, kim, couple_id, "progress charts")

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from program.infra.db import read_session, write_session
 from program.infra.models import Role, TherapistGrant
 from program.privacy import access, grants
-from program.privacy.grants import AccessError, TherapistAccess
+from program.privacy.grants import CodeError, GrantError, TherapistAccess
 from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person
 
@@ -100,7 +100,7 @@ def test_revoking_twice_is_refused_and_keeps_the_first_time(engine: Engine) -> N
     _grant(engine, ana, _code(engine, kim))
     first, second = NOW + timedelta(hours=1), NOW + timedelta(hours=2)
     _revoke(engine, ana, kim, first)
-    with pytest.raises(AccessError, match="not given this therapist access"):
+    with pytest.raises(GrantError, match="not given this therapist access"):
         _revoke(engine, ana, kim, second)
     with read_session(engine) as session:
         ended = session.exec(select(TherapistGrant.revoked_at).order_by(col(TherapistGrant.id))).all()
@@ -118,5 +118,5 @@ def test_a_therapists_code_stops_working_at_the_exact_second_it_expires(engine: 
         grants.grant_access(
             session=session, viewer=ana, code=code, key=KEY, now=expiry - timedelta(seconds=1)
         )
-    with pytest.raises(AccessError, match="expired"), write_session(engine) as session:
+    with pytest.raises(CodeError, match="expired"), write_session(engine) as session:
         grants.grant_access(session=session, viewer=ben, code=code, key=KEY, now=expiry)
