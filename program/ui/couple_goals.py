@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
 
@@ -14,9 +16,11 @@ from program.privacy.access import CoupleGoalView
 from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.text import md
+from program.ui.writes import written
 
 MESSAGE = "couple_goals_message"  # what the last goal action said, shown once on the next run
 PROPOSAL = "couple_goals_proposal"
+_T = TypeVar("_T")
 SECTION_TITLE = "Our shared goals"
 
 
@@ -40,65 +44,53 @@ def _show_message() -> None:
 # partner read, not whatever the goal says by the time the click arrives.
 
 
-def _accept(viewer: Viewer, goal_id: int, seen_body: str) -> None:
+def _act(step: Callable[..., _T], viewer: Viewer, done: Callable[[_T], str], **values: object) -> bool:
+    """Run one goal step as the viewer, in the running program and now, and say how it went on the next
+    run (a callback's own messages would be gone by then): the step's refusal, or `done` of its result."""
     try:
         with write_session(runtime.engine()) as session:
-            agreed = couple_goals.confirm(
-                session=session,
-                viewer=viewer,
-                program=runtime.program(),
-                goal_id=goal_id,
-                seen_body=seen_body,
-                now=utcnow(),
-            )
+            result = step(session=session, viewer=viewer, program=runtime.program(), now=utcnow(), **values)
     except GoalError as error:
         _say("error", str(error))
-    else:
-        _say("success", "You have both agreed this goal." if agreed else "You accepted this goal.")
+        return False
+    _say("success", done(result))
+    return True
+
+
+def _accept(viewer: Viewer, goal_id: int, seen_body: str) -> None:
+    _act(
+        couple_goals.confirm,
+        viewer,
+        lambda agreed: "You have both agreed this goal." if agreed else "You accepted this goal.",
+        goal_id=goal_id,
+        seen_body=seen_body,
+    )
 
 
 def _edit(viewer: Viewer, goal_id: int, key: str) -> None:
     body = str(st.session_state.get(key, ""))
-    try:
-        with write_session(runtime.engine()) as session:
-            couple_goals.edit(
-                session=session,
-                viewer=viewer,
-                program=runtime.program(),
-                goal_id=goal_id,
-                body=body,
-                now=utcnow(),
-            )
-    except GoalError as error:
-        _say("error", str(error))
-    else:
-        _say("success", "Your edit is saved. Your partner confirms the new wording next.")
+    _act(
+        couple_goals.edit,
+        viewer,
+        lambda _: "Your edit is saved. Your partner confirms the new wording next.",
+        goal_id=goal_id,
+        body=body,
+    )
 
 
 def _withdraw(viewer: Viewer, goal_id: int) -> None:
-    try:
-        with write_session(runtime.engine()) as session:
-            couple_goals.withdraw(
-                session=session, viewer=viewer, program=runtime.program(), goal_id=goal_id, now=utcnow()
-            )
-    except GoalError as error:
-        _say("error", str(error))
-    else:
-        _say("success", "The goal is withdrawn.")
+    _act(couple_goals.withdraw, viewer, lambda _: "The goal is withdrawn.", goal_id=goal_id)
 
 
 def _propose(viewer: Viewer) -> None:
     body = str(st.session_state.get(PROPOSAL, ""))
-    try:
-        with write_session(runtime.engine()) as session:
-            couple_goals.propose(
-                session=session, viewer=viewer, program=runtime.program(), body=body, now=utcnow()
-            )
-    except GoalError as error:
-        _say("error", str(error))
-    else:
+    if _act(
+        couple_goals.propose,
+        viewer,
+        lambda _: "Your proposal is saved. Your partner accepts it or suggests other wording.",
+        body=body,
+    ):
         st.session_state[PROPOSAL] = ""
-        _say("success", "Your proposal is saved. Your partner accepts it or suggests other wording.")
 
 
 def render_couple_goals(viewer: Viewer) -> None:
@@ -204,18 +196,16 @@ def render_goal_ratings(viewer: Viewer, stage_key: str) -> None:
         if not ratings:
             st.error("Please choose a rating for at least one goal.")
             return
-        try:
-            with write_session(runtime.engine()) as session:
-                couple_goals.rate(
-                    session=session,
-                    viewer=viewer,
-                    program=runtime.program(),
-                    stage=stage_key,
-                    ratings=ratings,
-                    now=utcnow(),
-                )
-        except GoalError as error:
-            st.error(str(error))
-        else:
+        if written(
+            lambda session: couple_goals.rate(
+                session=session,
+                viewer=viewer,
+                program=runtime.program(),
+                stage=stage_key,
+                ratings=ratings,
+                now=utcnow(),
+            ),
+            GoalError,
+        ):
             _say("success", "Your ratings are saved. They appear on the progress page.")
             st.rerun()

@@ -7,7 +7,7 @@ from datetime import date
 
 import streamlit as st
 
-from program.infra.db import read_session, write_session
+from program.infra.db import read_session
 from program.infra.models import utcnow
 from program.privacy.access import AccessDenied
 from program.privacy.viewer import Viewer
@@ -17,10 +17,12 @@ from program.ui import runtime
 from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_date, local_today
 from program.ui.text import md, visible
+from program.ui.writes import written
 
 HEADING = "From your therapist"
 SECTION = "Assign homework"
 FOR_BOTH = "Both partners"
+GONE = "This homework can no longer be marked done here."
 
 
 def _day(day: date) -> str:
@@ -53,11 +55,12 @@ def _partner_item(viewer: Viewer, item: HomeworkItem) -> None:
         else:
             st.caption(due)
         if st.button("Mark done", key=f"homework_done_{item.id}"):
-            try:
-                with write_session(runtime.engine()) as session:
-                    homework.mark_done(session=session, viewer=viewer, assignment_id=item.id, now=utcnow())
-            except (AccessDenied, HomeworkError):
-                st.error("This homework can no longer be marked done here.")
+            if not written(
+                lambda session: homework.mark_done(
+                    session=session, viewer=viewer, assignment_id=item.id, now=utcnow()
+                ),
+                said={AccessDenied: GONE, HomeworkError: GONE},
+            ):
                 return
             st.rerun()
 
@@ -121,24 +124,21 @@ def _assign(
     if not isinstance(due_on, date):
         st.error("Choose a due date.")
         return False
-    try:
-        with write_session(runtime.engine()) as session:
-            homework.assign(
-                session=session,
-                viewer=viewer,
-                couple_id=couple_id,
-                title=title,
-                instructions=instructions,
-                due_on=due_on,
-                for_person_id=for_person,
-                today=today,
-                now=utcnow(),
-            )
-    except HomeworkError as error:
-        st.error(str(error))
-        return False
-    except AccessDenied:
-        st.error("This couple no longer gives you access, so the homework was not assigned.")
+    if not written(
+        lambda session: homework.assign(
+            session=session,
+            viewer=viewer,
+            couple_id=couple_id,
+            title=title,
+            instructions=instructions,
+            due_on=due_on,
+            for_person_id=for_person,
+            today=today,
+            now=utcnow(),
+        ),
+        HomeworkError,
+        said={AccessDenied: "This couple no longer gives you access, so the homework was not assigned."},
+    ):
         return False
     return True
 

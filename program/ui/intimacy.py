@@ -18,6 +18,7 @@ from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm, confirm_for, show_flash, show_own_flash
 from program.ui.navigation import PAGE_TITLES
+from program.ui.writes import written
 
 PAGE = "pages/intimacy.py"
 CHOICE_LABELS = {"yes": "Yes, I would like to open it", "no": "No, not now"}
@@ -159,21 +160,18 @@ def _wishes(
         finish = False if module.own_wishes_finished else st.form_submit_button(FINISH, type="primary")
     if save or finish:
         clear_flash()
-        try:
-            with write_session(runtime.engine()) as session:
-                intimacy.save_marks(
-                    session=session,
-                    viewer=viewer,
-                    program=runtime.program(),
-                    marks=chosen,
-                    done=finish,
-                    now=utcnow(),
-                )
-        except intimacy.IntimacyError as error:
-            st.error(str(error))
-            return
-        except IntegrityError:
-            st.error(RACE)
+        if not written(
+            lambda session: intimacy.save_marks(
+                session=session,
+                viewer=viewer,
+                program=runtime.program(),
+                marks=chosen,
+                done=finish,
+                now=utcnow(),
+            ),
+            intimacy.IntimacyError,
+            said={IntegrityError: RACE},
+        ):
             return
         confirm(FINISHED if finish else MARKS_SAVED)
         st.rerun()

@@ -12,7 +12,7 @@ from program.course import appreciation, journey, keeping, outcomes, reflections
 from program.course.appreciation import AppreciationError
 from program.course.checkins import week_start
 from program.course.keeping import KeepingError
-from program.infra.db import read_session, write_session
+from program.infra.db import Session, read_session, write_session
 from program.infra.models import Reflection, utcnow
 from program.privacy import access
 from program.privacy.viewer import Viewer
@@ -21,6 +21,7 @@ from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_time, local_today
 from program.ui.text import md
 from program.ui.widgets import private_text
+from program.ui.writes import written
 
 TITLE = "Keeping it going"
 APPRECIATION_FORM = "appreciation_week"
@@ -88,20 +89,20 @@ def render_appreciation_form(viewer: Viewer, *, saved: appreciation.Entry | None
     if not sent:
         return
     clear_flash()
-    try:
-        with write_session(runtime.engine()) as session:
-            progress = journey.load_journey(session=session, viewer=viewer, program=runtime.program())
-            appreciation.save_entry(
-                session=session,
-                viewer=viewer,
-                progress=progress,
-                today=local_today(),
-                text=text,
-                said=said,
-                now=utcnow(),
-            )
-    except AppreciationError as error:
-        st.error(str(error))
+
+    def save(session: Session) -> None:
+        progress = journey.load_journey(session=session, viewer=viewer, program=runtime.program())
+        appreciation.save_entry(
+            session=session,
+            viewer=viewer,
+            progress=progress,
+            today=local_today(),
+            text=text,
+            said=said,
+            now=utcnow(),
+        )
+
+    if not written(save, AppreciationError):
         return
     confirm_for(APPRECIATION_OWNER, words.saved)
     st.rerun()
@@ -217,18 +218,17 @@ def _booster(
     if not sent:
         return
     clear_flash()
-    try:
-        with write_session(runtime.engine()) as session:
-            keeping.do_booster(
-                session=session,
-                viewer=viewer,
-                program=runtime.program(),
-                settings=settings,
-                rating=rating,
-                now=utcnow(),
-            )
-    except KeepingError as error:
-        st.error(str(error))
+    if not written(
+        lambda session: keeping.do_booster(
+            session=session,
+            viewer=viewer,
+            program=runtime.program(),
+            settings=settings,
+            rating=rating,
+            now=utcnow(),
+        ),
+        KeepingError,
+    ):
         return
     confirm_for(owner, words.thanks)
     st.rerun()

@@ -10,7 +10,7 @@ import streamlit as st
 
 from program.course import problem_solving
 from program.course.problem_solving import ProblemSolvingError, Standing, Step
-from program.infra.db import read_session, write_session
+from program.infra.db import read_session
 from program.infra.models import utcnow
 from program.privacy.access import AccessDenied, AgreementPartView, AgreementView
 from program.privacy.viewer import Viewer
@@ -18,6 +18,7 @@ from program.ui import runtime
 from program.ui.gate import clear_flash, confirm
 from program.ui.localtime import local_time, local_today
 from program.ui.text import md
+from program.ui.writes import written
 
 PICK = "Pick this problem"
 SAVE_MATTERS = "Save what matters to me"
@@ -91,14 +92,15 @@ def _write(step: Callable[..., object], viewer: Viewer, done: str, **values: obj
     """Run one step's write as the viewer, in the running program and now, with the step's own values; a
     refusal is shown and nothing of it is saved. On success, say so and rerun."""
     clear_flash()
-    try:
-        with write_session(runtime.engine()) as session:
-            step(session=session, viewer=viewer, program=runtime.program(), now=utcnow(), **values)
-    except (ProblemSolvingError, AccessDenied) as error:
-        st.error(str(error))
-        return
-    confirm(done)
-    st.rerun()
+    if written(
+        lambda session: step(
+            session=session, viewer=viewer, program=runtime.program(), now=utcnow(), **values
+        ),
+        ProblemSolvingError,
+        AccessDenied,
+    ):
+        confirm(done)
+        st.rerun()
 
 
 def _pick(viewer: Viewer) -> None:

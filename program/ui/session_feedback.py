@@ -9,7 +9,7 @@ import streamlit as st
 
 from program.charts import figures
 from program.charts.progress_data import Partner
-from program.infra.db import read_session, write_session
+from program.infra.db import read_session
 from program.infra.models import utcnow
 from program.privacy import couples
 from program.privacy.access import AccessDenied, SessionFeedbackView, readable_session_feedback
@@ -21,6 +21,7 @@ from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_today
 from program.ui.progress import PLOTLY_CONFIG
 from program.ui.text import md
+from program.ui.writes import written
 
 SECTION = "Session feedback"
 SEND = "Send my ratings"
@@ -70,13 +71,12 @@ def _rating_form(viewer: Viewer, held: HeldSession, partner: str | None, owner: 
     if not sent:
         return
     clear_flash()
-    try:
-        with write_session(runtime.engine()) as session:
-            session_feedback.submit(
-                session=session, viewer=viewer, session_id=held.id, ratings=ratings, now=utcnow()
-            )
-    except FeedbackError as error:
-        st.error(str(error))
+    if not written(
+        lambda session: session_feedback.submit(
+            session=session, viewer=viewer, session_id=held.id, ratings=ratings, now=utcnow()
+        ),
+        FeedbackError,
+    ):
         return
     confirm_for(
         owner,
@@ -144,15 +144,12 @@ def _mark(viewer: Viewer, couple_id: int, held_on: object) -> bool:
     if not isinstance(held_on, date):
         st.error("Choose the date of the session.")
         return False
-    try:
-        with write_session(runtime.engine()) as session:
-            session_feedback.mark_held(
-                session=session, viewer=viewer, couple_id=couple_id, held_on=held_on, now=utcnow()
-            )
-    except FeedbackError as error:
-        st.error(str(error))
-        return False
-    except AccessDenied:
-        st.error("This couple no longer gives you access, so the session was not marked.")
+    if not written(
+        lambda session: session_feedback.mark_held(
+            session=session, viewer=viewer, couple_id=couple_id, held_on=held_on, now=utcnow()
+        ),
+        FeedbackError,
+        said={AccessDenied: "This couple no longer gives you access, so the session was not marked."},
+    ):
         return False
     return True

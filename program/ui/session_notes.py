@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from program.infra.db import read_session, write_session
+from program.infra.db import Session, read_session
 from program.infra.models import utcnow
 from program.privacy.access import AccessDenied
 from program.privacy.viewer import Viewer
@@ -13,6 +13,7 @@ from program.therapist.session_notes import NoteError
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_date, local_time
+from program.ui.writes import written
 
 SECTION = "Session notes"
 NOTES_WRITTEN = "kindred_notes_written"
@@ -76,21 +77,18 @@ def render_session_notes(viewer: Viewer, couple_id: int) -> None:
 
 def _save(viewer: Viewer, body: str, *, couple_id: int | None = None, note_id: int | None = None) -> bool:
     """Add a note (couple_id) or edit one (note_id); a refusal is shown here and nothing is saved."""
-    try:
-        with write_session(runtime.engine()) as session:
-            if note_id is not None:
-                session_notes.edit_note(
-                    session=session, viewer=viewer, note_id=note_id, body=body, now=utcnow()
-                )
-            else:
-                assert couple_id is not None
-                session_notes.add_note(
-                    session=session, viewer=viewer, couple_id=couple_id, body=body, now=utcnow()
-                )
-    except NoteError as error:
-        st.error(str(error))
-        return False
-    except AccessDenied:
-        st.error("This couple no longer gives you access, so the note was not saved.")
-        return False
-    return True
+
+    def write(session: Session) -> None:
+        if note_id is not None:
+            session_notes.edit_note(session=session, viewer=viewer, note_id=note_id, body=body, now=utcnow())
+        else:
+            assert couple_id is not None
+            session_notes.add_note(
+                session=session, viewer=viewer, couple_id=couple_id, body=body, now=utcnow()
+            )
+
+    return written(
+        write,
+        NoteError,
+        said={AccessDenied: "This couple no longer gives you access, so the note was not saved."},
+    )

@@ -13,7 +13,7 @@ from program.course.curriculum import (
     Stage,
 )
 from program.course.questionnaires import own_answers, stage_occasion
-from program.infra.db import read_session, write_session
+from program.infra.db import read_session
 from program.infra.models import Reflection, utcnow
 from program.privacy.viewer import Viewer
 from program.ui import runtime
@@ -23,6 +23,7 @@ from program.ui.problem_solving import render_problem_solving
 from program.ui.questionnaire_form import render_questionnaire
 from program.ui.text import md
 from program.ui.widgets import private_text, render_overview
+from program.ui.writes import written
 
 
 def render_stage(viewer: Viewer, stage_key: str) -> None:
@@ -125,22 +126,20 @@ def _mark_done(
     if st.button("Mark as done", key=f"done::{stage}::{step}"):
         # The domain decides whether the step is done (turns, days, due day or note); a refusal is shown
         # here and nothing of it is saved.
-        try:
-            with write_session(runtime.engine()) as session:
-                journey.complete_step(
-                    session=session,
-                    viewer=viewer,
-                    program=program,
-                    stage=stage,
-                    step=step,
-                    now=utcnow(),
-                    note=note,
-                    end_log_early=end_log_early,
-                    today=local_today(),
-                )
-        except journey.JourneyError as error:
-            st.error(str(error))
-        else:
+        if written(
+            lambda session: journey.complete_step(
+                session=session,
+                viewer=viewer,
+                program=program,
+                stage=stage,
+                step=step,
+                now=utcnow(),
+                note=note,
+                end_log_early=end_log_early,
+                today=local_today(),
+            ),
+            journey.JourneyError,
+        ):
             st.rerun()
 
 
@@ -227,20 +226,18 @@ def _conversation(
         "Next turn" if turn < total - 1 else "To the closing", key=f"next::{turn_key}", disabled=turn >= total
     ):
         # Moving on marks the turn just had as gone through, on the server: "mark done" counts these.
-        try:
-            with write_session(runtime.engine()) as session:
-                journey.mark_turn(
-                    session=session,
-                    viewer=viewer,
-                    program=progress.program,
-                    stage=stage.key,
-                    exercise=exercise.key,
-                    turn=turn + 1,
-                    now=utcnow(),
-                )
-        except journey.JourneyError as error:
-            st.error(str(error))
-        else:
+        if written(
+            lambda session: journey.mark_turn(
+                session=session,
+                viewer=viewer,
+                program=progress.program,
+                stage=stage.key,
+                exercise=exercise.key,
+                turn=turn + 1,
+                now=utcnow(),
+            ),
+            journey.JourneyError,
+        ):
             st.session_state[turn_key] = turn + 1
             st.rerun()
     context = f"{stage.key}:{exercise.key}:takeaway"
@@ -283,20 +280,18 @@ def _practice_log(
                 values[field.key] = None if choice is None else choice == "Yes"
         saved_day = st.form_submit_button(f"Save day {day}")
     if saved_day:
-        try:
-            with write_session(runtime.engine()) as session:
-                journey.save_log_entry(
-                    session=session,
-                    viewer=viewer,
-                    stage=stage,
-                    exercise=exercise.key,
-                    day=day,
-                    values=values,
-                    now=utcnow(),
-                )
-        except journey.JourneyError as error:
-            st.error(str(error))
-        else:
+        if written(
+            lambda session: journey.save_log_entry(
+                session=session,
+                viewer=viewer,
+                stage=stage,
+                exercise=exercise.key,
+                day=day,
+                values=values,
+                now=utcnow(),
+            ),
+            journey.JourneyError,
+        ):
             st.success(f"Day {day} is saved.")
             with read_session(runtime.engine()) as session:
                 entries = journey.log_entries(
