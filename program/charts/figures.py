@@ -80,10 +80,14 @@ def _partner_line(
     size: int,
     symbol: str | Sequence[str] | None = None,
     ringed: bool = False,
+    hover: Sequence[str] | None = None,
     **more: Any,
 ) -> go.Scatter:
     """One partner's line in their colour, dash and marker (or the symbols given, one a point); a gap in
-    the data stays a gap, and a ringed marker is outlined so an open symbol still shows."""
+    the data stays a gap, and a ringed marker is outlined so an open symbol still shows. `hover` is each
+    point's own hover text, and then a marker at the plot's edge is drawn whole."""
+    if hover is not None:
+        more |= {"hovertext": hover, "hovertemplate": "%{hovertext}" + WHO, "cliponaxis": False}
     marker: dict[str, object] = {"color": style.colour, "symbol": style.symbol if symbol is None else symbol}
     marker["size"] = size
     if ringed:
@@ -636,9 +640,7 @@ def stage_changes(data: ProgressData, program: Program) -> Chart | EmptyChart:
                 size=11,
                 symbol=symbols,
                 ringed=True,
-                hovertext=hover,
-                hovertemplate="%{hovertext}" + WHO,
-                cliponaxis=False,
+                hover=hover,
             )
         )
     mixed = len(set(labels)) > 1
@@ -794,9 +796,7 @@ def outcome_trajectory(data: ProgressData, program: Program, instrument: Instrum
                 size=12,
                 symbol=symbols,
                 ringed=True,
-                hovertext=hover,
-                hovertemplate="%{hovertext}" + WHO,
-                cliponaxis=False,
+                hover=hover,
             )
         )
         table.extend(
