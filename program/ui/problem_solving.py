@@ -113,12 +113,7 @@ def _pick(viewer: Viewer) -> None:
         )
         picked = st.form_submit_button(PICK, type="primary")
     if picked:
-        _write(
-            problem_solving.start,
-            viewer,
-            "You have picked a problem to work on together.",
-            issue=issue,
-        )
+        _write(problem_solving.start, viewer, "You have picked a problem to work on together.", issue=issue)
 
 
 def _open(viewer: Viewer, state: Standing, agreement: AgreementView, partner: str) -> None:
@@ -173,12 +168,7 @@ def _matters(
         st.caption(f":material/lock: {partner} reads this once you have both written yours.")
         saved = st.form_submit_button(SAVE_MATTERS, type="primary")
     if saved:
-        _write(
-            problem_solving.write_matters,
-            viewer,
-            "Saved what matters to you.",
-            text=text,
-        )
+        _write(problem_solving.write_matters, viewer, "Saved what matters to you.", text=text)
 
 
 def _both_matters(mine: AgreementPartView | None, theirs: AgreementPartView | None, partner: str) -> None:
@@ -197,12 +187,7 @@ def _options(viewer: Viewer, agreement: AgreementView) -> None:
         idea = st.text_input("An idea", max_chars=problem_solving.MAX_OPTION)
         added = st.form_submit_button(ADD_IDEA)
     if added:
-        _write(
-            problem_solving.add_option,
-            viewer,
-            "Your idea is on the list.",
-            text=idea,
-        )
+        _write(problem_solving.add_option, viewer, "Your idea is on the list.", text=idea)
     if agreement.options:
         st.write(steps.plan)
         _choose_form(viewer, agreement)
