@@ -43,9 +43,8 @@ def test_reset_code_command_prints_a_code_that_works(
         assert person is not None and accounts.verify_password(new, person.password_hash)
 
 
-def test_unknown_usernames_get_an_error_and_a_failing_exit(
-    app_env: Engine, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.usefixtures("app_env")
+def test_unknown_usernames_get_an_error_and_a_failing_exit(capsys: pytest.CaptureFixture[str]) -> None:
     """A typo in the username is reported, not silently ignored."""
     assert main(["reset-code", "nobody"]) == 1
     assert "no active account named 'nobody'" in capsys.readouterr().err
@@ -64,9 +63,8 @@ def test_disable_ends_sessions_and_enable_restores_login(app_env: Engine) -> Non
         assert accounts.find_person(session=session, username="ana") is not None
 
 
-def test_migrate_command_reports_an_up_to_date_database(
-    app_env: Engine, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.usefixtures("app_env")
+def test_migrate_command_reports_an_up_to_date_database(capsys: pytest.CaptureFixture[str]) -> None:
     """`python -m program migrate` succeeds on a migrated database and says so."""
     assert main(["migrate"]) == 0
     assert "up to date" in capsys.readouterr().out
@@ -201,7 +199,8 @@ def test_approving_prints_a_hostile_display_name_escaped(
     assert not any(ch in out for ch in "\x1b\r\x07")
 
 
-def test_the_demo_loads_its_therapist_approved(app_env: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.usefixtures("capsys")
+def test_the_demo_loads_its_therapist_approved(app_env: Engine) -> None:
     """`python -m program demo` approves its own therapist, so the demo's therapist login works at once."""
     assert main(["demo", "--weeks", "2"]) == 0
     with read_session(app_env) as session:

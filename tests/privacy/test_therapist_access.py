@@ -198,7 +198,7 @@ def test_a_grant_that_slips_past_the_check_gets_the_message(
     the partner sees the check's message, not a database error; nothing is half-saved."""
     ana, _, couple_id, _, code = _setting(engine)
     _grant(engine, ana, code)
-    monkeypatch.setattr(grants, "_standing_grant", lambda *args, **kwargs: None)
+    monkeypatch.setattr(grants, "_standing_grant", lambda *_args, **_kwargs: None)
     with pytest.raises(GrantError, match="You have already given Dr. Kim access"):
         _grant(engine, ana, code, NOW + timedelta(hours=1))
     with read_session(engine) as session:
