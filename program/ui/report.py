@@ -67,14 +67,7 @@ def _build(viewer: Viewer, couple_id: int) -> bytes | None:
             # short write: on SQLite a write session holds the write lock for the seconds chromium draws.
             _step(status, report.STEPS[0])
             with read_session(engine) as session:
-                data = report.gather(
-                    session=session,
-                    viewer=viewer,
-                    couple_id=couple_id,
-                    program=runtime.program(),
-                    settings=runtime.settings(),
-                    now=utcnow(),
-                )
+                data = runtime.couple_read(report.gather, session, viewer, couple_id, now=utcnow())
             _step(status, report.STEPS[1])
             pages = report.draw_charts(data.charts)
             _step(status, report.STEPS[2])

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import streamlit as st
 
 from program.course.curriculum import ContentError, Program, load_program
 from program.infra import crypto
-from program.infra.db import Engine, create_db_engine, migrate
+from program.infra.db import Engine, Session, create_db_engine, migrate
 from program.infra.settings import Settings, SettingsError, get_settings
+from program.privacy.viewer import Viewer
+
+_T = TypeVar("_T")
 
 
 @st.cache_resource(show_spinner="Preparing Kindred's database…")
@@ -40,6 +45,16 @@ def program() -> Program:
     except ContentError as error:
         st.error(f"Kindred's program content has a problem, so it cannot start. {error}")
         st.stop()
+
+
+def couple_read(
+    read: Callable[..., _T], session: Session, viewer: Viewer, couple_id: int, **when: object
+) -> _T:
+    """One of a therapist's reads of a couple (its brief, caseload row or report) as the viewer, in the
+    running program and settings; `when` is the read's own moment (now, today, since)."""
+    return read(
+        session=session, viewer=viewer, couple_id=couple_id, program=program(), settings=settings(), **when
+    )
 
 
 # The settings and keyring the engine was last resolved for: a page run asks for the engine a dozen times.

@@ -190,14 +190,8 @@ def _render_before(viewer: Viewer, couple_id: int) -> None:
     st.caption(f"{PRIVATE_MARK}.")
     since: datetime | None = st.session_state.get(OPENED_SINCE)
     with read_session(runtime.engine()) as session:
-        summary = brief.build_brief(
-            session=session,
-            viewer=viewer,
-            couple_id=couple_id,
-            program=runtime.program(),
-            settings=runtime.settings(),
-            since=since,
-            today=local_today(),
+        summary = runtime.couple_read(
+            brief.build_brief, session, viewer, couple_id, since=since, today=local_today()
         )
     render_brief(summary)
     st.divider()
@@ -243,14 +237,7 @@ def _render_private(viewer: Viewer, couple_id: int) -> None:
     engine = runtime.engine()
     with read_session(engine) as session:
         flags = access.safety_attention(session=session, viewer=viewer, couple_id=couple_id)
-        row = caseload.couple_row(
-            session=session,
-            viewer=viewer,
-            couple_id=couple_id,
-            program=runtime.program(),
-            settings=runtime.settings(),
-            today=local_today(),
-        )
+        row = runtime.couple_read(caseload.couple_row, session, viewer, couple_id, today=local_today())
     with st.container(border=True):
         st.subheader(PRIVATE_MARK)
         st.caption(
