@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from program.course.curriculum import CHECKIN_KEYS
+from program.course.rows import add_or_winner
 from program.infra.models import CheckIn, Couple, Role, Visibility
 from program.privacy import access
 from program.privacy.viewer import Viewer
@@ -156,14 +156,8 @@ def save_checkin(
             overall=values["overall"],
             created_at=now,
         )
-        try:
-            # Two tabs saving at once: the loser of the race updates the winner's row instead of failing.
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            row = _own_row(session, viewer, week)
-            if row is None:
-                raise
+        # Two tabs saving at once: the loser of the race updates the winner's row instead of failing.
+        row = add_or_winner(session, row, lambda: _own_row(session, viewer, week))
     for key, value in values.items():
         setattr(row, key, value)
     row.note = body

@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from program.course import journey
 from program.course.curriculum import STAGE_KEYS, Key, Program, Text, _Content, read_content
+from program.course.rows import add_or_winner
 from program.infra import audit
 from program.infra.models import ModuleChoice, Role, WishMark
 from program.infra.settings import CONTENT_DIR
@@ -208,14 +208,8 @@ def choose(*, session: Session, viewer: Viewer, program: Program, wants: bool, n
     row = _own_choice(session, viewer, couple_id)
     if row is None:
         row = ModuleChoice(person_id=viewer.person_id, couple_id=couple_id, module=MODULE, wants=wants)
-        try:
-            # Two tabs answering at once: the loser updates the winner's row instead of failing.
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            row = _own_choice(session, viewer, couple_id)
-            if row is None:
-                raise
+        # Two tabs answering at once: the loser updates the winner's row instead of failing.
+        row = add_or_winner(session, row, lambda: _own_choice(session, viewer, couple_id))
     row.wants = wants
     row.chosen_at = now
     session.add(row)
