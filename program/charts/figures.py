@@ -872,25 +872,7 @@ def _concern_range(instrument: Instrument, subscale: Subscale) -> tuple[float, f
 
 def _score_band(figure: go.Figure, instrument: Instrument, subscale: Subscale) -> None:
     """Shade a subscale's concern range across the whole plot, scores running up the y axis."""
-    if (concern := _concern_range(instrument, subscale)) is None:
-        return
-    start, end, label = concern
-    figure.add_shape(
-        type="rect",
-        xref="paper",
-        yref="y",
-        x0=0,
-        x1=1,
-        y0=start,
-        y1=end,
-        showlegend=True,
-        legendgroup=label,
-        name=label,
-        fillcolor=BAND_COLOUR,
-        opacity=0.25,
-        line={"width": 0},
-        layer="below",
-    )
+    _band(figure, instrument, subscale, across=(0, 1), scores_up=True)
 
 
 # ---- 7. questionnaires the operator added, over time ----------------------------------------------
@@ -1124,20 +1106,22 @@ def _band(
     subscale: Subscale,
     *,
     across: tuple[float, float],
+    scores_up: bool = False,
 ) -> None:
-    """Shade a subscale's concern range (the side of its cut-off that is of concern), if it declares one."""
+    """Shade a subscale's concern range (the side of its cut-off that is of concern), if it declares one:
+    `across` the other axis (of the plot's width when scores run up the y axis, else of y)."""
     if (concern := _concern_range(instrument, subscale)) is None:
         return
     start, end, label = concern
-    # Scores run along x. Bars would hide a label inside the band, so it is named in the legend instead.
+    # Scores run along x, or up y. Bars would hide a label inside the band, so it is named in the legend.
+    if scores_up:
+        place: dict[str, object] = {"xref": "paper", "x0": across[0], "x1": across[1], "y0": start, "y1": end}
+    else:
+        place = {"xref": "x", "x0": start, "x1": end, "y0": across[0], "y1": across[1]}
     figure.add_shape(
         type="rect",
-        xref="x",
         yref="y",
-        x0=start,
-        x1=end,
-        y0=across[0],
-        y1=across[1],
+        **place,
         showlegend=True,
         legendgroup=label,
         name=label,
