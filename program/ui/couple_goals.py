@@ -16,7 +16,7 @@ from program.privacy.access import CoupleGoalView
 from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.text import md
-from program.ui.writes import written
+from program.ui.writes import step_written
 
 MESSAGE = "couple_goals_message"  # what the last goal action said, shown once on the next run
 PROPOSAL = "couple_goals_proposal"
@@ -196,16 +196,6 @@ def render_goal_ratings(viewer: Viewer, stage_key: str) -> None:
         if not ratings:
             st.error("Please choose a rating for at least one goal.")
             return
-        if written(
-            lambda session: couple_goals.rate(
-                session=session,
-                viewer=viewer,
-                program=runtime.program(),
-                stage=stage_key,
-                ratings=ratings,
-                now=utcnow(),
-            ),
-            GoalError,
-        ):
+        if step_written(couple_goals.rate, viewer, GoalError, stage=stage_key, ratings=ratings):
             _say("success", "Your ratings are saved. They appear on the progress page.")
             st.rerun()

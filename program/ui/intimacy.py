@@ -18,7 +18,7 @@ from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm, confirm_for, show_flash, show_own_flash
 from program.ui.navigation import PAGE_TITLES
-from program.ui.writes import written
+from program.ui.writes import step_written
 
 PAGE = "pages/intimacy.py"
 CHOICE_LABELS = {"yes": "Yes, I would like to open it", "no": "No, not now"}
@@ -160,17 +160,13 @@ def _wishes(
         finish = False if module.own_wishes_finished else st.form_submit_button(FINISH, type="primary")
     if save or finish:
         clear_flash()
-        if not written(
-            lambda session: intimacy.save_marks(
-                session=session,
-                viewer=viewer,
-                program=runtime.program(),
-                marks=chosen,
-                done=finish,
-                now=utcnow(),
-            ),
+        if not step_written(
+            intimacy.save_marks,
+            viewer,
             intimacy.IntimacyError,
             said={IntegrityError: RACE},
+            marks=chosen,
+            done=finish,
         ):
             return
         confirm(FINISHED if finish else MARKS_SAVED)

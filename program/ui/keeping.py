@@ -21,7 +21,7 @@ from program.ui.gate import clear_flash, confirm_for, show_own_flash
 from program.ui.localtime import local_time, local_today
 from program.ui.text import md
 from program.ui.widgets import private_text
-from program.ui.writes import written
+from program.ui.writes import step_written, written
 
 TITLE = "Keeping it going"
 APPRECIATION_FORM = "appreciation_week"
@@ -218,17 +218,7 @@ def _booster(
     if not sent:
         return
     clear_flash()
-    if not written(
-        lambda session: keeping.do_booster(
-            session=session,
-            viewer=viewer,
-            program=runtime.program(),
-            settings=settings,
-            rating=rating,
-            now=utcnow(),
-        ),
-        KeepingError,
-    ):
+    if not step_written(keeping.do_booster, viewer, KeepingError, settings=settings, rating=rating):
         return
     confirm_for(owner, words.thanks)
     st.rerun()

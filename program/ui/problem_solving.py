@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import streamlit as st
 
@@ -18,7 +19,7 @@ from program.ui import runtime
 from program.ui.gate import clear_flash, confirm
 from program.ui.localtime import local_time, local_today
 from program.ui.text import md
-from program.ui.writes import written
+from program.ui.writes import step_written
 
 PICK = "Pick this problem"
 SAVE_MATTERS = "Save what matters to me"
@@ -88,17 +89,11 @@ def _solvable_help(expanded: bool) -> None:
         st.caption(help_text.tip)
 
 
-def _write(step: Callable[..., object], viewer: Viewer, done: str, **values: object) -> None:
+def _write(step: Callable[..., object], viewer: Viewer, done: str, **values: Any) -> None:
     """Run one step's write as the viewer, in the running program and now, with the step's own values; a
     refusal is shown and nothing of it is saved. On success, say so and rerun."""
     clear_flash()
-    if written(
-        lambda session: step(
-            session=session, viewer=viewer, program=runtime.program(), now=utcnow(), **values
-        ),
-        ProblemSolvingError,
-        AccessDenied,
-    ):
+    if step_written(step, viewer, ProblemSolvingError, AccessDenied, **values):
         confirm(done)
         st.rerun()
 

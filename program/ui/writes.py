@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 import streamlit as st
 
 from program.infra.db import Session, write_session
+from program.infra.models import utcnow
+from program.privacy.viewer import Viewer
 from program.ui import runtime
 
 
@@ -30,3 +32,21 @@ def written(
         st.error(next(text for kind, text in words.items() if isinstance(error, kind)))
         return False
     return True
+
+
+def step_written(
+    step: Callable[..., object],
+    viewer: Viewer,
+    *refused: type[Exception],
+    said: Mapping[type[Exception], str] | None = None,
+    **values: object,
+) -> bool:
+    """`written` for one of the program's steps taken by the viewer: the step is given the session, the
+    viewer, the running program and now, besides its own `values`."""
+    return written(
+        lambda session: step(
+            session=session, viewer=viewer, program=runtime.program(), now=utcnow(), **values
+        ),
+        *refused,
+        said=said,
+    )

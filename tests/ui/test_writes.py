@@ -9,8 +9,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from program.infra import audit
-from program.infra.models import AuditEvent
+from program.infra.models import AuditEvent, Role
 from program.privacy.access import AccessDenied
+from program.privacy.viewer import Viewer
 from program.ui import runtime, writes
 
 
@@ -56,3 +57,21 @@ def test_an_error_that_is_no_refusal_goes_on_up_and_saves_nothing(page_engine: E
     with pytest.raises(KeyError):
         writes.written(_write_then(KeyError("bug")), Refused, said={AccessDenied: "words"})
     assert _actions(page_engine) == []
+
+
+def test_a_step_is_given_the_session_viewer_running_program_and_now(
+    page_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = object()
+    monkeypatch.setattr(runtime, "program", lambda: program)
+    given: dict[str, object] = {}
+
+    def step(*, session: Session, **values: object) -> None:
+        given.update(values)
+        audit.record(session, action="test.step")
+
+    viewer = Viewer(person_id=7, username="ana", display_name="Ana", role=Role.PARTNER)
+    assert writes.step_written(step, viewer, Refused, said={AccessDenied: "gone"}, rating=4) is True
+    assert given.keys() == {"viewer", "program", "now", "rating"}
+    assert (given["viewer"], given["program"], given["rating"]) == (viewer, program, 4)
+    assert _actions(page_engine) == ["test.step"]
