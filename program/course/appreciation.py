@@ -14,12 +14,12 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field
 from sqlmodel import Session, col, select
 
 from program.course import journey
 from program.course.checkins import week_start
-from program.course.curriculum import read_content
+from program.course.curriculum import Text, _Content, read_content
 from program.infra.models import ExerciseRecord, Role
 from program.infra.settings import CONTENT_DIR
 from program.privacy import access, couples
@@ -30,17 +30,13 @@ ONGOING = "ongoing"
 PREFIX = "appreciation:"
 MAX_CHARS = 500
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
 
 class AppreciationError(ValueError):
     """An appreciation that cannot be kept; the message is meant for the person."""
 
 
-class AppreciationContent(BaseModel):
+class AppreciationContent(_Content):
     """appreciation.toml: the words of the weekly log."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: Text
     intro: Text

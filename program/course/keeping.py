@@ -20,13 +20,13 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 from sqlmodel import Session, select
 
 from program.course import journey, outcomes, questionnaires, scoring
 from program.course.appreciation import ONGOING
 from program.course.checkins import own_history as own_checkins
-from program.course.curriculum import Instrument, Program, read_content
+from program.course.curriculum import Instrument, Program, Text, _Content, read_content
 from program.infra.models import ExerciseRecord, NoticeDismissal, Role
 from program.infra.settings import CONTENT_DIR, Settings
 from program.privacy import access, couples
@@ -39,18 +39,12 @@ PLAN_KEYS = ("keep", "warning-signs", "then")
 BOOSTER_NOTE = "keeping:booster:note"
 SUGGESTION = "couples-therapist"
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
 
 class KeepingError(ValueError):
     """Something on the "Keeping it going" page that cannot be saved; the message is for the person."""
 
 
-class _Words(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PlanPart(_Words):
+class PlanPart(_Content):
     """One part of the plan: its key (PLAN_KEYS), the question and a hint."""
 
     key: str
@@ -58,14 +52,14 @@ class PlanPart(_Words):
     help: Text
 
 
-class Rhythm(_Words):
+class Rhythm(_Content):
     """The suggested rhythm of check-ins after the program."""
 
     title: Text
     steps: Annotated[list[Text], Field(min_length=1)]
 
 
-class Booster(_Words):
+class Booster(_Content):
     """The booster review's words; `not_yet` holds "{day}"."""
 
     title: Text
@@ -86,7 +80,7 @@ class Booster(_Words):
         return value
 
 
-class Suggestion(_Words):
+class Suggestion(_Content):
     """The suggestion to see a couples therapist, how to find one, and when to suggest it."""
 
     title: Text
@@ -97,7 +91,7 @@ class Suggestion(_Words):
     checkin_drop: Annotated[float, Field(gt=0, le=10)]
 
 
-class KeepingContent(_Words):
+class KeepingContent(_Content):
     """keeping.toml."""
 
     title: Text
