@@ -85,9 +85,7 @@ def own_entries(*, session: Session, viewer: Viewer) -> list[Entry]:
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     rows = session.exec(
         select(ExerciseRecord).where(
-            ExerciseRecord.person_id == viewer.person_id,
-            access.in_couple(ExerciseRecord.couple_id, couple_id),
-            ExerciseRecord.stage == ONGOING,
+            journey.own_records(viewer, couple_id, ONGOING),
             col(ExerciseRecord.exercise).startswith(PREFIX),
             col(ExerciseRecord.completed_at).is_not(None),
         )

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -505,15 +506,22 @@ def log_ended_early(*, session: Session, viewer: Viewer, stage: str, exercise: s
     return ended_early_of(_own_record_data(session, viewer, stage, exercise))
 
 
+def own_records(viewer: Viewer, couple_id: int | None, stage: str) -> ColumnElement[bool]:
+    """The condition for the viewer's own exercise records of one stage (or of the ongoing practices) in
+    this couple, their current one: a record made with a former partner stays that couple's."""
+    return and_(
+        col(ExerciseRecord.person_id) == viewer.person_id,
+        access.in_couple(ExerciseRecord.couple_id, couple_id),
+        col(ExerciseRecord.stage) == stage,
+    )
+
+
 def _own_record_data(session: Session, viewer: Viewer, stage: str, exercise: str) -> dict[str, Any]:
     """The data of the viewer's own record of an exercise in their current couple ({} when none yet)."""
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     data = session.exec(
         select(ExerciseRecord.data).where(
-            ExerciseRecord.person_id == viewer.person_id,
-            access.in_couple(ExerciseRecord.couple_id, couple_id),
-            ExerciseRecord.stage == stage,
-            ExerciseRecord.exercise == exercise,
+            own_records(viewer, couple_id, stage), ExerciseRecord.exercise == exercise
         )
     ).first()
     return dict(data or {})
@@ -576,10 +584,7 @@ def exercise_record(
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     record = session.exec(
         select(ExerciseRecord).where(
-            ExerciseRecord.person_id == viewer.person_id,
-            access.in_couple(ExerciseRecord.couple_id, couple_id),
-            ExerciseRecord.stage == stage,
-            ExerciseRecord.exercise == exercise,
+            own_records(viewer, couple_id, stage), ExerciseRecord.exercise == exercise
         )
     ).first()
     if record is None:

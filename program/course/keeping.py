@@ -159,10 +159,7 @@ def booster_done_at(*, session: Session, viewer: Viewer) -> datetime | None:
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     return session.exec(
         select(ExerciseRecord.completed_at).where(
-            ExerciseRecord.person_id == viewer.person_id,
-            access.in_couple(ExerciseRecord.couple_id, couple_id),
-            ExerciseRecord.stage == ONGOING,
-            ExerciseRecord.exercise == BOOSTER,
+            journey.own_records(viewer, couple_id, ONGOING), ExerciseRecord.exercise == BOOSTER
         )
     ).first()
 
