@@ -15,7 +15,7 @@ from program.therapist import homework
 from program.therapist.homework import HomeworkError, HomeworkItem, HomeworkStatus, Partner
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm_for, show_own_flash
-from program.ui.localtime import local_date, local_today
+from program.ui.localtime import local_date, local_today, long_day
 from program.ui.text import md, visible
 from program.ui.writes import written
 
@@ -23,10 +23,6 @@ HEADING = "From your therapist"
 SECTION = "Assign homework"
 FOR_BOTH = "Both partners"
 GONE = "This homework can no longer be marked done here."
-
-
-def _day(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 def render_partner_homework(viewer: Viewer) -> None:
@@ -49,7 +45,7 @@ def _partner_item(viewer: Viewer, item: HomeworkItem) -> None:
         if item.done_at is not None:
             st.caption(f":material/check_circle: Done on {local_date(item.done_at)}")
             return
-        due = f"Due {_day(item.due_on)}"
+        due = f"Due {long_day(item.due_on)}"
         if item.overdue:
             st.caption(f":material/schedule: {due}: overdue")
         else:
@@ -151,7 +147,7 @@ def _assigned_item(status: HomeworkStatus, partners: list[Partner], today: date)
         st.markdown(f"**{md(status.title)}** · for {md(for_whom or 'a former partner')}")
         if status.instructions:
             st.text(status.instructions)
-        st.caption(f"Due {_day(status.due_on)}")
+        st.caption(f"Due {long_day(status.due_on)}")
         expected = [p for p in partners if status.for_person_id in (None, p.person_id)]
         for partner in expected:
             done_at = status.done.get(partner.person_id)

@@ -18,7 +18,7 @@ from program.privacy import access
 from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm_for, show_own_flash
-from program.ui.localtime import local_time, local_today
+from program.ui.localtime import local_time, local_today, long_day
 from program.ui.text import md
 from program.ui.widgets import private_text
 from program.ui.writes import step_written, written
@@ -27,10 +27,6 @@ TITLE = "Keeping it going"
 APPRECIATION_FORM = "appreciation_week"
 BOOSTER_FORM = "booster_review"
 APPRECIATION_OWNER = "appreciation"
-
-
-def _day(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 # ---- on the home page --------------------------------------------------------------------------------
@@ -183,7 +179,7 @@ def render_keeping(viewer: Viewer) -> None:
         st.markdown("**Earlier weeks**")
         for entry in earlier:
             said = "you told them" if entry.said else "not said (yet)"
-            st.caption(f"Week of {_day(entry.week)} · {said}")
+            st.caption(f"Week of {long_day(entry.week)} · {said}")
             st.text(entry.text)
 
 

@@ -45,3 +45,8 @@ def local_date(moment: datetime, zone: tzinfo | None = None) -> str:
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     local = aware.astimezone(zone or local_zone())
     return f"{local.day} {local:%B %Y}"
+
+
+def long_day(day: date) -> str:
+    """A calendar day (no zone: a due day, a week's start, a session's day) as "Monday 30 November 2026"."""
+    return f"{day:%A} {day.day} {day:%B %Y}"

@@ -17,7 +17,7 @@ from program.privacy.access import AccessDenied, AgreementPartView, AgreementVie
 from program.privacy.viewer import Viewer
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm
-from program.ui.localtime import local_time, local_today
+from program.ui.localtime import local_time, local_today, long_day
 from program.ui.text import md
 from program.ui.writes import step_written
 
@@ -230,7 +230,7 @@ def _plan(agreement: AgreementView) -> None:
         st.markdown(f"**We'll try:** {md(agreement.chosen)}")
         st.markdown(f"**Who does what:** {md(agreement.who_does_what)}")
         if agreement.by_when is not None:
-            st.markdown(f"**By:** {agreement.by_when:%A} {agreement.by_when.day} {agreement.by_when:%B %Y}")
+            st.markdown(f"**By:** {long_day(agreement.by_when)}")
 
 
 def _confirmations(

@@ -18,7 +18,7 @@ from program.therapist import session_feedback
 from program.therapist.session_feedback import FeedbackError, HeldSession
 from program.ui import runtime
 from program.ui.gate import clear_flash, confirm_for, show_own_flash
-from program.ui.localtime import local_today
+from program.ui.localtime import local_today, long_day
 from program.ui.progress import PLOTLY_CONFIG
 from program.ui.text import md
 from program.ui.writes import written
@@ -27,10 +27,6 @@ SECTION = "Session feedback"
 SEND = "Send my ratings"
 HELD = "Session held"
 DEFAULT_RATING = 5
-
-
-def _day(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 def render_partner_feedback(viewer: Viewer) -> None:
@@ -48,7 +44,7 @@ def render_partner_feedback(viewer: Viewer) -> None:
 def _rating_form(viewer: Viewer, held: HeldSession, partner: str | None, owner: str) -> None:
     content = session_feedback.form()
     with st.form(f"session_feedback_{held.id}"):
-        st.markdown(f"**How was your session on {_day(held.held_on)}?**")
+        st.markdown(f"**How was your session on {long_day(held.held_on)}?**")
         st.caption(content.intro)
         ratings: dict[str, int] = {}
         for item in content.items:
@@ -80,7 +76,7 @@ def _rating_form(viewer: Viewer, held: HeldSession, partner: str | None, owner: 
         return
     confirm_for(
         owner,
-        f"Thank you: your ratings of the session on {_day(held.held_on)} are sent. "
+        f"Thank you: your ratings of the session on {long_day(held.held_on)} are sent. "
         "Only you and your therapist see them.",
     )
     st.rerun()
@@ -115,7 +111,7 @@ def render_therapist_feedback(viewer: Viewer, couple_id: int) -> None:
         if _mark(viewer, couple_id, held_on):
             assert isinstance(held_on, date)
             confirm_for(
-                owner, f"The session on {_day(held_on)} is marked held. Each partner is asked to rate it."
+                owner, f"The session on {long_day(held_on)} is marked held. Each partner is asked to rate it."
             )
             st.rerun()
     chart = _feedback_chart(partners, tuple(h.held_on for h in held), tuple(ratings))

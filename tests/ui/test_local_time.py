@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +14,7 @@ from program.infra.db import read_session, write_session
 from program.infra.models import AuditEvent, Role, Visibility
 from program.privacy import grants
 from program.ui import localtime
-from program.ui.localtime import local_date, local_time, zone_named
+from program.ui.localtime import local_date, local_time, long_day, zone_named
 from tests.factories import grant, make_couple, make_person
 from tests.ui.helpers import app, as_viewer, texts
 
@@ -79,3 +79,8 @@ def test_shared_writing_is_dated_in_the_readers_zone(
     monkeypatch.setattr(localtime, "browser_zone_name", lambda: "Asia/Tokyo")
     at = as_viewer(app("pages/progress.py"), ben, app_env).run()
     assert "Ana · Goals · 30 November 2026" in texts(at)
+
+
+def test_a_calendar_day_reads_in_full_with_no_zone_and_no_leading_zero() -> None:
+    """The homework, session and appreciation pages all name a day this way (localtime.long_day)."""
+    assert long_day(date(2026, 11, 2)) == "Monday 2 November 2026"
