@@ -65,6 +65,7 @@ class PartnerStyle:
     pattern: str
 
 
+MEAN_STYLE = PartnerStyle(MEAN_COLOUR, "dot", "diamond", "")  # a line, never a bar: no pattern
 STYLES = (
     PartnerStyle("#0072B2", "solid", "circle", ""),
     PartnerStyle("#E69F00", "dash", "square", "/"),
@@ -106,16 +107,7 @@ def _partner_line(
 
 def _mean_line(*, x: Sequence[object], y: Sequence[object], **more: Any) -> go.Scatter:
     """The couple's mean: a grey dotted line with small diamonds, drawn under the partners' names."""
-    return go.Scatter(
-        x=x,
-        y=y,
-        name=MEAN_NAME,
-        mode="lines+markers",
-        connectgaps=False,
-        line={"color": MEAN_COLOUR, "dash": "dot", "width": 2},
-        marker={"color": MEAN_COLOUR, "symbol": "diamond", "size": 6},
-        **more,
-    )
+    return _partner_line(MEAN_NAME, MEAN_STYLE, x=x, y=y, size=6, **more)
 
 
 @dataclass(frozen=True)
