@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, Protocol, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -593,6 +593,22 @@ def read_content(model: type[ModelT], path: Path, shown: str | None = None) -> M
             for e in error.errors()
         )
         raise ContentError(f"{shown}: {problems}") from error
+
+
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+KeyedT = TypeVar("KeyedT", bound=_Keyed)
+
+
+def exactly_in_order(items: list[KeyedT], keys: tuple[str, ...]) -> list[KeyedT]:
+    """A content list's check, for a field validator: the items are exactly these keys, in this order (the
+    code names each one, so a missing, extra or moved item is refused while loading)."""
+    if tuple(item.key for item in items) != keys:
+        raise ValueError(f"must be exactly {', '.join(keys)}, in that order")
+    return items
 
 
 def _parse(model: type[ModelT], path: Path, folder: Path) -> ModelT:

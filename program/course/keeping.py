@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from program.course import journey, outcomes, questionnaires, scoring
 from program.course.appreciation import ONGOING
 from program.course.checkins import own_history as own_checkins
-from program.course.curriculum import Instrument, Program, Text, _Content, read_content
+from program.course.curriculum import Instrument, Program, Text, _Content, exactly_in_order, read_content
 from program.infra.models import ExerciseRecord, NoticeDismissal, Role
 from program.infra.settings import CONTENT_DIR, Settings
 from program.privacy import access, couples
@@ -105,9 +105,7 @@ class KeepingContent(_Content):
     @field_validator("plan")
     @classmethod
     def _the_three_parts(cls, plan: list[PlanPart]) -> list[PlanPart]:
-        if tuple(part.key for part in plan) != PLAN_KEYS:
-            raise ValueError(f"must be exactly {', '.join(PLAN_KEYS)}, in that order")
-        return plan
+        return exactly_in_order(plan, PLAN_KEYS)
 
 
 def load_content(path: Path = CONTENT_DIR / "keeping.toml") -> KeepingContent:

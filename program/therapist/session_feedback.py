@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from program.charts.progress_data import Partner
-from program.course.curriculum import read_content
+from program.course.curriculum import exactly_in_order, read_content
 from program.infra import audit
 from program.infra.db import memo
 from program.infra.models import (
@@ -77,9 +77,7 @@ class FeedbackForm(BaseModel):
     @field_validator("items")
     @classmethod
     def _the_four_items(cls, items: list[FeedbackItem]) -> list[FeedbackItem]:
-        if tuple(item.key for item in items) != FEEDBACK_ITEMS:
-            raise ValueError(f"must be exactly {', '.join(FEEDBACK_ITEMS)}, in that order")
-        return items
+        return exactly_in_order(items, FEEDBACK_ITEMS)
 
     @property
     def short_labels(self) -> dict[str, str]:
