@@ -31,18 +31,15 @@ from program.infra.db import write_session
 from program.infra.models import (
     CheckIn,
     Couple,
-    CoupleMembership,
     ExerciseRecord,
     ModuleChoice,
     Person,
-    QuestionnaireAnswer,
     QuestionnaireSubmission,
     Role,
     SubmissionStatus,
-    TherapistApproval,
-    TherapistGrant,
 )
 from program.ops.demo import DemoAccounts, load_demo
+from program.privacy.tables import CoupleMembership, QuestionnaireAnswer, TherapistApproval, TherapistGrant
 
 ROOT = Path(__file__).resolve().parent.parent
 WEEKS = 52

@@ -13,8 +13,9 @@ from sqlmodel import Session
 
 from program.auth import accounts, login_sessions
 from program.infra.db import write_session
-from program.infra.models import Couple, CoupleMembership, Person, Role, TherapistApproval, TherapistGrant
+from program.infra.models import Couple, Person, Role
 from program.infra.settings import Settings
+from program.privacy.tables import CoupleMembership, TherapistApproval, TherapistGrant
 from program.privacy.viewer import Viewer
 
 PASSWORD = "a long enough test passphrase"

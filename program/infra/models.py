@@ -1,4 +1,5 @@
-"""Every table of Kindred, in one place.
+"""Kindred's tables, but for those only program.privacy may read (memberships, therapist approval, codes
+and grants, questionnaire answers), which are in program/privacy/tables.py.
 
 Times are stored in UTC. Each person's inputs carry that person's id, so one partner's rows can never
 overwrite the other's; what a viewer may read is decided in program.privacy.access, not here.
@@ -44,7 +45,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _when(*, nullable: bool = False, default_now: bool = False) -> Any:
+def when_field(*, nullable: bool = False, default_now: bool = False) -> Any:
     """A UTC timestamp column."""
     if default_now:
         return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=nullable)
@@ -54,11 +55,11 @@ def _when(*, nullable: bool = False, default_now: bool = False) -> Any:
 OnDelete = Literal["CASCADE", "SET NULL"]
 
 
-def _person_fk(*, nullable: bool = False, ondelete: OnDelete = "CASCADE", index: bool = True) -> Any:
+def person_fk(*, nullable: bool = False, ondelete: OnDelete = "CASCADE", index: bool = True) -> Any:
     return Field(default=None, foreign_key="person.id", ondelete=ondelete, nullable=nullable, index=index)
 
 
-def _couple_fk(*, nullable: bool = False, ondelete: OnDelete = "CASCADE", index: bool = True) -> Any:
+def couple_fk(*, nullable: bool = False, ondelete: OnDelete = "CASCADE", index: bool = True) -> Any:
     return Field(default=None, foreign_key="couple.id", ondelete=ondelete, nullable=nullable, index=index)
 
 
@@ -112,34 +113,23 @@ class Person(SQLModel, table=True):
     display_name: str = Field(sa_type=sa.String(80))
     role: Role = Field(sa_type=sa.String(16))
     password_hash: str = Field(sa_type=sa.String(128))
-    created_at: datetime = _when(default_now=True)
-    disabled_at: datetime | None = _when(nullable=True)
+    created_at: datetime = when_field(default_now=True)
+    disabled_at: datetime | None = when_field(nullable=True)
     # Optional, as the person wrote them ("she/her", "they/them"); used in text about them.
     pronouns: str | None = Field(default=None, sa_type=sa.String(40))
-
-
-class TherapistApproval(SQLModel, table=True):
-    """The server operator's word that a therapist account is who it claims (`approve-therapist`). Without
-    it the therapist makes no codes and sees no couple; `unapprove-therapist` deletes it (the audit keeps
-    both). A table of its own, not a column on person: anyone could register as a therapist."""
-
-    person_id: int = Field(foreign_key="person.id", ondelete="CASCADE", primary_key=True)
-    approved_at: datetime = _when()
-    # The operator's login name on the server, as the command saw it.
-    approved_by: str = Field(sa_type=sa.String(64))
 
 
 class LoginSession(SQLModel, table=True):
     """The server's record of one login. A login cookie works only while its row is live."""
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = _person_fk()
+    person_id: int = person_fk()
     # Digest of the cookie's signed contents; a copy of the cookie maps to the same row.
     token_id: str = Field(sa_type=sa.String(64), unique=True)
-    created_at: datetime = _when(default_now=True)
-    last_seen_at: datetime = _when(default_now=True)
-    expires_at: datetime = _when()
-    revoked_at: datetime | None = _when(nullable=True)
+    created_at: datetime = when_field(default_now=True)
+    last_seen_at: datetime = when_field(default_now=True)
+    expires_at: datetime = when_field()
+    revoked_at: datetime | None = when_field(nullable=True)
 
 
 class LoginThrottle(SQLModel, table=True):
@@ -147,18 +137,18 @@ class LoginThrottle(SQLModel, table=True):
 
     key: str = Field(sa_type=sa.String(64), primary_key=True)
     failures: int = Field(default=0)
-    last_failure_at: datetime = _when()
+    last_failure_at: datetime = when_field()
 
 
 class PasswordResetCode(SQLModel, table=True):
     """A one-time code the operator makes on the command line so someone can choose a new password."""
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = _person_fk()
+    person_id: int = person_fk()
     code_hash: str = Field(sa_type=sa.String(64), unique=True)
-    created_at: datetime = _when(default_now=True)
-    expires_at: datetime = _when()
-    used_at: datetime | None = _when(nullable=True)
+    created_at: datetime = when_field(default_now=True)
+    expires_at: datetime = when_field()
+    used_at: datetime | None = when_field(nullable=True)
     failed_attempts: int = Field(default=0)
 
 
@@ -166,33 +156,11 @@ class Couple(SQLModel, table=True):
     """Two partners doing the program together."""
 
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = _when(default_now=True)
-    created_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    created_at: datetime = when_field(default_now=True)
+    created_by_id: int | None = person_fk(nullable=True, ondelete="SET NULL", index=False)
     # The weekly check-in time the couple picked (0 = Monday), for the calendar file; local clock time.
     checkin_weekday: int | None = Field(default=None, ge=0, le=6)
     checkin_time: time | None = Field(default=None)
-
-
-class CoupleMembership(SQLModel, table=True):
-    """A partner's place in a couple; a couple has at most two current memberships."""
-
-    __table_args__ = (
-        sa.Index("ix_couplemembership_couple_current", "couple_id", "left_at"),
-        # One current couple per person, kept by the database itself: concurrent requests cannot break it.
-        sa.Index(
-            "uq_couplemembership_one_current",
-            "person_id",
-            unique=True,
-            sqlite_where=sa.text("left_at IS NULL"),
-            postgresql_where=sa.text("left_at IS NULL"),
-        ),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    couple_id: int = _couple_fk(index=False)
-    person_id: int = _person_fk()
-    joined_at: datetime = _when(default_now=True)
-    left_at: datetime | None = _when(nullable=True)
 
 
 class InviteCode(SQLModel, table=True):
@@ -202,51 +170,15 @@ class InviteCode(SQLModel, table=True):
     """
 
     id: int | None = Field(default=None, primary_key=True)
-    couple_id: int = _couple_fk()
+    couple_id: int = couple_fk()
     code_hash: str = Field(sa_type=sa.String(64), unique=True)
-    created_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
-    created_at: datetime = _when(default_now=True)
-    expires_at: datetime = _when()
-    used_at: datetime | None = _when(nullable=True)
-    used_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    created_by_id: int | None = person_fk(nullable=True, ondelete="SET NULL", index=False)
+    created_at: datetime = when_field(default_now=True)
+    expires_at: datetime = when_field()
+    used_at: datetime | None = when_field(nullable=True)
+    used_by_id: int | None = person_fk(nullable=True, ondelete="SET NULL", index=False)
     # The code itself, encrypted, so its maker can read it again; cleared once used, expired or replaced.
     code_text: str | None = Field(default=None, sa_type=EncryptedText)
-
-
-class TherapistCode(SQLModel, table=True):
-    """A code a therapist hands to a couple so that each partner can grant access. Only its hash is stored."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    therapist_id: int = _person_fk()
-    code_hash: str = Field(sa_type=sa.String(64), unique=True)
-    created_at: datetime = _when(default_now=True)
-    expires_at: datetime = _when()
-
-
-class TherapistGrant(SQLModel, table=True):
-    """One partner's consent for one therapist to see the couple; both partners' grants are needed."""
-
-    __table_args__ = (
-        sa.Index("ix_therapistgrant_therapist_couple", "therapist_id", "couple_id"),
-        # One standing grant per couple, partner and therapist; revoked grants are history and may repeat.
-        sa.Index(
-            "uq_therapistgrant_one_standing",
-            "couple_id",
-            "partner_id",
-            "therapist_id",
-            unique=True,
-            sqlite_where=sa.text("revoked_at IS NULL"),
-            postgresql_where=sa.text("revoked_at IS NULL"),
-        ),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    couple_id: int = _couple_fk()
-    therapist_id: int = _person_fk(index=False)
-    partner_id: int = _person_fk()
-    share_safety_screen: bool = Field(default=False)
-    granted_at: datetime = _when(default_now=True)
-    revoked_at: datetime | None = _when(nullable=True)
 
 
 class QuestionnaireSubmission(SQLModel, table=True):
@@ -260,37 +192,26 @@ class QuestionnaireSubmission(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = _person_fk(index=False)
-    couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
+    person_id: int = person_fk(index=False)
+    couple_id: int | None = couple_fk(nullable=True, ondelete="SET NULL", index=False)
     instrument: str = Field(sa_type=sa.String(64))
     occasion: str = Field(sa_type=sa.String(64))
     status: SubmissionStatus = Field(default=SubmissionStatus.DRAFT, sa_type=sa.String(16))
-    started_at: datetime = _when(default_now=True)
-    updated_at: datetime = _when(default_now=True)
-    submitted_at: datetime | None = _when(nullable=True)
-
-
-class QuestionnaireAnswer(SQLModel, table=True):
-    """One item's answer in a submission; None means the item was skipped."""
-
-    __table_args__ = (sa.UniqueConstraint("submission_id", "item"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    submission_id: int = Field(foreign_key="questionnairesubmission.id", ondelete="CASCADE")
-    item: str = Field(sa_type=sa.String(64))
-    value: int | None = Field(default=None)
+    started_at: datetime = when_field(default_now=True)
+    updated_at: datetime = when_field(default_now=True)
+    submitted_at: datetime | None = when_field(nullable=True)
 
 
 class SafetyScreen(SQLModel, table=True):
     """A private safety screen. Kept apart from questionnaires so it can never reach joint charts."""
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = _person_fk()
+    person_id: int = person_fk()
     # "full", or "short": the few items asked again at the start of each stage.
     form: str = Field(default="full", sa_type=sa.String(16))
     answers: dict[str, Any] = Field(default_factory=dict, sa_type=EncryptedJSON)
     flagged: bool = Field(default=False)
-    submitted_at: datetime = _when(default_now=True)
+    submitted_at: datetime = when_field(default_now=True)
 
 
 class PauseReason(StrEnum):
@@ -318,11 +239,11 @@ class JointPause(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = _person_fk(index=False)
-    couple_id: int = _couple_fk(index=False)
+    person_id: int = person_fk(index=False)
+    couple_id: int = couple_fk(index=False)
     reason: PauseReason = Field(sa_type=sa.String(16))
-    started_at: datetime = _when(default_now=True)
-    ended_at: datetime | None = _when(nullable=True)
+    started_at: datetime = when_field(default_now=True)
+    ended_at: datetime | None = when_field(nullable=True)
 
 
 class Reflection(SQLModel, table=True):
@@ -331,13 +252,13 @@ class Reflection(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_reflection_couple_visibility", "couple_id", "visibility"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = _person_fk()
-    couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
+    person_id: int = person_fk()
+    couple_id: int | None = couple_fk(nullable=True, ondelete="SET NULL", index=False)
     context: str = Field(sa_type=sa.String(96))
     body: str = Field(sa_type=EncryptedText)
     visibility: Visibility = Field(default=Visibility.PRIVATE, sa_type=sa.String(16))
-    created_at: datetime = _when(default_now=True)
-    updated_at: datetime = _when(default_now=True)
+    created_at: datetime = when_field(default_now=True)
+    updated_at: datetime = when_field(default_now=True)
 
 
 class ExerciseRecord(SQLModel, table=True):
@@ -349,14 +270,14 @@ class ExerciseRecord(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = _person_fk(index=False)
-    couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
+    person_id: int = person_fk(index=False)
+    couple_id: int | None = couple_fk(nullable=True, ondelete="SET NULL", index=False)
     stage: str = Field(sa_type=sa.String(32))
     exercise: str = Field(sa_type=sa.String(64))
     data: dict[str, Any] = Field(default_factory=dict, sa_type=EncryptedJSON)
-    started_at: datetime = _when(default_now=True)
-    updated_at: datetime = _when(default_now=True)
-    completed_at: datetime | None = _when(nullable=True)
+    started_at: datetime = when_field(default_now=True)
+    updated_at: datetime = when_field(default_now=True)
+    completed_at: datetime | None = when_field(nullable=True)
 
 
 class StageOpening(SQLModel, table=True):
@@ -365,10 +286,10 @@ class StageOpening(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("couple_id", "stage"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    couple_id: int = _couple_fk(index=False)
+    couple_id: int = couple_fk(index=False)
     stage: str = Field(sa_type=sa.String(32))
-    opened_at: datetime = _when(default_now=True)
-    opened_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    opened_at: datetime = when_field(default_now=True)
+    opened_by_id: int | None = person_fk(nullable=True, ondelete="SET NULL", index=False)
 
 
 class HomeworkAssignment(SQLModel, table=True):
@@ -377,15 +298,15 @@ class HomeworkAssignment(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_homework_couple_due", "couple_id", "due_on"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    couple_id: int = _couple_fk(index=False)
+    couple_id: int = couple_fk(index=False)
     stage: str | None = Field(default=None, sa_type=sa.String(32))
     title: str = Field(sa_type=sa.String(160))
     instructions: str = Field(default="", sa_type=EncryptedText)
     due_on: date
-    assigned_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    assigned_by_id: int | None = person_fk(nullable=True, ondelete="SET NULL", index=False)
     # The partner it is for; None: both partners.
-    for_person_id: int | None = _person_fk(nullable=True, ondelete="CASCADE", index=False)
-    created_at: datetime = _when(default_now=True)
+    for_person_id: int | None = person_fk(nullable=True, ondelete="CASCADE", index=False)
+    created_at: datetime = when_field(default_now=True)
 
 
 class HomeworkCompletion(SQLModel, table=True):
@@ -395,8 +316,8 @@ class HomeworkCompletion(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="homeworkassignment.id", ondelete="CASCADE")
-    person_id: int = _person_fk()
-    completed_at: datetime = _when(default_now=True)
+    person_id: int = person_fk()
+    completed_at: datetime = when_field(default_now=True)
 
 
 class CheckIn(SQLModel, table=True):
@@ -414,8 +335,8 @@ class CheckIn(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = _person_fk(index=False)
-    couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
+    person_id: int = person_fk(index=False)
+    couple_id: int | None = couple_fk(nullable=True, ondelete="SET NULL", index=False)
     week_start: date
     closeness: int
     communication: int
@@ -427,8 +348,8 @@ class CheckIn(SQLModel, table=True):
     # The optional private intimacy rating (0-10), read only by its writer unless they share it.
     intimacy: int | None = Field(default=None)
     intimacy_visibility: Visibility = Field(default=Visibility.PRIVATE, sa_type=sa.String(16))
-    created_at: datetime = _when(default_now=True)
-    updated_at: datetime = _when(default_now=True)
+    created_at: datetime = when_field(default_now=True)
+    updated_at: datetime = when_field(default_now=True)
 
 
 class TherapistNote(SQLModel, table=True):
@@ -437,11 +358,11 @@ class TherapistNote(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_therapistnote_therapist_couple", "therapist_id", "couple_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    therapist_id: int = _person_fk(index=False)
-    couple_id: int = _couple_fk()
+    therapist_id: int = person_fk(index=False)
+    couple_id: int = couple_fk()
     body: str = Field(sa_type=EncryptedText)
-    created_at: datetime = _when(default_now=True)
-    updated_at: datetime = _when(default_now=True)
+    created_at: datetime = when_field(default_now=True)
+    updated_at: datetime = when_field(default_now=True)
 
 
 class TherapySession(SQLModel, table=True):
@@ -450,10 +371,10 @@ class TherapySession(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_therapysession_couple_held", "couple_id", "held_on"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    couple_id: int = _couple_fk(index=False)
-    therapist_id: int | None = _person_fk(nullable=True, ondelete="SET NULL")
+    couple_id: int = couple_fk(index=False)
+    therapist_id: int | None = person_fk(nullable=True, ondelete="SET NULL")
     held_on: date
-    created_at: datetime = _when(default_now=True)
+    created_at: datetime = when_field(default_now=True)
 
 
 FEEDBACK_ITEMS = ("heard", "goals", "approach", "overall")
@@ -472,12 +393,12 @@ class SessionFeedback(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     session_id: int = Field(foreign_key="therapysession.id", ondelete="CASCADE", index=True)
-    person_id: int = _person_fk()
+    person_id: int = person_fk()
     heard: int
     goals: int
     approach: int
     overall: int
-    submitted_at: datetime = _when(default_now=True)
+    submitted_at: datetime = when_field(default_now=True)
 
 
 class ModuleChoice(SQLModel, table=True):
@@ -487,13 +408,13 @@ class ModuleChoice(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("person_id", "couple_id", "module"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = _person_fk(index=False)
-    couple_id: int = _couple_fk()
+    person_id: int = person_fk(index=False)
+    couple_id: int = couple_fk()
     module: str = Field(sa_type=sa.String(32))
     wants: bool = Field(default=False)
-    chosen_at: datetime = _when(default_now=True)
+    chosen_at: datetime = when_field(default_now=True)
     # When this partner finished marking the module's wishes list (both finished: the common ones show).
-    wishes_finished_at: datetime | None = _when(nullable=True)
+    wishes_finished_at: datetime | None = when_field(nullable=True)
 
 
 class WishMark(SQLModel, table=True):
@@ -502,11 +423,11 @@ class WishMark(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("person_id", "couple_id", "item"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = _person_fk(index=False)
-    couple_id: int = _couple_fk()
+    person_id: int = person_fk(index=False)
+    couple_id: int = couple_fk()
     item: str = Field(sa_type=sa.String(64))
     mark: str = Field(sa_type=sa.String(8))
-    updated_at: datetime = _when(default_now=True)
+    updated_at: datetime = when_field(default_now=True)
 
 
 class CoupleGoal(SQLModel, table=True):
@@ -514,13 +435,13 @@ class CoupleGoal(SQLModel, table=True):
     confirmed by both. An edit clears the confirmations."""
 
     id: int | None = Field(default=None, primary_key=True)
-    couple_id: int = _couple_fk()
+    couple_id: int = couple_fk()
     body: str = Field(sa_type=EncryptedText)
-    proposed_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
-    edited_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
-    created_at: datetime = _when(default_now=True)
-    updated_at: datetime = _when(default_now=True)
-    withdrawn_at: datetime | None = _when(nullable=True)
+    proposed_by_id: int | None = person_fk(nullable=True, ondelete="SET NULL", index=False)
+    edited_by_id: int | None = person_fk(nullable=True, ondelete="SET NULL", index=False)
+    created_at: datetime = when_field(default_now=True)
+    updated_at: datetime = when_field(default_now=True)
+    withdrawn_at: datetime | None = when_field(nullable=True)
 
 
 class GoalConfirmation(SQLModel, table=True):
@@ -530,8 +451,8 @@ class GoalConfirmation(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     goal_id: int = Field(foreign_key="couplegoal.id", ondelete="CASCADE", index=True)
-    person_id: int = _person_fk()
-    confirmed_at: datetime = _when(default_now=True)
+    person_id: int = person_fk()
+    confirmed_at: datetime = when_field(default_now=True)
 
 
 class GoalRating(SQLModel, table=True):
@@ -544,10 +465,10 @@ class GoalRating(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     goal_id: int = Field(foreign_key="couplegoal.id", ondelete="CASCADE", index=True)
-    person_id: int = _person_fk()
+    person_id: int = person_fk()
     stage: str = Field(sa_type=sa.String(32))
     rating: int
-    rated_at: datetime = _when(default_now=True)
+    rated_at: datetime = when_field(default_now=True)
 
 
 class Agreement(SQLModel, table=True):
@@ -555,17 +476,17 @@ class Agreement(SQLModel, table=True):
     chosen, who does what by when; its review comes due a week after both agreed."""
 
     id: int | None = Field(default=None, primary_key=True)
-    couple_id: int = _couple_fk()
+    couple_id: int = couple_fk()
     stage: str = Field(sa_type=sa.String(32))
     issue: str = Field(sa_type=EncryptedText)
     options: list[str] = Field(default_factory=list, sa_type=EncryptedJSON)
     chosen: str = Field(default="", sa_type=EncryptedText)
     who_does_what: str = Field(default="", sa_type=EncryptedText)
     by_when: date | None = Field(default=None)
-    created_by_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
-    created_at: datetime = _when(default_now=True)
-    updated_at: datetime = _when(default_now=True)
-    agreed_at: datetime | None = _when(nullable=True)
+    created_by_id: int | None = person_fk(nullable=True, ondelete="SET NULL", index=False)
+    created_at: datetime = when_field(default_now=True)
+    updated_at: datetime = when_field(default_now=True)
+    agreed_at: datetime | None = when_field(nullable=True)
 
 
 class AgreementPart(SQLModel, table=True):
@@ -575,13 +496,13 @@ class AgreementPart(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     agreement_id: int = Field(foreign_key="agreement.id", ondelete="CASCADE", index=True)
-    person_id: int = _person_fk()
+    person_id: int = person_fk()
     matters: str = Field(default="", sa_type=EncryptedText)
-    confirmed_at: datetime | None = _when(nullable=True)
+    confirmed_at: datetime | None = when_field(nullable=True)
     # The review a week after agreeing: how it went (0-10) and what to change.
     review_rating: int | None = Field(default=None, ge=0, le=10)
     review_note: str | None = Field(default=None, sa_type=EncryptedText)
-    reviewed_at: datetime | None = _when(nullable=True)
+    reviewed_at: datetime | None = when_field(nullable=True)
 
 
 class NoticeDismissal(SQLModel, table=True):
@@ -590,9 +511,9 @@ class NoticeDismissal(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("person_id", "notice"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = _person_fk(index=False)
+    person_id: int = person_fk(index=False)
     notice: str = Field(sa_type=sa.String(48))
-    dismissed_at: datetime = _when(default_now=True)
+    dismissed_at: datetime = when_field(default_now=True)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -604,9 +525,9 @@ class AuditEvent(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = _when(default_now=True)
-    actor_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    at: datetime = when_field(default_now=True)
+    actor_id: int | None = person_fk(nullable=True, ondelete="SET NULL", index=False)
     action: str = Field(sa_type=sa.String(48))
-    couple_id: int | None = _couple_fk(nullable=True, ondelete="SET NULL", index=False)
-    subject_id: int | None = _person_fk(nullable=True, ondelete="SET NULL", index=False)
+    couple_id: int | None = couple_fk(nullable=True, ondelete="SET NULL", index=False)
+    subject_id: int | None = person_fk(nullable=True, ondelete="SET NULL", index=False)
     detail: str = Field(default="", sa_type=sa.String(300))

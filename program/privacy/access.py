@@ -24,21 +24,19 @@ from program.infra.models import (
     ModuleChoice,
     PauseReason,
     Person,
-    QuestionnaireAnswer,
     QuestionnaireSubmission,
     Reflection,
     Role,
     SafetyScreen,
     SessionFeedback,
     SubmissionStatus,
-    TherapistApproval,
-    TherapistGrant,
     TherapistNote,
     TherapySession,
     Visibility,
     WishMark,
 )
 from program.privacy import blind, membership
+from program.privacy.tables import QuestionnaireAnswer, TherapistApproval, TherapistGrant
 from program.privacy.viewer import Viewer
 
 RowT = TypeVar("RowT", Reflection, CheckIn)

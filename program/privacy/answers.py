@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 
 from sqlmodel import Session, col, select
 
-from program.infra.models import QuestionnaireAnswer, QuestionnaireSubmission
+from program.infra.models import QuestionnaireSubmission
 from program.privacy.access import AccessDenied
+from program.privacy.tables import QuestionnaireAnswer
 from program.privacy.viewer import Viewer
 
 

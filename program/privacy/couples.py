@@ -13,16 +13,15 @@ from program.infra import audit, codes
 from program.infra.models import (
     CheckIn,
     Couple,
-    CoupleMembership,
     ExerciseRecord,
     InviteCode,
     Person,
     QuestionnaireSubmission,
     Reflection,
     Role,
-    TherapistGrant,
 )
 from program.privacy import access, membership
+from program.privacy.tables import CoupleMembership, TherapistGrant
 from program.privacy.viewer import Viewer
 
 INVITE_GROUPS = 3  # 12 characters, 60 bits: short enough to read aloud, far too many to guess

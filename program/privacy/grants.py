@@ -12,16 +12,10 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, or_, select, update
 
 from program.infra import audit, codes
-from program.infra.models import (
-    AuditEvent,
-    Person,
-    Role,
-    TherapistApproval,
-    TherapistCode,
-    TherapistGrant,
-)
+from program.infra.models import AuditEvent, Person, Role
 from program.privacy import access, couples
 from program.privacy.access import AccessDenied
+from program.privacy.tables import TherapistApproval, TherapistCode, TherapistGrant
 from program.privacy.viewer import Viewer, normalise_username
 
 THERAPIST_CODE_GROUPS = 3

@@ -18,7 +18,8 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from program.infra.db import memo
-from program.infra.models import CoupleMembership, Person, Role
+from program.infra.models import Person, Role
+from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 
 

@@ -20,10 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from program.infra.db import alembic_config, create_db_engine, read_session, write_session
-from program.infra.models import Couple, CoupleMembership, InviteCode, Role, TherapistGrant
+from program.infra.models import Couple, InviteCode, Role
 from program.privacy import couples, grants
 from program.privacy.couples import CoupleError
 from program.privacy.grants import GrantError
+from program.privacy.tables import CoupleMembership, TherapistGrant
 from program.privacy.viewer import Viewer
 from tests.databases import fresh_database
 from tests.factories import make_couple, make_person, make_person_before_migrations, race

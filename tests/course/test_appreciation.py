@@ -16,8 +16,9 @@ from program.course.appreciation import AppreciationError
 from program.course.curriculum import STAGE_KEYS, ContentError
 from program.course.questionnaires import stage_occasion
 from program.infra.db import read_session, write_session
-from program.infra.models import CoupleMembership, ExerciseRecord, utcnow
+from program.infra.models import ExerciseRecord, utcnow
 from program.privacy import couples
+from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment, finish_stage

@@ -24,8 +24,9 @@ from program.course import conversations, questionnaires
 from program.course.curriculum import ContentError, ConversationExercise, load_program
 from program.course.journey import Journey, PartnerProgress
 from program.infra.db import write_session
-from program.infra.models import CoupleMembership, ExerciseRecord, StageOpening
+from program.infra.models import ExerciseRecord, StageOpening
 from program.infra.settings import CONTENT_DIR
+from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 from program.ui.text import md
 from tests.factories import make_couple, make_person

@@ -18,9 +18,10 @@ from sqlmodel import select
 from program.course import intimacy, questionnaires
 from program.course.curriculum import ContentError
 from program.infra.db import read_session, write_session
-from program.infra.models import AuditEvent, CoupleMembership, ModuleChoice, Role, WishMark
+from program.infra.models import AuditEvent, ModuleChoice, Role, WishMark
 from program.infra.settings import CONTENT_DIR
 from program.privacy import access, couples
+from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 from program.your_data import export
 from tests.factories import grant, make_couple, make_person

@@ -17,15 +17,9 @@ from sqlmodel import Session, SQLModel, col, delete
 
 from program.course import intimacy
 from program.infra.db import read_session, write_session
-from program.infra.models import (
-    Couple,
-    CoupleMembership,
-    ModuleChoice,
-    QuestionnaireSubmission,
-    SubmissionStatus,
-    WishMark,
-)
+from program.infra.models import Couple, ModuleChoice, QuestionnaireSubmission, SubmissionStatus, WishMark
 from program.privacy import access, couples
+from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 from tests.factories import make_person
 from tests.program_helpers import PROGRAM

@@ -12,9 +12,10 @@ from sqlmodel import col, update
 
 from program.course import checkins, journey, questionnaires, reflections
 from program.infra.db import read_session, write_session
-from program.infra.models import CoupleMembership, ExerciseRecord, Role
+from program.infra.models import ExerciseRecord, Role
 from program.privacy import access
 from program.privacy.access import AccessDenied
+from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all, do_step, finish_assessment

@@ -20,7 +20,6 @@ from program.infra.models import (
     AuditEvent,
     CheckIn,
     Couple,
-    CoupleMembership,
     HomeworkAssignment,
     HomeworkCompletion,
     Person,
@@ -28,7 +27,6 @@ from program.infra.models import (
     SafetyScreen,
     SessionFeedback,
     SubmissionStatus,
-    TherapistGrant,
     TherapistNote,
     TherapySession,
     Visibility,
@@ -46,6 +44,7 @@ from program.ops.demo import (
 )
 from program.privacy import access, grants
 from program.privacy.access import AccessDenied
+from program.privacy.tables import CoupleMembership, TherapistGrant
 from program.privacy.viewer import Viewer
 from program.therapist import caseload, homework, session_notes
 from tests.factories import make_person

@@ -6,8 +6,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from program.infra.db import read_session, write_session
-from program.infra.models import CoupleMembership, Role
+from program.infra.models import Role
 from program.privacy import access, couples
+from program.privacy.tables import CoupleMembership
 from tests.factories import grant, make_couple, make_person
 
 

@@ -23,22 +23,19 @@ from program.infra.db import read_session, write_session
 from program.infra.models import (
     CheckIn,
     Couple,
-    CoupleMembership,
     ExerciseRecord,
     Person,
-    QuestionnaireAnswer,
     QuestionnaireSubmission,
     Reflection,
     Role,
     SafetyScreen,
     SubmissionStatus,
-    TherapistApproval,
-    TherapistGrant,
     TherapistNote,
     Visibility,
 )
 from program.privacy import access
 from program.privacy.access import AccessDenied, CheckInView
+from program.privacy.tables import CoupleMembership, QuestionnaireAnswer, TherapistApproval, TherapistGrant
 from program.privacy.viewer import Viewer
 from tests.program_helpers import PROGRAM
 

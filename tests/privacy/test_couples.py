@@ -13,18 +13,10 @@ from sqlmodel import Session, col, select
 
 from program.infra import codes
 from program.infra.db import read_session, write_session
-from program.infra.models import (
-    CheckIn,
-    Couple,
-    CoupleMembership,
-    InviteCode,
-    Reflection,
-    Role,
-    TherapistGrant,
-    Visibility,
-)
+from program.infra.models import CheckIn, Couple, InviteCode, Reflection, Role, Visibility
 from program.privacy import access, couples
 from program.privacy.couples import CoupleError, Invite
+from program.privacy.tables import CoupleMembership, TherapistGrant
 from program.privacy.viewer import Viewer
 from tests.factories import grant, make_couple, make_person
 

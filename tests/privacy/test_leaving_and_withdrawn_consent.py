@@ -11,9 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from program.infra.db import read_session, write_session
-from program.infra.models import Role, SafetyScreen, TherapistGrant
+from program.infra.models import Role, SafetyScreen
 from program.privacy import access, couples
 from program.privacy.access import AccessDenied
+from program.privacy.tables import TherapistGrant
 from tests.factories import grant, make_couple, make_person
 
 KEY = b"k" * 32

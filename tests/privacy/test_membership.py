@@ -9,8 +9,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from program.infra.db import read_session, shared_reads, write_session
-from program.infra.models import Couple, CoupleMembership, Role
+from program.infra.models import Couple, Role
 from program.privacy import couples, membership
+from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 from tests.factories import make_person
 from tests.therapist.test_caseload_queries import _counting

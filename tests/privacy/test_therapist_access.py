@@ -14,11 +14,12 @@ from sqlmodel import Session, col, delete, select
 
 from program.infra import codes
 from program.infra.db import alembic_config, create_db_engine, read_session, write_session
-from program.infra.models import AuditEvent, Role, TherapistApproval, TherapistCode, TherapistGrant
+from program.infra.models import AuditEvent, Role
 from program.privacy import access, grants
 from program.privacy.access import AccessDenied
 from program.privacy.couples import CoupleSummary
 from program.privacy.grants import CodeError, GrantError, TherapistAccess, ViewRecord
+from program.privacy.tables import TherapistApproval, TherapistCode, TherapistGrant
 from program.privacy.viewer import Viewer
 from tests.databases import fresh_database
 from tests.factories import grant, make_couple, make_person, make_person_before_migrations, race

@@ -11,9 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from program.infra.db import read_session, write_session
-from program.infra.models import Role, TherapistGrant
+from program.infra.models import Role
 from program.privacy import access, grants
 from program.privacy.grants import CodeError, GrantError, TherapistAccess
+from program.privacy.tables import TherapistGrant
 from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person
 

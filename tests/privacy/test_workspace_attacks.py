@@ -10,15 +10,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from program.infra.db import read_session, write_session
-from program.infra.models import (
-    CoupleMembership,
-    Role,
-    SafetyScreen,
-    SessionFeedback,
-    TherapistGrant,
-    TherapySession,
-)
+from program.infra.models import Role, SafetyScreen, SessionFeedback, TherapySession
 from program.privacy import access
+from program.privacy.tables import CoupleMembership, TherapistGrant
 from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person
 

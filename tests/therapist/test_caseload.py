@@ -16,10 +16,11 @@ from program.course import checkins, journey, outcomes
 from program.course.curriculum import Subscale
 from program.course.questionnaires import BASELINE
 from program.infra.db import read_session, write_session
-from program.infra.models import Role, SafetyScreen, TherapistApproval, TherapistGrant
+from program.infra.models import Role, SafetyScreen
 from program.infra.settings import Settings
 from program.privacy import couples
 from program.privacy.access import AccessDenied
+from program.privacy.tables import TherapistApproval, TherapistGrant
 from program.privacy.viewer import Viewer
 from program.therapist import caseload
 from program.therapist.caseload import (

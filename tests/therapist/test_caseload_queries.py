@@ -19,23 +19,20 @@ from program.infra.db import read_session
 from program.infra.models import (
     CheckIn,
     Couple,
-    CoupleMembership,
     ExerciseRecord,
     HomeworkAssignment,
     HomeworkCompletion,
     Person,
-    QuestionnaireAnswer,
     QuestionnaireSubmission,
     Role,
     SafetyScreen,
     SessionFeedback,
     StageOpening,
     SubmissionStatus,
-    TherapistApproval,
-    TherapistGrant,
     TherapySession,
 )
 from program.infra.settings import Settings
+from program.privacy.tables import CoupleMembership, QuestionnaireAnswer, TherapistApproval, TherapistGrant
 from program.privacy.viewer import Viewer
 from program.therapist import caseload
 from tests.program_helpers import PROGRAM

@@ -21,17 +21,10 @@ from program.charts import figures
 from program.charts.progress_data import Partner
 from program.course.curriculum import ContentError
 from program.infra.db import read_session, write_session
-from program.infra.models import (
-    FEEDBACK_ITEMS,
-    AuditEvent,
-    CoupleMembership,
-    Role,
-    SessionFeedback,
-    TherapistGrant,
-    TherapySession,
-)
+from program.infra.models import FEEDBACK_ITEMS, AuditEvent, Role, SessionFeedback, TherapySession
 from program.privacy import couples
 from program.privacy.access import AccessDenied, SessionFeedbackView, readable_session_feedback
+from program.privacy.tables import CoupleMembership, TherapistGrant
 from program.privacy.viewer import Viewer
 from program.therapist import session_feedback
 from program.therapist.session_feedback import ALREADY_SENT, FeedbackError

@@ -15,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from program.course import checkins, questionnaires, reflections
 from program.infra.db import read_session
-from program.infra.models import CheckIn, QuestionnaireAnswer, Reflection
+from program.infra.models import CheckIn, Reflection
+from program.privacy.tables import QuestionnaireAnswer
 from program.privacy.viewer import Viewer
 from program.ui.errors import SOMETHING_WENT_WRONG
 from tests.factories import make_person

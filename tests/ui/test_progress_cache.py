@@ -23,8 +23,9 @@ from program.charts import figures, progress_data
 from program.course import checkins
 from program.course.curriculum import CHECKIN_KEYS
 from program.infra.db import read_session, write_session
-from program.infra.models import CoupleMembership, Role, utcnow
+from program.infra.models import Role, utcnow
 from program.privacy import couples
+from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 from program.ui import progress as progress_page
 from tests.factories import grant, make_couple, make_person

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 from program.auth import accounts
 from program.course import journey, questionnaires
 from program.infra.db import read_session, write_session
-from program.infra.models import CoupleMembership, Person, utcnow
+from program.infra.models import Person, utcnow
+from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 from tests.factories import make_couple, make_person
 from tests.program_helpers import PROGRAM, answer_all, do_step, finish_assessment

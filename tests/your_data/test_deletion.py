@@ -21,19 +21,18 @@ from program.infra.models import (
     AuditEvent,
     CheckIn,
     Couple,
-    CoupleMembership,
     HomeworkAssignment,
     HomeworkCompletion,
     LoginThrottle,
     Reflection,
     Role,
     SafetyScreen,
-    TherapistGrant,
     TherapistNote,
     Visibility,
     utcnow,
 )
 from program.privacy import couples, grants
+from program.privacy.tables import CoupleMembership, TherapistGrant
 from program.privacy.viewer import Viewer
 from program.your_data import deletion, export
 from tests.factories import PASSWORD, TEST_POLICIES, make_person, start_login_session

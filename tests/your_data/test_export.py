@@ -21,11 +21,11 @@ from program.infra.models import (
     QuestionnaireSubmission,
     Role,
     SafetyScreen,
-    TherapistGrant,
     TherapistNote,
     Visibility,
 )
 from program.privacy import couples, grants
+from program.privacy.tables import TherapistGrant
 from program.privacy.viewer import Viewer
 from program.your_data import export
 from tests.factories import make_person

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import program.infra.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import program.infra.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import program.privacy.tables  # noqa: F401  (and the ones only program.privacy reads)
 from program.infra.db import create_db_engine, write_engine
 from program.infra.settings import get_settings
 
