@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -235,18 +236,25 @@ class SentAnswers:
     answers: dict[str, int | None]
 
 
+def _sent_by_viewer(
+    viewer: Viewer, couple_id: int | None, instrument: str
+) -> tuple[ColumnElement[bool], ...]:
+    """The viewer's sent fillings-in of one questionnaire in this couple (None: before any couple)."""
+    return (
+        col(QuestionnaireSubmission.person_id) == viewer.person_id,
+        access.in_couple(QuestionnaireSubmission.couple_id, couple_id),
+        col(QuestionnaireSubmission.instrument) == instrument,
+        col(QuestionnaireSubmission.status) == SubmissionStatus.SUBMITTED,
+    )
+
+
 def sent_times(*, session: Session, viewer: Viewer, instrument: str) -> list[tuple[str, datetime]]:
     """When the viewer sent each filling-in of one questionnaire in their current couple, oldest first: the
     occasions alone, without reading any answers (own_history reads them all)."""
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     rows = session.exec(
         select(QuestionnaireSubmission.occasion, QuestionnaireSubmission.submitted_at)
-        .where(
-            QuestionnaireSubmission.person_id == viewer.person_id,
-            access.in_couple(QuestionnaireSubmission.couple_id, couple_id),
-            QuestionnaireSubmission.instrument == instrument,
-            QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
-        )
+        .where(*_sent_by_viewer(viewer, couple_id, instrument))
         .order_by(col(QuestionnaireSubmission.submitted_at))
     )
     return [(occasion, submitted_at) for occasion, submitted_at in rows if submitted_at is not None]
@@ -257,12 +265,7 @@ def own_history(*, session: Session, viewer: Viewer, instrument: str) -> list[Se
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     submissions = session.exec(
         select(QuestionnaireSubmission)
-        .where(
-            QuestionnaireSubmission.person_id == viewer.person_id,
-            access.in_couple(QuestionnaireSubmission.couple_id, couple_id),
-            QuestionnaireSubmission.instrument == instrument,
-            QuestionnaireSubmission.status == SubmissionStatus.SUBMITTED,
-        )
+        .where(*_sent_by_viewer(viewer, couple_id, instrument))
         .order_by(col(QuestionnaireSubmission.submitted_at))
     ).all()
     given = answers_by_submission(session=session, viewer=viewer, submissions=submissions)

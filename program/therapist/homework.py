@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, and_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
+from sqlmodel.sql.expression import Select
 
 from program.infra import audit
 from program.infra.db import memo
@@ -150,20 +151,25 @@ def for_partner(*, session: Session, viewer: Viewer, today: date) -> list[Homewo
     )
 
 
+def with_own_completion(viewer: Viewer) -> Select[HomeworkAssignment, datetime]:
+    """Homework assignments, each with when the viewer marked it done (None: not done by them); the
+    caller says which assignments."""
+    return select(HomeworkAssignment, HomeworkCompletion.completed_at).join(
+        HomeworkCompletion,
+        and_(
+            col(HomeworkCompletion.assignment_id) == HomeworkAssignment.id,
+            col(HomeworkCompletion.person_id) == viewer.person_id,
+        ),
+        isouter=True,
+    )
+
+
 def _for_partner(*, session: Session, viewer: Viewer, today: date) -> list[HomeworkItem]:
     couple_id = access.current_couple_id(session=session, viewer=viewer)
     if couple_id is None:
         return []
     rows = session.exec(
-        select(HomeworkAssignment, HomeworkCompletion.completed_at)
-        .join(
-            HomeworkCompletion,
-            and_(
-                col(HomeworkCompletion.assignment_id) == HomeworkAssignment.id,
-                col(HomeworkCompletion.person_id) == viewer.person_id,
-            ),
-            isouter=True,
-        )
+        with_own_completion(viewer)
         .where(*_for_viewer(viewer, couple_id))
         .order_by(col(HomeworkAssignment.due_on), col(HomeworkAssignment.id))
     ).all()

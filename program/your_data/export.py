@@ -43,6 +43,7 @@ from program.privacy import access, grants, membership
 from program.privacy.answers import answers_by_submission
 from program.privacy.grants import VIEWED
 from program.privacy.viewer import Viewer
+from program.therapist import homework
 
 Row = dict[str, Any]
 # A spreadsheet runs a cell starting with one of these as a formula: such cells get a leading apostrophe.
@@ -214,15 +215,7 @@ def _homework(session: Session, viewer: Viewer) -> list[Row]:
     they marked done; never homework for their partner alone."""
     theirs = membership.couple_ids_ever(viewer.person_id)
     rows = session.exec(
-        select(HomeworkAssignment, HomeworkCompletion.completed_at)
-        .join(
-            HomeworkCompletion,
-            and_(
-                col(HomeworkCompletion.assignment_id) == HomeworkAssignment.id,
-                col(HomeworkCompletion.person_id) == viewer.person_id,
-            ),
-            isouter=True,
-        )
+        homework.with_own_completion(viewer)
         .where(
             or_(
                 col(HomeworkCompletion.id).is_not(None),
