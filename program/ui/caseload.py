@@ -1,4 +1,7 @@
-"""The therapist's caseload as a sortable table, the alerts in words below it, and a way to open a couple."""
+"""The therapist's caseload as a sortable table, the alerts in words below it, and a way to open a couple.
+
+The UI of program.therapist.caseload, which holds the rules and the data; this module only draws.
+"""
 
 from __future__ import annotations
 

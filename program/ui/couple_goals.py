@@ -1,4 +1,7 @@
-"""Shared couple goals on screen: agreeing them after the assessment, and rating them at each stage's end."""
+"""Shared couple goals on screen: agreeing them after the assessment, and rating them at each stage's end.
+
+The UI of program.course.couple_goals, which holds the rules and the data; this module only draws.
+"""
 
 from __future__ import annotations
 

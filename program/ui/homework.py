@@ -1,5 +1,8 @@
 """Homework from the couple's therapist: on the partner's home page (mark it done), and the therapist's
-"Assign homework" section (the form, then every assignment with each partner's status)."""
+"Assign homework" section (the form, then every assignment with each partner's status).
+
+The UI of program.therapist.homework, which holds the rules and the data; this module only draws.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
 """The intimacy page (the optional module, by mutual consent) and its offer on the home page.
 
 What a partner sees depends only on their own answers and on whether the module is open (both said
-yes): never on whether the other said no or has not answered (see program/course/intimacy.py)."""
+yes): never on whether the other said no or has not answered (see program/course/intimacy.py).
+
+The UI of program.course.intimacy, which holds the rules and the data; this module only draws.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """The "Keeping it going" page (each partner's plan, the check-in rhythm, the booster review, the weekly
 appreciation log), and what of it shows on the home page: this week's appreciation while it is due, and
-the kind suggestion to see a couples therapist, to the partner whose own scores call for it."""
+the kind suggestion to see a couples therapist, to the partner whose own scores call for it.
+
+The UI of program.course.keeping, which holds the rules and the data; this module only draws.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Solving one problem together, drawn in the Conflict stage: one step at a time, each partner on their
-own screen, ending in the couple's agreement and, a week later, a look back at how it went."""
+own screen, ending in the couple's agreement and, a week later, a look back at how it went.
+
+The UI of program.course.problem_solving, which holds the rules and the data; this module only draws.
+"""
 
 from __future__ import annotations
 

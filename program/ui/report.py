@@ -1,4 +1,7 @@
-"""The therapist's "Session report (PDF)" button: the report built on the server, then offered to download."""
+"""The therapist's "Session report (PDF)" button: the report built on the server, then offered to download.
+
+The UI of program.therapist.report, which holds the rules and the data; this module only draws.
+"""
 
 from __future__ import annotations
 

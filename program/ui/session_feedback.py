@@ -1,5 +1,8 @@
 """Session feedback in the pages: the partner's private rating form on the home page, and the therapist's
-"Session feedback" section of a couple (mark a session held, then both partners' ratings as a chart)."""
+"Session feedback" section of a couple (mark a session held, then both partners' ratings as a chart).
+
+The UI of program.therapist.session_feedback, which holds the rules and the data; this module only draws.
+"""
 
 from __future__ import annotations
 

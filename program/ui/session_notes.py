@@ -1,4 +1,7 @@
-"""The therapist's "Session notes" section of a couple: write a dated note, read and edit one's own notes."""
+"""The therapist's "Session notes" section of a couple: write a dated note, read and edit one's own notes.
+
+The UI of program.therapist.session_notes, which holds the rules and the data; this module only draws.
+"""
 
 from __future__ import annotations
 
