@@ -19,6 +19,7 @@ from program.infra.db import read_session, write_session
 from program.infra.models import Role, Visibility
 from program.privacy import access
 from program.privacy.access import AccessDenied
+from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 from tests.factories import grant, make_couple, make_person
 from tests.program_helpers import PROGRAM, T0, answer_all, finish_assessment, finish_stage
@@ -137,6 +138,27 @@ def test_the_data_version_changes_when_new_data_arrives(engine: Engine) -> None:
     _checkins(engine, ana, 1)
     with read_session(engine) as session:
         assert progress_data.data_version(session=session, couple_id=couple) != before
+
+
+def test_the_data_version_moves_when_the_partner_joins_and_never_for_another_couple(engine: Engine) -> None:
+    """Ana's couple: Ben joining moves its key (the charts then draw two partners); Cai and Dee forming
+    their own couple, and a join there, leave it where it was (another couple never evicts or feeds it)."""
+    ana, ben, cai, dee = (make_person(engine, name) for name in ("ana", "ben", "cai", "dee"))
+    couple = make_couple(engine, ana)
+
+    def version() -> tuple[object, ...]:
+        with read_session(engine) as session:
+            return progress_data.data_version(session=session, couple_id=couple)
+
+    alone = version()
+    other = make_couple(engine, cai)
+    assert version() == alone
+    with write_session(engine) as session:
+        session.add(CoupleMembership(couple_id=other, person_id=dee.person_id))
+    assert version() == alone
+    with write_session(engine) as session:
+        session.add(CoupleMembership(couple_id=couple, person_id=ben.person_id))
+    assert version() != alone
 
 
 # ---- issue 11: the outcome occasions, added questionnaires, practice and homework -----------------
