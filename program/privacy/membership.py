@@ -175,7 +175,7 @@ def couple_ids_ever(*person_ids: int) -> SelectOfScalar[int]:
 
 
 def couples_ever(session: Session, person_ids: Collection[int]) -> list[int]:
-    """The ids of every couple these people were ever in, current or ended, each once."""
+    """The ids of every couple these people were ever in, current or ended, each once, oldest couple first."""
     if not person_ids:
         return []
-    return list(dict.fromkeys(session.exec(couple_ids_ever(*person_ids))))
+    return sorted(set(session.exec(couple_ids_ever(*person_ids))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -49,6 +50,15 @@ def open_app(page: Page, url: str) -> None:
 def wait_idle(page: Page) -> None:
     """Wait until Streamlit has finished the current run (the name the other browser tests use)."""
     wait_for_app_run(page)
+
+
+def wait_for_cookie_gone(page: Page, name: str = "kindred_session", *, timeout: int = TIMEOUT_MS) -> None:
+    """Wait until the browser no longer holds this cookie: the cookie component deletes it in a run of its
+    own after a logout, a moment after the page already says "logged out" (slower on a busy machine)."""
+    deadline = time.monotonic() + timeout / 1000
+    while any(cookie.get("name") == name for cookie in page.context.cookies()):
+        assert time.monotonic() < deadline, f"the browser still holds the {name} cookie"
+        page.wait_for_timeout(100)  # the poll interval, not a limit
 
 
 def register(page: Page, name: str, username: str, role_label: str) -> None:

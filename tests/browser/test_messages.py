@@ -8,7 +8,14 @@ from playwright.sync_api import Browser, Page, expect
 
 from program.ops.demo import DEMO_PASSWORD, SAM
 from program.ui.gate import LOGGED_OUT
-from tests.browser.actions import log_in, open_app, wait_for_app_loaded, wait_for_app_run, wait_idle
+from tests.browser.actions import (
+    log_in,
+    open_app,
+    wait_for_app_loaded,
+    wait_for_app_run,
+    wait_for_cookie_gone,
+    wait_idle,
+)
 
 SIGNED_OUT_HERE = "You were signed out on this device"
 
@@ -23,6 +30,7 @@ def test_logging_out_says_so_empties_the_sidebar_and_a_reload_stays_out(demo_ser
     wait_idle(page)
     expect(page.get_by_text(LOGGED_OUT)).to_be_visible()
     expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+    wait_for_cookie_gone(page)
     page.reload()
     wait_for_app_loaded(page)
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
