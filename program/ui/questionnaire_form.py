@@ -191,20 +191,29 @@ def render_questionnaire(
             key = prefix + item.key
             # Each item offers its own scale's points and labels (a questionnaire may mix scales).
             scale = instrument.scale_of(item)
-            # Blank here but answered (waiting to be saved, or on the server): show that answer. A reload's
-            # second run can come back with a blank for a radio the first run drew; a person cannot blank one.
-            # An answer no longer on the item's scale (the operator changed it) shows blank, to answer again.
+            # What the radio shows: its value in this session when that is on the item's scale, else the
+            # answer waiting to be saved or on the server. An answer no longer on the item's scale (the
+            # operator changed it) shows blank, to answer again. A person cannot blank a radio, so a blank is
+            # no choice.
             current = st.session_state.get(key)
-            if current not in scale.points:
-                chosen = kept_value(viewer, key, own.answers.get(item.key))
-                if chosen in scale.points:
-                    st.session_state[key] = chosen
-                elif current is not None:
-                    st.session_state[key] = None
+            shown = current if current in scale.points else kept_value(viewer, key, own.answers.get(item.key))
+            if shown not in scale.points:
+                shown = None
+            # The answer is also the radio's default, which the browser uses whenever it draws the radio
+            # afresh. A value sent only through session state reaches the browser once: after a reload, item 1
+            # sometimes showed blank although the server held it (about 1 CI run in 20; the login cookie's
+            # runs draw the page more than once). Session state is written only when this session holds
+            # another value (a blank, or an answer since sent from another tab), so the browser changes what
+            # it shows; that run passes no default, as Streamlit asks of a widget whose value is set in
+            # session state.
+            index = None if shown is None else list(scale.points).index(shown)
+            if key in st.session_state and current != shown:
+                st.session_state[key] = shown
+                index = None
             st.radio(
                 f"{number}. {item.text}",
                 list(scale.points),
-                index=None,
+                index=index,
                 format_func=partial(_label, scale),
                 horizontal=True,
                 key=key,
