@@ -61,6 +61,18 @@ def wait_for_cookie_gone(page: Page, name: str = "kindred_session", *, timeout: 
         page.wait_for_timeout(100)  # the poll interval, not a limit
 
 
+def wait_for_login_form_after_dead_cookie(page: Page) -> None:
+    """A page opened with a login cookie the server no longer honours: the cookie component deletes the
+    cookie and reruns the page. Once that run is drawn there is one login form; under load the first run's
+    form had been caught beside the rerun's."""
+    page.bring_to_front()  # a page in a background window is paused, and its cookie component with it
+    wait_for_cookie_gone(page)
+    wait_for_app_run(page)
+    login = page.get_by_role("button", name="Log in")
+    expect(login).to_have_count(1)
+    expect(login).to_be_visible()
+
+
 def register(page: Page, name: str, username: str, role_label: str) -> None:
     """Create an account on the login page's registration tab."""
     page.get_by_role("tab", name="Create an account").click()

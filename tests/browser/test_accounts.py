@@ -20,6 +20,7 @@ from tests.browser.actions import (
     open_menu_page,
     register,
     wait_for_app_loaded,
+    wait_for_login_form_after_dead_cookie,
     wait_idle,
 )
 from tests.conftest import ROOT, TEST_COOKIE_KEY, TEST_ENCRYPTION_KEYS
@@ -143,12 +144,10 @@ def test_a_cookie_copied_before_logout_does_not_log_in(browser: Browser, server:
     replay.add_cookies(cookies)  # type: ignore[arg-type]
     stranger = replay.new_page()
     stranger.goto(server)
-    wait_idle(stranger)
-    expect(stranger.get_by_role("button", name="Log in")).to_be_visible()
+    wait_for_login_form_after_dead_cookie(stranger)
     expect(stranger.get_by_role("heading", name="Hello, Cam")).to_have_count(0)
     other.reload()  # the copy's own session on the server ended with the logout too
-    wait_idle(other)
-    expect(other.get_by_role("button", name="Log in")).to_be_visible()
+    wait_for_login_form_after_dead_cookie(other)
 
 
 def test_repeated_wrong_passwords_bring_a_wait_message(page: Page, server: str) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.actions import PASSWORD, log_in, open_app, register, wait_for_app_loaded, wait_idle
+from tests.browser.actions import (
+    PASSWORD,
+    log_in,
+    open_app,
+    register,
+    wait_for_app_loaded,
+    wait_for_login_form_after_dead_cookie,
+    wait_idle,
+)
 from tests.ui.helpers import PAGE_FILES
 
 # Every URL a page can be reached at, routed (url_path) or by its file name (folder mode on a fresh server).
@@ -38,8 +46,7 @@ def test_a_partner_registers_logs_in_stays_in_on_reload_and_logs_out(server: str
     wait_for_app_loaded(page)
     expect(page.get_by_role("heading", name="Hello, Robin").first).to_be_visible(timeout=20_000)
     page.get_by_role("button", name="Log out").click()
-    wait_idle(page)
-    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    wait_for_login_form_after_dead_cookie(page)
     expect(page.get_by_role("heading", name="Hello, Robin")).to_have_count(0)
 
 

@@ -112,6 +112,9 @@ def test_the_therapist_learns_of_attention_only_with_consent_and_loses_it_on_rev
     assert _attention(engine, kim, couple) == []
     _share(engine, ana, kim, True)
     assert _attention(engine, kim, couple) == [ana.person_id]
+    with read_session(engine) as session:  # the therapist's list names whom to ask after
+        (flag,) = access.safety_attention(session=session, viewer=kim, couple_id=couple)
+    assert flag.name == "Ana"
     _share(engine, ana, kim, False)
     assert _attention(engine, kim, couple) == []
     _share(engine, ana, kim, True)
