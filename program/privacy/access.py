@@ -734,14 +734,11 @@ class AgreementView:
     """A couple's problem-solving agreement (the plan itself is the couple's, read by both)."""
 
     id: int
-    stage: str
     issue: str
     options: tuple[str, ...]
     chosen: str
     who_does_what: str
     by_when: date | None
-    created_by_id: int | None
-    created_at: datetime
     agreed_at: datetime | None
     parts: dict[int, AgreementPartView]  # by person, current partners only
 
@@ -779,14 +776,11 @@ def readable_agreements(*, session: Session, viewer: Viewer, couple_id: int) -> 
         views.append(
             AgreementView(
                 agreement.id,
-                agreement.stage,
                 agreement.issue,
                 tuple(agreement.options or ()),
                 agreement.chosen,
                 agreement.who_does_what,
                 agreement.by_when,
-                agreement.created_by_id,
-                agreement.created_at,
                 agreement.agreed_at,
                 {
                     p.person_id: AgreementPartView(

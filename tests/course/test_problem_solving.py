@@ -98,6 +98,9 @@ def test_a_couple_goes_through_the_whole_sequence_and_looks_back_a_week_later(en
     assert state.open.who_does_what == "Ben on even weeks, Ana on odd weeks"
     assert state.open.by_when == date(2026, 11, 9)
     assert state.open.agreed_at == T0
+    assert {pid: (p.person_id, p.confirmed_at) for pid, p in state.open.parts.items()} == {
+        pid: (pid, T0) for pid in (ana.person_id, ben.person_id)
+    }
     assert state.review_due_at() == T0 + 7 * DAY
 
     week = T0 + 7 * DAY
@@ -148,8 +151,14 @@ def test_reviews_are_blind_until_both_sent_and_kept_as_sent(engine: Engine) -> N
     _do(engine, "review", ana, agreement_id=agreement_id, rating=2, note="It did not work for me", now=week)
     with read_session(engine) as session:
         (seen,) = access.readable_agreements(session=session, viewer=ben, couple_id=couple_id)
+        (own,) = access.readable_agreements(session=session, viewer=ana, couple_id=couple_id)
     assert seen.parts[ana.person_id].reviewed_at is not None
     assert (seen.parts[ana.person_id].review_rating, seen.parts[ana.person_id].review_note) == (None, None)
+    # Ana reads her own review at once.
+    assert (own.parts[ana.person_id].review_rating, own.parts[ana.person_id].review_note) == (
+        2,
+        "It did not work for me",
+    )
     with pytest.raises(ProblemSolvingError, match="already"):
         _do(engine, "review", ana, agreement_id=agreement_id, rating=9, note="Changed my mind", now=week)
     _do(engine, "review", ben, agreement_id=agreement_id, rating=8, note="Fine", now=week)
@@ -281,6 +290,21 @@ def test_another_couple_and_an_uninvited_therapist_can_neither_read_nor_write(en
         _do(engine, "start", kim, issue="Therapist's problem")
     with read_session(engine) as session:
         assert session.exec(select(AgreementPart).where(AgreementPart.person_id == cai.person_id)).all() == []
+
+
+def test_a_part_written_by_someone_outside_the_couple_never_shows(engine: Engine) -> None:
+    """A row that no step writes (Cai's part in Ana and Ben's agreement, put in the database directly)
+    reaches neither partner: parts show for the couple's current partners only."""
+    ana, ben, couple_id = _couple(engine)
+    agreement_id = _agree(engine, ana, ben)
+    cai, _, _ = _couple(engine, "cai", "dee")
+    with write_session(engine) as session:
+        session.add(AgreementPart(agreement_id=agreement_id, person_id=cai.person_id, matters="Cai's view"))
+    with read_session(engine) as session:
+        for viewer in (ana, ben):
+            (seen,) = access.readable_agreements(session=session, viewer=viewer, couple_id=couple_id)
+            assert set(seen.parts) == {ana.person_id, ben.person_id}
+            assert "Cai" not in repr(seen)
 
 
 def test_a_therapist_both_let_in_reads_no_more_than_the_partner_does(engine: Engine) -> None:
