@@ -191,28 +191,23 @@ def render_questionnaire(
             key = prefix + item.key
             # Each item offers its own scale's points and labels (a questionnaire may mix scales).
             scale = instrument.scale_of(item)
-            # What the radio shows: its value in this session when that is on the item's scale, else the
-            # answer waiting to be saved or on the server. An answer no longer on the item's scale (the
-            # operator changed it) shows blank, to answer again. A person cannot blank a radio, so a blank is
-            # no choice.
+            # What the radio shows: its value in this session if on the item's scale, else the answer waiting
+            # to be saved or on the server; blank for an answer no longer on the scale (to answer again).
+            points = list(scale.points)
             current = st.session_state.get(key)
-            shown = current if current in scale.points else kept_value(viewer, key, own.answers.get(item.key))
-            if shown not in scale.points:
-                shown = None
-            # The answer is also the radio's default, which the browser uses whenever it draws the radio
-            # afresh. A value sent only through session state reaches the browser once: after a reload, item 1
-            # sometimes showed blank although the server held it (about 1 CI run in 20; the login cookie's
-            # runs draw the page more than once). Session state is written only when this session holds
-            # another value (a blank, or an answer since sent from another tab), so the browser changes what
-            # it shows; that run passes no default, as Streamlit asks of a widget whose value is set in
-            # session state.
-            index = None if shown is None else list(scale.points).index(shown)
+            shown = current if current in points else kept_value(viewer, key, own.answers.get(item.key))
+            shown = shown if shown in points else None
+            # The answer is the radio's default, which the browser uses whenever it draws the radio afresh (a
+            # value sent only through session state reaches it once: after a reload item 1 sometimes showed
+            # blank). Session state is written only to change what this session holds (a blank, or an answer
+            # since sent from another tab); that run passes no default, as Streamlit asks.
+            index = None if shown is None else points.index(shown)
             if key in st.session_state and current != shown:
                 st.session_state[key] = shown
                 index = None
             st.radio(
                 f"{number}. {item.text}",
-                list(scale.points),
+                points,
                 index=index,
                 format_func=partial(_label, scale),
                 horizontal=True,
