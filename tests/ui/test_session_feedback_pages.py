@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from program.infra.db import read_session, write_session
 from program.infra.models import FEEDBACK_ITEMS, Person, Role, SessionFeedback, TherapySession, utcnow
+from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 from program.therapist import session_feedback
 from program.ui.session_feedback import HELD, SEND
@@ -33,6 +34,14 @@ def _couple(
     couple_id = make_couple(engine, ana, ben)
     for partner in (ana, ben):
         grant(engine, couple_id, kim, partner)
+    # Formed ten days ago, so that yesterday's session is after it whatever the hour (the rule allows a
+    # session from the day before a couple formed only on clocks behind UTC).
+    with write_session(engine) as session:
+        for membership in session.exec(
+            select(CoupleMembership).where(CoupleMembership.couple_id == couple_id)
+        ):
+            membership.joined_at = utcnow() - timedelta(days=10)
+            session.add(membership)
     # Names written straight into the database, as an older account may hold them (the name rule now
     # refuses most hostile ones).
     with write_session(engine) as session:
@@ -172,7 +181,7 @@ def test_the_therapist_marks_a_session_held_and_reads_both_ratings_as_a_chart(ap
     assert list(table["Partner"]) == ["Ana", "Ben"] and list(table["Overall"]) == [8, 3]
 
 
-def test_a_date_in_the_future_is_refused_in_words(app_env: Engine) -> None:
+def test_a_day_before_the_couple_formed_is_refused_in_words(app_env: Engine) -> None:
     """The date input stops at today; the domain's refusal for a day before the couple formed is shown."""
     _, _, kim, couple_id = _couple(app_env)
     at = _section(kim, couple_id)
