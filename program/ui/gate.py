@@ -35,6 +35,7 @@ WRONG_LOGIN = accounts.WRONG_LOGIN
 SESSION_ID = "kindred_session_id"
 FLASH = "kindred_flash"
 DELETE_COOKIE = "kindred_delete_cookie"
+COOKIE_DELETED = "delete"  # the key extra_streamlit_components gives its delete component
 LOGIN_PAGE = "login"
 LOGGED_OUT = "You are logged out."
 SIGNED_OUT_HERE = (
@@ -252,13 +253,26 @@ def authenticate() -> Viewer:
         if st.session_state.get("authentication_status"):
             return viewer
         st.session_state.pop(SESSION_ID, None)
-    if st.session_state.pop(DELETE_COOKIE, False):
-        authenticator.cookie_controller.delete_cookie()
     # Cookies were checked above against the server's record; stop the library from logging in with one
     # on its own (its login form would otherwise accept a cookie from an ended session).
     st.session_state["logout"] = True
     _login_page(engine, settings, authenticator, now)
+    # After the form, so that a login in this run (which drops the flag) never draws it beside its cookie.
+    if st.session_state.get(DELETE_COOKIE):
+        _delete_cookie_until_done(authenticator)
     st.stop()
+
+
+def _delete_cookie_until_done(authenticator: stauth.Authenticate) -> None:
+    """After a logout, draw the cookie component's delete on every run until the browser reports it done.
+
+    Drawn in one run only, the delete was lost when that run was cut short by a rerun before the browser
+    loaded the component (seen on a busy machine): the browser kept the ended login's cookie, and the next
+    visit said "You were signed out on this device". The component reports under its key, "delete".
+    """
+    authenticator.cookie_controller.delete_cookie()
+    if st.session_state.get(COOKIE_DELETED) is True:
+        st.session_state.pop(DELETE_COOKIE, None)
 
 
 # The roles a page passes to show_page (pages import only program.ui).
@@ -352,6 +366,7 @@ def _login_form(
         roles=[person.role],
         email=None,
     )
+    st.session_state.pop(DELETE_COOKIE, None)  # a logout's delete still pending must not follow this login
     authenticator.cookie_controller.set_cookie()
     _start_session(engine, settings, authenticator, person.username, now)
     # The cookie component reruns the app once it has stored the cookie; a rerun now would lose it.

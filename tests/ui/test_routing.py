@@ -17,6 +17,7 @@ from program.infra.db import read_session, write_session
 from program.infra.models import AuditEvent, Person, Role, utcnow
 from program.infra.settings import get_settings
 from program.privacy import couples
+from program.ui import gate
 from program.ui.navigation import PARTNER_PAGES, THERAPIST_PAGES
 from tests.conftest import TEST_COOKIE_KEY
 from tests.factories import PASSWORD, grant, make_couple, make_person
@@ -169,6 +170,36 @@ def test_logging_out_returns_to_the_login_page(app_env: Engine) -> None:
     assert at.title[0].value == "Kindred"
     with read_session(app_env) as session:
         assert session.exec(select(AuditEvent).where(AuditEvent.action == "logout")).first() is not None
+
+
+def test_a_logouts_cookie_delete_is_drawn_on_every_run_until_the_browser_reports_it(
+    app_env: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A logout's run can be cut short before the browser has loaded the cookie component; drawn once, the
+    delete was then lost and the browser kept the cookie. It is drawn again on each run until the component
+    reports it done, then no more; logging in again before that drops it."""
+    deleted: list[str] = []
+    monkeypatch.setattr(
+        CookieController, "delete_cookie", lambda self: deleted.append(self.cookie_model.cookie_name)
+    )
+    ana = make_person(app_env, "ana")
+    at = as_viewer(app(), ana, app_env).run().run()
+    at.sidebar.button(key="log_out_button").click().run()
+    assert deleted == ["kindred_session"]
+    at.run()
+    assert deleted == ["kindred_session"] * 2
+    at.session_state[gate.COOKIE_DELETED] = True  # what the component reports once it has run
+    at.run().run()
+    assert deleted == ["kindred_session"] * 3
+    # Logged out again, and back in before the browser reported the delete: the run that logs in draws no
+    # delete beside the login's new cookie, nor does any run after it.
+    at = as_viewer(app(), ana, app_env).run().run()
+    at.sidebar.button(key="log_out_button").click().run()
+    count = len(deleted)
+    at = log_in(at, "ana", PASSWORD).run()
+    assert at.session_state["authentication_status"] is True
+    at.run()
+    assert len(deleted) == count
 
 
 def test_a_disabled_account_is_logged_out_on_its_next_run(app_env: Engine) -> None:
