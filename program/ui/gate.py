@@ -146,7 +146,8 @@ def _authenticator(settings: Settings) -> stauth.Authenticate:
 
 
 def _read_cookie(authenticator: stauth.Authenticate) -> tuple[str, float] | None:
-    """The username and expiry in a valid login cookie; a cookie of any other kind is deleted.
+    """The username and expiry in a valid login cookie; a cookie of any other kind is marked for deletion
+    (drawn after the login page, see _delete_cookie_until_done).
 
     The library catches only a bad signature or unreadable token: `alg: none`, another algorithm, a
     missing or non-numeric expiry would raise on every page load and lock the browser out.
@@ -155,14 +156,14 @@ def _read_cookie(authenticator: stauth.Authenticate) -> tuple[str, float] | None
         token = authenticator.cookie_controller.get_cookie()
         if not token:
             if authenticator.cookie_controller.cookie_model.token is not None:  # unreadable, bad or expired
-                authenticator.cookie_controller.delete_cookie()
+                st.session_state[DELETE_COOKIE] = True
             return None
         username, exp_date = token["username"], float(token["exp_date"])
         if not isinstance(username, str) or exp_date != exp_date:  # NaN
             raise ValueError("malformed login cookie")
         return username, exp_date
     except (jwt.InvalidTokenError, KeyError, TypeError, ValueError, OverflowError, AttributeError):
-        authenticator.cookie_controller.delete_cookie()
+        st.session_state[DELETE_COOKIE] = True
         return None
 
 
@@ -198,7 +199,7 @@ def _resume(
             if resumed is None:  # logged out, signed out everywhere, expired, idle or disabled
                 # Only a cookie we signed gets here, and the notice is the same whatever its username:
                 # it says nothing about which accounts exist.
-                authenticator.cookie_controller.delete_cookie()
+                st.session_state[DELETE_COOKIE] = True
                 _signed_out_here()
                 return None
             state.update(
@@ -264,7 +265,8 @@ def authenticate() -> Viewer:
 
 
 def _delete_cookie_until_done(authenticator: stauth.Authenticate) -> None:
-    """After a logout, draw the cookie component's delete on every run until the browser reports it done.
+    """After a logout, or a cookie refused, draw the cookie component's delete on every run until the
+    browser reports it done.
 
     Drawn in one run only, the delete was lost when that run was cut short by a rerun before the browser
     loaded the component (seen on a busy machine): the browser kept the ended login's cookie, and the next
