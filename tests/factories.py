@@ -68,15 +68,18 @@ def make_person_before_migrations(engine: Engine, username: str, role: Role = Ro
     return Viewer(int(person_id), username, username.title(), role)
 
 
-def make_couple(engine: Engine, *partners: Viewer) -> int:
-    """A couple with these partners as current members."""
+def make_couple(engine: Engine, *partners: Viewer, joined_at: datetime | None = None) -> int:
+    """A couple with these partners as current members, joined now or at `joined_at`."""
     with write_session(engine) as session:
         couple = Couple(created_by_id=partners[0].person_id if partners else None)
         session.add(couple)
         session.flush()
         assert couple.id is not None
         for partner in partners:
-            session.add(CoupleMembership(couple_id=couple.id, person_id=partner.person_id))
+            membership = CoupleMembership(couple_id=couple.id, person_id=partner.person_id)
+            if joined_at is not None:
+                membership.joined_at = joined_at
+            session.add(membership)
         return couple.id
 
 

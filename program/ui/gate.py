@@ -368,7 +368,7 @@ def _login_form(
         roles=[person.role],
         email=None,
     )
-    st.session_state.pop(DELETE_COOKIE, None)  # a logout's delete still pending must not follow this login
+    st.session_state.pop(DELETE_COOKIE, None)  # a delete still pending must not follow this login
     authenticator.cookie_controller.set_cookie()
     _start_session(engine, settings, authenticator, person.username, now)
     # The cookie component reruns the app once it has stored the cookie; a rerun now would lose it.

@@ -24,7 +24,7 @@ from program.infra.db import read_session, write_session
 from program.infra.models import FEEDBACK_ITEMS, AuditEvent, Role, SessionFeedback, TherapySession
 from program.privacy import couples
 from program.privacy.access import AccessDenied, SessionFeedbackView, readable_session_feedback
-from program.privacy.tables import CoupleMembership, TherapistGrant
+from program.privacy.tables import TherapistGrant
 from program.privacy.viewer import Viewer
 from program.therapist import session_feedback
 from program.therapist.session_feedback import ALREADY_SENT, FeedbackError
@@ -47,14 +47,7 @@ class Cast:
 
 
 def _couple(engine: Engine, *partners: Viewer, joined: datetime = FORMED) -> int:
-    couple_id = make_couple(engine, *partners)
-    with write_session(engine) as session:
-        session.exec(
-            update(CoupleMembership)
-            .where(col(CoupleMembership.couple_id) == couple_id)
-            .values(joined_at=joined)
-        )
-    return couple_id
+    return make_couple(engine, *partners, joined_at=joined)
 
 
 def _granted(engine: Engine, couple_id: int, therapist: Viewer, *partners: Viewer) -> None:

@@ -15,7 +15,6 @@ from streamlit.testing.v1 import AppTest
 
 from program.infra.db import read_session, write_session
 from program.infra.models import FEEDBACK_ITEMS, Person, Role, SessionFeedback, TherapySession, utcnow
-from program.privacy.tables import CoupleMembership
 from program.privacy.viewer import Viewer
 from program.therapist import session_feedback
 from program.ui.session_feedback import HELD, SEND
@@ -31,17 +30,11 @@ def _couple(
 ) -> tuple[Viewer, Viewer, Viewer, int]:
     ana, ben = make_person(engine, "ana", name="Ana"), make_person(engine, "ben", name="Ben")
     kim = make_person(engine, "dr.kim", Role.THERAPIST, "Dr Kim")
-    couple_id = make_couple(engine, ana, ben)
-    for partner in (ana, ben):
-        grant(engine, couple_id, kim, partner)
     # Formed ten days ago, so that yesterday's session is after it whatever the hour (the rule allows a
     # session from the day before a couple formed only on clocks behind UTC).
-    with write_session(engine) as session:
-        for membership in session.exec(
-            select(CoupleMembership).where(CoupleMembership.couple_id == couple_id)
-        ):
-            membership.joined_at = utcnow() - timedelta(days=10)
-            session.add(membership)
+    couple_id = make_couple(engine, ana, ben, joined_at=utcnow() - timedelta(days=10))
+    for partner in (ana, ben):
+        grant(engine, couple_id, kim, partner)
     # Names written straight into the database, as an older account may hold them (the name rule now
     # refuses most hostile ones).
     with write_session(engine) as session:
